@@ -1,0 +1,69 @@
+"""The ``polyarch`` command: the one place that turns errors into messages and exit codes.
+
+Commands live in their own modules and are imported only when run, so ``polyarch --help``
+and argument errors never pay for the HTTP client or rich.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI and exit with the documented code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    import click
+
+    from polyarch.cli._app import cli
+    from polyarch.errors import PolyarchError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="polyarch", standalone_mode=False)
+    except click.exceptions.Abort:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except PolyarchError as err:
+        _error(str(err))
+        if err.hint:
+            _stderr(f"hint: {err.hint}")
+        return err.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (| head): not an error of ours; keep Python quiet at exit.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _error("internal error: this is a bug in polyarch; rerun with --debug for details")
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _error(message: str) -> None:
+    _stderr(f"polyarch: error: {message}")

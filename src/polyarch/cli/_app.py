@@ -1,0 +1,51 @@
+"""The click group; subcommands are named here and imported on first use."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from polyarch import __version__
+
+#: name -> (module, function, one-line help shown by ``polyarch --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
+    "login": ("polyarch.cli.login", "login", "Log in to a registry."),
+    "logout": ("polyarch.cli.login", "logout", "Log out from a registry."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when they are run or asked for help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attribute, _ = entry
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="polyarch")
+@click.option("--debug", is_flag=True, help="Log HTTP traffic and show tracebacks of bugs.")
+def cli(debug: bool) -> None:
+    """Container image manifests and multi-architecture lists, without a Docker daemon.
+
+    Images are registry references (docker's grammar: ubuntu, ghcr.io/o/app:1.0,
+    host:5000/app@sha256:...) or OCI layouts on disk (oci:PATH[:TAG|@DIGEST]).
+    """
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="polyarch: %(name)s: %(message)s")

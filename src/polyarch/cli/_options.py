@@ -1,0 +1,50 @@
+"""Options shared by every command that talks to a registry."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from polyarch.registry import Registries
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registry_options(func: F) -> F:
+    """Add ``--insecure``, ``--ca-file`` and ``--certs-dir``; pass a ready ``registries``."""
+
+    @click.option(
+        "--insecure",
+        is_flag=True,
+        help="Allow plain HTTP and unverified TLS for registries.",
+    )
+    @click.option(
+        "--ca-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Extra CA certificates (PEM) to trust.",
+    )
+    @click.option(
+        "--certs-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("POLYARCH_CERTS_DIR", "/etc/docker/certs.d"),
+        show_default="/etc/docker/certs.d",
+        help="Per-registry certificates, as docker reads them (HOST/ca.crt).",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any, insecure: bool, ca_file: Path | None, certs_dir: Path, **kwargs: Any
+    ) -> Any:
+        from polyarch.registry import Registries, RegistryOptions
+
+        options = RegistryOptions(insecure=insecure, ca_file=ca_file, certs_dir=Path(certs_dir))
+        registries: Registries = Registries(options)
+        with registries:
+            return func(*args, registries=registries, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,78 @@
+"""``polyarch login`` / ``logout``: docker's credential store, shared with docker."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from polyarch.cli._options import registry_options
+
+if TYPE_CHECKING:
+    from polyarch.registry import Registries
+
+
+@click.command()
+@click.option("-u", "--username", help="Username.")
+@click.option("-p", "--password", help="Password (visible to other users; prefer stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.argument("server", required=False, default="docker.io")
+@registry_options
+def login(
+    server: str,
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+    registries: Registries,
+) -> None:
+    """Log in to SERVER (default: Docker Hub) and store the credentials as docker does.
+
+    The credentials are checked against the registry before they are stored, in
+    $DOCKER_CONFIG/config.json or the credential helper it names.
+    """
+    from polyarch.auth import Credentials, store_credentials
+    from polyarch.errors import InvalidInputError
+    from polyarch.reference import normalize_registry
+    from polyarch.registry import RegistryClient
+
+    registry = normalize_registry(server)
+    if password is not None and password_stdin:
+        raise InvalidInputError("--password and --password-stdin are mutually exclusive")
+    if password_stdin:
+        if not username:
+            raise InvalidInputError("--password-stdin needs --username")
+        password = sys.stdin.read().rstrip("\r\n")
+    elif password is not None:
+        click.echo("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+                   err=True)
+    if not username:
+        username = click.prompt("Username", err=True)
+    if not password:
+        password = click.prompt("Password", hide_input=True, err=True)
+    assert username is not None and password is not None
+    credentials = Credentials(username=username, password=password, source="the login command")
+    api_host = "registry-1.docker.io" if registry == "docker.io" else registry
+    options = registries.options
+    from dataclasses import replace
+
+    with RegistryClient(
+        registry, api_host=api_host, options=replace(options, credentials=credentials)
+    ) as client:
+        client.ping()
+    where = store_credentials(registry, username, password, config_dir=options.config_dir)
+    click.echo(f"Login Succeeded (credentials stored in {where})", err=True)
+
+
+@click.command()
+@click.argument("server", required=False, default="docker.io")
+def logout(server: str) -> None:
+    """Remove the stored credentials for SERVER (default: Docker Hub)."""
+    from polyarch.auth import erase_credentials
+    from polyarch.reference import normalize_registry
+
+    registry = normalize_registry(server)
+    if erase_credentials(registry):
+        click.echo(f"Removing login credentials for {registry}", err=True)
+    else:
+        click.echo(f"Not logged in to {registry}", err=True)

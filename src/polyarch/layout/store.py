@@ -1,0 +1,280 @@
+"""The OCI image layout store.
+
+::
+
+    PATH/
+      oci-layout          {"imageLayoutVersion": "1.0.0"}
+      index.json          the roots; a tag is the org.opencontainers.image.ref.name annotation
+      blobs/ALG/ENCODED   every manifest, config and layer, named by its digest
+
+Every write lands whole or not at all: bytes go to a temporary file beside their final
+name, are verified and flushed, then renamed into place. ``index.json`` is rewritten the
+same way under an exclusive lock on the layout directory, so concurrent writers never
+lose each other's tags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from polyarch import mediatype as mt
+from polyarch.digest import Digest, DigestVerifier
+from polyarch.errors import (
+    BlobNotFoundError,
+    InvalidInputError,
+    InvalidManifestError,
+    ManifestNotFoundError,
+)
+from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
+from polyarch.store import CHUNK_SIZE, is_digest
+
+__all__ = ["LayoutStore"]
+
+log = logging.getLogger(__name__)
+
+LAYOUT_VERSION = "1.0.0"
+
+
+class LayoutStore:
+    """A :class:`~polyarch.store.Store` over one OCI image layout directory.
+
+    The directory is created on the first write; reading a missing layout is an error.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def location(self) -> str:
+        return f"oci:{self.path}"
+
+    def __repr__(self) -> str:
+        return f"LayoutStore({str(self.path)!r})"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _blob_path(self, digest: Digest) -> Path:
+        digest = Digest.parse(digest)  # never build a path from an unchecked string
+        return self.path / "blobs" / digest.algorithm / digest.encoded
+
+    def _read_index(self) -> dict[str, Any]:
+        index_path = self.path / "index.json"
+        try:
+            data = index_path.read_bytes()
+        except FileNotFoundError:
+            if not self.path.exists():
+                raise ManifestNotFoundError(
+                    f"no OCI layout at {self.path}", where=self.location
+                ) from None
+            return {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InvalidManifestError(f"{index_path} is not valid JSON: {err}") from err
+        if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
+            raise InvalidManifestError(f"{index_path} is not an OCI image index")
+        return doc
+
+    def roots(self) -> list[Descriptor]:
+        """The entries of index.json: the images the layout holds, tagged or not."""
+        return [
+            Descriptor.from_dict(entry, what=f"{self.path}/index.json entry")
+            for entry in self._read_index().get("manifests", [])
+        ]
+
+    def resolve(self, identifier: str) -> Descriptor:
+        roots = self.roots()
+        if is_digest(identifier):
+            digest = Digest.parse(identifier)
+            for root in roots:
+                if root.digest == digest:
+                    return root
+            # Not a root, but possibly a child of one: the bytes tell what it is.
+            return self._read_manifest(digest, None).descriptor()
+        matches = [r for r in roots if r.annotations.get(mt.ANNOTATION_REF_NAME) == identifier]
+        if not matches:
+            raise ManifestNotFoundError(
+                f"tag {identifier!r} not found in {self.location}",
+                where=f"{self.location}:{identifier}",
+                hint=_tags_hint(self._tags_of(roots)),
+            )
+        return matches[-1]
+
+    def _read_manifest(self, digest: Digest, media_type: str | None) -> Manifest:
+        path = self._blob_path(digest)
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_MANIFEST_SIZE + 1)
+        except FileNotFoundError:
+            raise ManifestNotFoundError(
+                f"manifest {digest} not found in {self.location}",
+                where=f"{self.location}@{digest}",
+            ) from None
+        return parse_manifest(data, media_type, digest=digest)
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        descriptor = self.resolve(identifier)
+        return self._read_manifest(descriptor.digest, descriptor.media_type)
+
+    def has_blob(self, digest: Digest) -> bool:
+        return self._blob_path(digest).is_file()
+
+    @contextlib.contextmanager
+    def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
+        try:
+            f = self._blob_path(descriptor.digest).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFoundError(
+                f"blob {descriptor.digest} not found in {self.location}",
+                digest=descriptor.digest,
+            ) from None
+        with f:
+            verifier = DigestVerifier(descriptor.digest, descriptor.size)
+            yield verifier.wrap(iter(lambda: f.read(CHUNK_SIZE), b""))
+
+    def get_blob(self, descriptor: Descriptor) -> bytes:
+        with self.open_blob(descriptor) as chunks:
+            return b"".join(chunks)
+
+    def list_tags(self) -> list[str]:
+        return self._tags_of(self.roots())
+
+    @staticmethod
+    def _tags_of(roots: list[Descriptor]) -> list[str]:
+        return sorted(
+            {
+                name
+                for root in roots
+                if (name := root.annotations.get(mt.ANNOTATION_REF_NAME)) is not None
+            }
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _ensure_layout(self) -> None:
+        marker = self.path / "oci-layout"
+        if marker.is_file():
+            return
+        if self.path.exists() and not self.path.is_dir():
+            raise InvalidInputError(f"{self.path} exists and is not a directory")
+        if self.path.is_dir() and any(
+            p.name not in ("blobs", "index.json", "oci-layout") for p in self.path.iterdir()
+        ):
+            raise InvalidInputError(
+                f"{self.path} is a non-empty directory that is not an OCI layout",
+                hint="name a new or empty directory",
+            )
+        (self.path / "blobs").mkdir(parents=True, exist_ok=True)
+        _write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
+        if not (self.path / "index.json").exists():
+            self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        self._ensure_layout()
+        target = self._blob_path(descriptor.digest)
+        if target.is_file():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        verifier = DigestVerifier(descriptor.digest, descriptor.size)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in verifier.wrap(chunks):
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+
+    def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
+        descriptor = manifest.descriptor()
+        self.put_blob(descriptor, [manifest.raw])
+        if tag is not None:
+            self._set_tag(descriptor, tag)
+        return descriptor
+
+    def _set_tag(self, descriptor: Descriptor, tag: str) -> None:
+        with self._locked():
+            doc = self._read_index()
+            kept = [
+                entry
+                for entry in doc.get("manifests", [])
+                if (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME) != tag
+            ]
+            entry = Descriptor(
+                descriptor.media_type,
+                descriptor.digest,
+                descriptor.size,
+                annotations={mt.ANNOTATION_REF_NAME: tag},
+            ).to_dict()
+            doc["manifests"] = [*kept, entry]
+            self._write_index(doc)
+
+    def delete(self, identifier: str) -> None:
+        with self._locked():
+            doc = self._read_index()
+            entries = doc.get("manifests", [])
+            if is_digest(identifier):
+                kept = [e for e in entries if e.get("digest") != identifier]
+            else:
+                kept = [
+                    e
+                    for e in entries
+                    if (e.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME) != identifier
+                ]
+            if len(kept) == len(entries):
+                raise ManifestNotFoundError(
+                    f"{identifier!r} not found in {self.location}",
+                    where=f"{self.location}:{identifier}",
+                )
+            doc["manifests"] = kept
+            self._write_index(doc)
+
+    def _write_index(self, doc: dict[str, Any]) -> None:
+        _write_atomically(self.path / "index.json", json.dumps(doc, indent=2).encode() + b"\n")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._ensure_layout()
+        # Lock the directory itself: index.json is replaced by rename, so a lock on that
+        # file would be a lock on an inode that is about to vanish.
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def _tags_hint(tags: list[str]) -> str:
+    if not tags:
+        return "the layout has no tags; name an image by @DIGEST"
+    shown = ", ".join(tags[:10]) + (", ..." if len(tags) > 10 else "")
+    return f"tags in the layout: {shown}"

@@ -1,0 +1,388 @@
+"""One repository of a registry as a :class:`~polyarch.store.Store`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from polyarch import mediatype as mt
+from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier
+from polyarch.errors import (
+    BlobNotFoundError,
+    DigestMismatchError,
+    InvalidManifestError,
+    ManifestNotFoundError,
+    NetworkError,
+    NotFoundError,
+    RegistryError,
+)
+from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
+from polyarch.registry._auth import repository_scope
+from polyarch.registry._http import httpx
+from polyarch.registry.client import RegistryClient
+from polyarch.store import CHUNK_SIZE, Store, is_digest
+
+__all__ = ["RegistryStore"]
+
+log = logging.getLogger(__name__)
+
+ACCEPT = ", ".join(mt.ACCEPT_MANIFESTS)
+#: Blobs up to this size go up in one streamed PUT; larger ones in PATCH chunks, which
+#: every registry accepts and which keep one request's size bounded.
+MONOLITHIC_LIMIT = 512 * 1024 * 1024
+UPLOAD_CHUNK_SIZE = 64 * 1024 * 1024
+_LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def _status_in(*statuses: int) -> Callable[[httpx.Response], bool]:
+    return lambda response: response.status_code in statuses
+
+
+class RegistryStore:
+    """A repository (``registry/repository``) reached through a :class:`RegistryClient`."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        repository: str,
+        *,
+        upload_chunk_size: int | None = None,
+    ) -> None:
+        self.client = client
+        self.repository = repository
+        self.upload_chunk_size = upload_chunk_size
+        # Upload sessions a declined mount opened; the next put of that blob reuses them.
+        self._open_uploads: dict[str, str] = {}
+
+    @property
+    def location(self) -> str:
+        return f"{self.client.registry}/{self.repository}"
+
+    def __repr__(self) -> str:
+        return f"RegistryStore({self.location!r})"
+
+    @property
+    def _pull(self) -> tuple[str]:
+        return (repository_scope(self.repository, "pull"),)
+
+    @property
+    def _push(self) -> tuple[str]:
+        return (repository_scope(self.repository, "pull", "push"),)
+
+    def _path(self, kind: str, identifier: str) -> str:
+        if kind == "blobs" or is_digest(identifier):
+            identifier = Digest.parse(identifier)  # never send what we could not verify
+        return f"/v2/{self.repository}/{kind}/{identifier}"
+
+    def _where(self, identifier: str) -> str:
+        sep = "@" if is_digest(identifier) else ":"
+        return f"{self.location}{sep}{identifier}"
+
+    def _not_found(self, identifier: str, response: httpx.Response) -> ManifestNotFoundError:
+        response.read()
+        return ManifestNotFoundError(
+            f"manifest {self._where(identifier)} not found", where=self._where(identifier)
+        )
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def resolve(self, identifier: str) -> Descriptor:
+        response = self.client.request(
+            "HEAD",
+            self._path("manifests", identifier),
+            scopes=self._pull,
+            headers={"Accept": ACCEPT},
+            expect=_status_in(200, 404),
+            what=f"resolve {self._where(identifier)}",
+        )
+        if response.status_code == 404:
+            raise self._not_found(identifier, response)
+        header_digest = response.headers.get("Docker-Content-Digest")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        length = response.headers.get("Content-Length")
+        if is_digest(identifier):
+            if header_digest and header_digest != identifier:
+                raise DigestMismatchError(
+                    f"{self.client.registry} answered for {identifier} with {header_digest}",
+                    expected=identifier,
+                    actual=header_digest,
+                )
+            header_digest = identifier
+        if (
+            not header_digest
+            or not length
+            or not length.isdigit()
+            or not (mt.is_index(media_type) or mt.is_manifest(media_type))
+        ):
+            # Some registries leave HEAD answers bare; the body always tells.
+            return self.get_manifest(identifier).descriptor()
+        return Descriptor(media_type, Digest.parse(header_digest), int(length))
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        with contextlib.closing(
+            self.client.request(
+                "GET",
+                self._path("manifests", identifier),
+                scopes=self._pull,
+                headers={"Accept": ACCEPT},
+                stream=True,
+                expect=_status_in(200, 404),
+                what=f"get {self._where(identifier)}",
+            )
+        ) as response:
+            if response.status_code == 404:
+                raise self._not_found(identifier, response)
+            data = _read_limited(
+                response,
+                MAX_MANIFEST_SIZE,
+                f"manifest {self._where(identifier)}",
+                self.client.registry,
+            )
+        claimed = response.headers.get("Docker-Content-Digest")
+        if is_digest(identifier):
+            expected: str | None = identifier
+        elif claimed and claimed.partition(":")[0] in SUPPORTED_ALGORITHMS:
+            # For a tag the header is the only statement of what the bytes should be.
+            expected = claimed
+        else:
+            expected = None
+        return parse_manifest(data, response.headers.get("Content-Type"), digest=expected)
+
+    def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
+        identifier = tag if tag is not None else manifest.digest
+        response = self.client.request(
+            "PUT",
+            self._path("manifests", identifier),
+            scopes=self._push,
+            headers={"Content-Type": manifest.media_type},
+            content=manifest.raw,
+            expect=_status_in(200, 201, 202),
+            what=f"push manifest {self._where(identifier)}",
+        )
+        stored = response.headers.get("Docker-Content-Digest")
+        if stored and stored != manifest.digest:
+            raise DigestMismatchError(
+                f"{self.client.registry} stored the manifest pushed to {self._where(identifier)} "
+                f"as {stored}, not {manifest.digest}: it changed the bytes",
+                expected=manifest.digest,
+                actual=stored,
+            )
+        return manifest.descriptor()
+
+    def delete(self, identifier: str) -> None:
+        digest = identifier if is_digest(identifier) else self.resolve(identifier).digest
+        response = self.client.request(
+            "DELETE",
+            self._path("manifests", digest),
+            scopes=(repository_scope(self.repository, "delete"), *self._push),
+            expect=_status_in(200, 202, 404, 405),
+            what=f"delete {self._where(identifier)}",
+        )
+        if response.status_code == 404:
+            raise self._not_found(identifier, response)
+        if response.status_code == 405:
+            raise RegistryError(
+                f"{self.client.registry} does not allow deleting manifests",
+                status=405,
+                codes=("UNSUPPORTED",),
+                hint="the registry must be run with deletes enabled (storage.delete.enabled)",
+            )
+
+    def list_tags(self) -> list[str]:
+        tags: list[str] = []
+        url: str | None = f"/v2/{self.repository}/tags/list?n=1000"
+        while url is not None:
+            response = self.client.request(
+                "GET",
+                url,
+                scopes=self._pull,
+                expect=_status_in(200, 404),
+                what=f"list tags of {self.location}",
+            )
+            if response.status_code == 404:
+                raise NotFoundError(f"repository {self.location} not found")
+            try:
+                page = response.json().get("tags") or []
+            except (ValueError, AttributeError) as err:
+                raise InvalidManifestError(
+                    f"{self.client.registry} sent an invalid tag list for {self.location}"
+                ) from err
+            tags.extend(t for t in page if isinstance(t, str))
+            match = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
+            url = match.group(1) if match else None
+            if url is not None and not url.startswith(("/", "http://", "https://")):
+                url = "/" + url
+        return sorted(set(tags))
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def has_blob(self, digest: Digest) -> bool:
+        response = self.client.request(
+            "HEAD",
+            self._path("blobs", digest),
+            scopes=self._pull,
+            expect=_status_in(200, 404),
+            what=f"check blob {digest} in {self.location}",
+        )
+        return response.status_code == 200
+
+    @contextlib.contextmanager
+    def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
+        with contextlib.closing(
+            self.client.request(
+                "GET",
+                self._path("blobs", descriptor.digest),
+                scopes=self._pull,
+                stream=True,
+                expect=_status_in(200, 404),
+                what=f"get blob {descriptor.digest} from {self.location}",
+            )
+        ) as response:
+            if response.status_code == 404:
+                response.read()
+                raise BlobNotFoundError(
+                    f"blob {descriptor.digest} not found in {self.location}",
+                    digest=descriptor.digest,
+                )
+            verifier = DigestVerifier(descriptor.digest, descriptor.size)
+            yield verifier.wrap(_iter_body(response, self.client.registry))
+
+    def get_blob(self, descriptor: Descriptor) -> bytes:
+        with self.open_blob(descriptor) as chunks:
+            return b"".join(chunks)
+
+    def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        """Link a blob from another repository of the same registry, without a copy."""
+        if not (
+            isinstance(source, RegistryStore)
+            and source.client is self.client
+            and source.repository != self.repository
+        ):
+            return False
+        response = self.client.request(
+            "POST",
+            f"/v2/{self.repository}/blobs/uploads/",
+            params={"mount": descriptor.digest, "from": source.repository},
+            scopes=(*self._push, repository_scope(source.repository, "pull")),
+            expect=_status_in(201, 202),
+            what=f"mount blob {descriptor.digest} into {self.location}",
+        )
+        if response.status_code == 201:
+            return True
+        location = response.headers.get("Location")
+        if location:
+            self._open_uploads[descriptor.digest] = location
+        return False
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        location = self._open_uploads.pop(descriptor.digest, None) or self._start_upload()
+        try:
+            verifier = DigestVerifier(descriptor.digest, descriptor.size)
+            chunk_size = self.upload_chunk_size or (
+                UPLOAD_CHUNK_SIZE if descriptor.size > MONOLITHIC_LIMIT else None
+            )
+            if chunk_size is None:
+                body: Iterable[bytes] = verifier.wrap(chunks)
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(descriptor.size),
+                }
+            else:
+                offset = 0
+                for piece in _regroup(verifier.wrap(chunks), chunk_size):
+                    location = self._patch(location, piece, offset)
+                    offset += len(piece)
+                body = b""
+                headers = {"Content-Length": "0"}
+            self.client.request(
+                "PUT",
+                self._absolute(location),
+                params={"digest": descriptor.digest},
+                scopes=self._push,
+                headers=headers,
+                content=body,
+                expect=_status_in(201),
+                what=f"upload blob {descriptor.digest} to {self.location}",
+            )
+        except BaseException:
+            self._cancel_upload(location)
+            raise
+
+    def _start_upload(self) -> str:
+        response = self.client.request(
+            "POST",
+            f"/v2/{self.repository}/blobs/uploads/",
+            scopes=self._push,
+            expect=_status_in(202),
+            what=f"start an upload to {self.location}",
+        )
+        location = response.headers.get("Location")
+        if not location:
+            raise RegistryError(
+                f"{self.client.registry} started an upload without saying where (no Location)"
+            )
+        return location
+
+    def _patch(self, location: str, piece: bytes, offset: int) -> str:
+        response = self.client.request(
+            "PATCH",
+            self._absolute(location),
+            scopes=self._push,
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{offset}-{offset + len(piece) - 1}",
+                "Content-Length": str(len(piece)),
+            },
+            content=piece,
+            expect=_status_in(202),
+            what=f"upload a chunk to {self.location}",
+        )
+        return response.headers.get("Location") or location
+
+    def _cancel_upload(self, location: str) -> None:
+        with contextlib.suppress(Exception):
+            self.client.request(
+                "DELETE",
+                self._absolute(location),
+                scopes=self._push,
+                expect=lambda r: True,
+            ).close()
+
+    def _absolute(self, location: str) -> str:
+        if location.startswith(("http://", "https://")):
+            return location
+        return self.client.base_url + location
+
+
+def _read_limited(response: httpx.Response, limit: int, what: str, registry: str) -> bytes:
+    """Read a body that must not exceed ``limit`` bytes, whatever the headers claim."""
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > limit:
+        raise InvalidManifestError(f"{what} is {length} bytes, over the {limit} byte limit")
+    buffer = bytearray()
+    for chunk in _iter_body(response, registry):
+        buffer += chunk
+        if len(buffer) > limit:
+            raise InvalidManifestError(f"{what} is over the {limit} byte limit")
+    return bytes(buffer)
+
+
+def _iter_body(response: httpx.Response, registry: str) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(CHUNK_SIZE)
+    except httpx.HTTPError as err:
+        raise NetworkError(f"the connection to {registry} broke while reading: {err}") from err
+
+
+def _regroup(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Re-cut a stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)

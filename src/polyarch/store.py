@@ -1,0 +1,97 @@
+"""The one storage interface every backend speaks: a registry repository or an OCI layout.
+
+Operations (copy, push, pull) are written once against :class:`Store`. Capabilities not
+every backend has are small separate protocols, probed with ``isinstance`` at run time.
+
+Identifiers are a tag or a digest string; a digest always wins over a tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+from polyarch.digest import Digest
+from polyarch.models import Descriptor, Manifest
+
+__all__ = ["BlobMounter", "Store", "is_digest"]
+
+#: Streamed blobs arrive in chunks of at most this many bytes.
+CHUNK_SIZE = 1024 * 1024
+
+
+def is_digest(identifier: str) -> bool:
+    """Whether an identifier names content by digest rather than by tag."""
+    return ":" in identifier
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Content-addressed storage for manifests and blobs, plus tags."""
+
+    @property
+    def location(self) -> str:
+        """Where this store is, for messages: ``127.0.0.1:5000/app``, ``oci:/tmp/x``."""
+        ...
+
+    def resolve(self, identifier: str) -> Descriptor:
+        """The descriptor (media type, digest, size) of a tag or digest, without the body.
+
+        :raises ManifestNotFoundError: nothing under that identifier.
+        """
+        ...
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Fetch, verify and parse a manifest or index by tag or digest.
+
+        :raises ManifestNotFoundError: nothing under that identifier.
+        :raises ContentError: the bytes do not match the digest or are not a manifest.
+        """
+        ...
+
+    def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
+        """Store the manifest's exact bytes under its digest, and under ``tag`` if given."""
+        ...
+
+    def has_blob(self, digest: Digest) -> bool:
+        """Whether a blob with this digest is present."""
+        ...
+
+    def open_blob(self, descriptor: Descriptor) -> AbstractContextManager[Iterator[bytes]]:
+        """Stream a blob's bytes; the digest and size are verified as the stream ends.
+
+        A consumer that stops early gets no verification: only a fully read stream is
+        checked, and a mismatch raises from the iterator, before it is exhausted.
+
+        :raises BlobNotFoundError: no such blob.
+        """
+        ...
+
+    def get_blob(self, descriptor: Descriptor) -> bytes:
+        """A small blob (a config) read whole and verified."""
+        ...
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Store a blob from a stream, verifying digest and size before it becomes visible."""
+        ...
+
+    def list_tags(self) -> list[str]:
+        """Every tag, sorted."""
+        ...
+
+    def delete(self, identifier: str) -> None:
+        """Delete a tag (layout) or a manifest by digest (registry).
+
+        :raises ManifestNotFoundError: nothing under that identifier.
+        """
+        ...
+
+
+@runtime_checkable
+class BlobMounter(Protocol):
+    """A store that can link a blob from another store of the same backend without a copy."""
+
+    def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        """Try to mount ``descriptor`` from ``source``; ``False`` if it had to be declined."""
+        ...

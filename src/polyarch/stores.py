@@ -1,0 +1,71 @@
+"""Open the store a location names, and say which image in it is meant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from polyarch.errors import ManifestNotFoundError
+from polyarch.layout import LayoutStore
+from polyarch.location import LayoutLocation, Location, parse_location
+
+if TYPE_CHECKING:
+    from polyarch.models import Manifest
+    from polyarch.registry import Registries
+    from polyarch.store import Store
+
+__all__ = ["Target", "open_target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A store and the tag or digest of one image in it."""
+
+    store: Store
+    identifier: str
+    location: Location
+
+    def get_manifest(self) -> Manifest:
+        return self.store.get_manifest(self.identifier)
+
+    def __str__(self) -> str:
+        return str(self.location)
+
+
+def open_target(location: str | Location, *, registries: Registries | None = None) -> Target:
+    """Open ``location`` (``oci:PATH[:TAG|@DIGEST]`` or a registry reference).
+
+    A layout location with neither tag nor digest means the layout's only image.
+    Registry access goes through ``registries`` (created with default options if omitted),
+    so that one run shares connections and tokens.
+
+    :raises InvalidInputError: the location is malformed.
+    :raises ManifestNotFoundError: a layout with no image, or several and none named.
+    """
+    if isinstance(location, str):
+        location = parse_location(location)
+    if isinstance(location, LayoutLocation):
+        store = LayoutStore(location.path)
+        identifier = location.identifier or _only_root(store)
+        return Target(store, identifier, location)
+    if registries is None:
+        from polyarch.registry import Registries
+
+        registries = Registries()
+    reference = location.reference
+    identifier = reference.identifier
+    assert identifier is not None, "registry locations are parsed with a default tag"
+    return Target(registries.store(reference), identifier, location)
+
+
+def _only_root(store: LayoutStore) -> str:
+    roots = store.roots()
+    if len(roots) == 1:
+        return roots[0].digest
+    tags = store.list_tags()
+    problem = "has no image" if not roots else f"holds {len(roots)} images"
+    raise ManifestNotFoundError(
+        f"{store.location} {problem}; name one with :TAG or @DIGEST",
+        where=store.location,
+        hint=f"tags: {', '.join(tags)}" if tags else None,
+    )

@@ -250,7 +250,6 @@ class RegistryAuth(httpx.Auth):
         header = yield from self._fresh_header()
         if header is None:
             return
-        response.close()
         request.headers["Authorization"] = header
         yield request
 

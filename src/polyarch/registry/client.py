@@ -231,7 +231,8 @@ class RegistryClient:
         """Send one request and return its response, translating every failure.
 
         ``path`` starts at ``/v2/`` or is an absolute URL (upload locations). Responses
-        with ``expect(response)`` true are returned as they are; others become errors.
+        for which ``expect(response)`` is true (default: a 2xx status) are returned as
+        they are; others become errors.
         The caller closes a ``stream`` response.
 
         :raises AuthenticationError, PermissionDeniedError: 401 / 403.
@@ -251,7 +252,7 @@ class RegistryClient:
             raise
         except httpx.HTTPError as err:
             raise self._network_error(err, method, url) from err
-        if expect is None or expect(response):
+        if expect(response) if expect is not None else response.is_success:
             return response
         try:
             self.raise_for_response(response, what or f"{method} {path}")

@@ -33,6 +33,8 @@ ACCEPT = ", ".join(mt.ACCEPT_MANIFESTS)
 #: every registry accepts and which keep one request's size bounded.
 MONOLITHIC_LIMIT = 512 * 1024 * 1024
 UPLOAD_CHUNK_SIZE = 64 * 1024 * 1024
+#: Tags asked for per page; the registry may send fewer and a Link to the next page.
+TAGS_PAGE_SIZE = 1000
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -192,7 +194,7 @@ class RegistryStore:
 
     def list_tags(self) -> list[str]:
         tags: list[str] = []
-        url: str | None = f"/v2/{self.repository}/tags/list?n=1000"
+        url: str | None = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE_SIZE}"
         while url is not None:
             response = self.client.request(
                 "GET",

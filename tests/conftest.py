@@ -1,0 +1,65 @@
+"""Fixtures shared by every test: real registries on loopback.
+
+``registry``          session-scoped, anonymous
+``auth_registry``     session-scoped, htpasswd (``.username`` / ``.password``, random)
+``registry_factory``  function-scoped: ``registry_factory(htpasswd=..., ...)`` starts a
+                      fresh registry; all of them are stopped at teardown
+
+Session-scoped registries are shared: use unique repository names per test, and count
+requests between two ``mark()`` positions rather than from the start of the log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.registry_server import REGISTRY_BINARY, RegistryFactory, RegistryServer
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Integration tests always run: a missing registry is an error, never a skip.
+    missing = []
+    if not REGISTRY_BINARY.exists():
+        missing.append(f"docker-registry ({REGISTRY_BINARY})")
+    if shutil.which("skopeo") is None:
+        missing.append("skopeo")
+    if missing:
+        raise pytest.UsageError(
+            f"{' and '.join(missing)} not installed; the tests run against a real registry "
+            "and compare with skopeo. Run the test script, `bash scripts/test`, which "
+            "installs the Debian packages docker-registry and skopeo when missing."
+        )
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """An anonymous registry shared by the whole session."""
+    with RegistryServer(tmp_path_factory.mktemp("registry")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """A registry with htpasswd basic auth for one user with a random password."""
+    server = RegistryServer(
+        tmp_path_factory.mktemp("auth-registry"),
+        htpasswd=True,
+        username="polyarch",
+        password=secrets.token_urlsafe(18),
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture
+def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
+    """Start extra, fresh registries: ``registry_factory(htpasswd=True)``."""
+    factory = RegistryFactory(lambda: tmp_path_factory.mktemp("registry-extra"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()

@@ -106,4 +106,3 @@ def _parse_layout(text: str) -> LayoutLocation:
             f"{text!r} names no directory", hint="write oci:PATH[:TAG], e.g. oci:./image:1.0"
         )
     return LayoutLocation(path=path, tag=tag, digest=digest)
-

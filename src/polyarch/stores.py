@@ -53,9 +53,10 @@ def open_target(location: str | Location, *, registries: Registries | None = Non
 
         registries = Registries()
     reference = location.reference
-    identifier = reference.identifier
-    assert identifier is not None, "registry locations are parsed with a default tag"
-    return Target(registries.store(reference), identifier, location)
+    if reference.identifier is None:
+        reference = reference.with_tag("latest")
+    assert reference.identifier is not None
+    return Target(registries.store(reference), reference.identifier, location)
 
 
 def _only_root(store: LayoutStore) -> str:

@@ -85,9 +85,12 @@ def test_basic_auth_credentials_from_docker_config(
 
 def test_wrong_password_is_a_clear_auth_error(auth_registry: RegistryServer) -> None:
     creds = Credentials(username="polyarch", password="not-the-password", source="a test")
-    with RegistryClient(auth_registry.host, options=RegistryOptions(credentials=creds)) as c:
-        with pytest.raises(AuthenticationError) as info:
-            RegistryStore(c, repo()).list_tags()
+    options = RegistryOptions(credentials=creds)
+    with (
+        RegistryClient(auth_registry.host, options=options) as c,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        RegistryStore(c, repo()).list_tags()
     message = str(info.value)
     assert "rejected the credentials from a test" in message
     assert "not-the-password" not in message
@@ -97,9 +100,12 @@ def test_wrong_password_is_a_clear_auth_error(auth_registry: RegistryServer) -> 
 def test_no_credentials_is_a_clear_auth_error(
     auth_registry: RegistryServer, tmp_path: Path
 ) -> None:
-    with RegistryClient(auth_registry.host, options=RegistryOptions(config_dir=tmp_path)) as c:
-        with pytest.raises(AuthenticationError) as info:
-            c.ping()
+    options = RegistryOptions(config_dir=tmp_path)
+    with (
+        RegistryClient(auth_registry.host, options=options) as c,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        c.ping()
     assert "requires authentication" in str(info.value)
     assert info.value.hint == f"log in first: polyarch login {auth_registry.host}"
 

@@ -48,8 +48,9 @@ def blob_descriptor(data: bytes, media_type: str = "application/octet-stream") -
 
 def load(store: Store, image: SyntheticImage, tag: str | None = None) -> Descriptor:
     for digest, data in image.blobs.items():
-        store.put_blob(Descriptor("application/octet-stream", Digest.parse(digest), len(data)),
-                       [data])
+        store.put_blob(
+            Descriptor("application/octet-stream", Digest.parse(digest), len(data)), [data]
+        )
     return store.put_manifest(parse_manifest(image.manifest), tag=tag)
 
 

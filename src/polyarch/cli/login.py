@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -44,21 +45,15 @@ def login(
             raise InvalidInputError("--password-stdin needs --username")
         password = sys.stdin.read().rstrip("\r\n")
     elif password is not None:
-        click.echo("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
-                   err=True)
-    if not username:
-        username = click.prompt("Username", err=True)
-    if not password:
-        password = click.prompt("Password", hide_input=True, err=True)
-    assert username is not None and password is not None
+        click.echo(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
+        )
+    username = username or str(click.prompt("Username", err=True))
+    password = password or str(click.prompt("Password", hide_input=True, err=True))
     credentials = Credentials(username=username, password=password, source="the login command")
-    api_host = "registry-1.docker.io" if registry == "docker.io" else registry
     options = registries.options
-    from dataclasses import replace
-
-    with RegistryClient(
-        registry, api_host=api_host, options=replace(options, credentials=credentials)
-    ) as client:
+    # Checked before stored, as docker does: a typo must not land in config.json.
+    with RegistryClient(registry, options=replace(options, credentials=credentials)) as client:
         client.ping()
     where = store_credentials(registry, username, password, config_dir=options.config_dir)
     click.echo(f"Login Succeeded (credentials stored in {where})", err=True)

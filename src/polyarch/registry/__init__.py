@@ -23,16 +23,16 @@ class Registries:
         self._clients: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
-    def client(self, registry: str, *, api_host: str | None = None) -> RegistryClient:
+    def client(self, registry: str) -> RegistryClient:
         with self._lock:
             client = self._clients.get(registry)
             if client is None:
-                client = RegistryClient(registry, api_host=api_host, options=self.options)
+                client = RegistryClient(registry, options=self.options)
                 self._clients[registry] = client
             return client
 
     def store(self, reference: Reference) -> RegistryStore:
-        client = self.client(reference.registry, api_host=reference.api_host)
+        client = self.client(reference.registry)
         return RegistryStore(client, reference.repository)
 
     def close(self) -> None:

@@ -157,7 +157,7 @@ class AuthSession:
             if self.challenge.service:
                 form["service"] = self.challenge.service
             return httpx.Request("POST", realm, data=form)
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if self.challenge.service:
             params.append(("service", self.challenge.service))
         params.extend(("scope", scope) for scope in sorted(scopes))
@@ -181,9 +181,11 @@ class AuthSession:
                 else "anonymous access"
             )
             cls = AuthenticationError if response.status_code == 401 else PermissionDeniedError
+            # A ping (and so login) asks for a token for no scope at all.
+            wanted = f" for {', '.join(sorted(scopes))}" if scopes else ""
             raise cls(
                 f"the token service of {self.registry} refused {who}"
-                f" for {', '.join(sorted(scopes))} (HTTP {response.status_code})",
+                f"{wanted} (HTTP {response.status_code})",
                 hint=None if self.credentials else f"log in first: polyarch login {self.registry}",
             )
         if response.status_code >= 400:

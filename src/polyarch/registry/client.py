@@ -24,7 +24,8 @@ from polyarch.errors import (
     PolyarchError,
     RegistryError,
 )
-from polyarch.registry._auth import AuthSession, RegistryAuth
+from polyarch.reference import api_host_of
+from polyarch.registry._auth import AuthSession, Challenge, RegistryAuth
 from polyarch.registry._http import httpx
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class RegistryClient:
         options: RegistryOptions | None = None,
     ) -> None:
         self.registry = registry
-        self.api_host = api_host or registry
+        self.api_host = api_host or api_host_of(registry)
         self.options = options or RegistryOptions()
         self.auth = AuthSession(registry, self._load_credentials)
         self._client: httpx.Client | None = None
@@ -251,7 +252,7 @@ class RegistryClient:
         except PolyarchError:
             raise
         except httpx.HTTPError as err:
-            raise self._network_error(err, method, url) from err
+            raise self._network_error(err, method, str(url)) from err
         if expect(response) if expect is not None else response.is_success:
             return response
         try:
@@ -292,6 +293,15 @@ class RegistryClient:
                     f"{what}: {self.registry} requires authentication{detail}",
                     hint=f"log in first: polyarch login {self.registry}",
                 )
+            challenge = Challenge.parse(response.headers.get("WWW-Authenticate", ""))
+            if challenge is not None and challenge.params.get("error") == "insufficient_scope":
+                # The token service accepted who we are but left out what this request
+                # needs (token.md: a refused scope is not an error there): a refusal of
+                # the operation, not of the credentials.
+                raise PermissionDeniedError(
+                    f"{what}: access denied by {self.registry}: the credentials from "
+                    f"{self.auth.credential_source} do not grant {_needed_scope(challenge)}"
+                )
             raise AuthenticationError(
                 f"{what}: {self.registry} rejected the credentials from {creds.source}{detail}",
                 hint=f"check them with: polyarch login {self.registry}",
@@ -310,6 +320,15 @@ class RegistryClient:
     def ping(self) -> None:
         """Check that the host speaks the distribution API and the credentials work."""
         self.request("GET", "/v2/", what="ping")
+
+
+def _needed_scope(challenge: Challenge) -> str:
+    """The challenge's ``scope``, actions sorted (the registry lists them in any order)."""
+    scopes = []
+    for scope in challenge.params.get("scope", "").split():
+        resource, _, actions = scope.rpartition(":")
+        scopes.append(f"{resource}:{','.join(sorted(actions.split(',')))}")
+    return " ".join(scopes) or "the access it needs"
 
 
 def _reason(response: httpx.Response) -> str:

@@ -296,7 +296,7 @@ class RegistryStore:
                 for piece in _regroup(verifier.wrap(chunks), chunk_size):
                     location = self._patch(location, piece, offset)
                     offset += len(piece)
-                body = b""
+                body = ()
                 headers = {"Content-Length": "0"}
             self.client.request(
                 "PUT",
@@ -320,7 +320,7 @@ class RegistryStore:
             expect=_status_in(202),
             what=f"start an upload to {self.location}",
         )
-        location = response.headers.get("Location")
+        location: str | None = response.headers.get("Location")
         if not location:
             raise RegistryError(
                 f"{self.client.registry} started an upload without saying where (no Location)"

@@ -1,0 +1,813 @@
+r"""Image references: parse, normalize and format them as docker and distribution do.
+
+A fully qualified reference, and the names of its parts::
+
+    ghcr.io:5000/acme/tools/app:1.2@sha256:9f86d081…0a08
+    \__________/ \____________/ \_/ \__________________/
+         |             |         |           |
+     registry     repository    tag       digest
+    \_________________________/
+               name
+
+The grammar is distribution/reference's (``reference.go``, ``regexp.go``)::
+
+    reference        := name [ ":" tag ] [ "@" digest ]
+    name             := [ domain "/" ] remote-name
+    domain           := host [ ":" port-number ]
+    host             := domain-name | IPv4address | "[" IPv6address "]"
+    domain-name      := domain-component [ "." domain-component ]*
+    domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+    port-number      := /[0-9]+/
+    remote-name      := path-component [ "/" path-component ]*      at most 255 characters
+    path-component   := alpha-numeric [ separator alpha-numeric ]*
+    alpha-numeric    := /[a-z0-9]+/
+    separator        := /[_.]|__|[-]+/
+    tag              := /[\w][\w.-]{0,127}/                           ASCII \w
+    digest           := algorithm ":" hex                             checked by Digest.parse
+    identifier       := /[a-f0-9]{64}/                                an image ID, not a name
+
+What people type is shorter, and Docker Hub fills in the rest (``ParseNormalizedNamed``)::
+
+    ubuntu                      -> docker.io/library/ubuntu:latest
+    user/app:1                  -> docker.io/user/app:1
+    localhost:5000/a/b          -> localhost:5000/a/b:latest
+    index.docker.io/library/x   -> docker.io/library/x:latest
+
+The first path component is a registry only if it contains ``.`` or ``:``, is
+``localhost``, or has an uppercase letter; a single component never is (``localhost`` alone
+is the repository ``docker.io/library/localhost``). ``docker.io``, ``index.docker.io`` and
+``registry-1.docker.io`` all become ``docker.io``; its one-component repositories live
+under ``library/``. :attr:`Reference.familiar` undoes the filling-in (docker's
+``FamiliarString``).
+
+Two layers live here:
+
+* :class:`Reference`, the value the rest of polyarch uses: always normalized, always with a
+  registry and repository, digests validated by :class:`~polyarch.digest.Digest`
+  (``sha256``, ``sha384``, ``sha512``). Build one with :meth:`Reference.parse`.
+* A Go-parity layer that mirrors distribution/reference function by function, so its test
+  vectors run unchanged: :func:`parse_strict` (``Parse``, no normalization),
+  :func:`parse_strict_name` (``WithName``), :class:`StrictReference`,
+  :func:`parse_normalized_named`, :func:`parse_named`, :func:`parse_any_reference`,
+  :func:`parse_docker_ref`, :func:`familiar_string`, :func:`familiar_match`,
+  :func:`sort_references`, and the anchored grammar regexps (use ``fullmatch``).
+
+Deliberate differences from distribution/reference:
+
+* ``sha512`` (and ``sha384``) digests are accepted in references (Go only accepts what the
+  program links; its test suite links only ``sha256``).
+* :attr:`Reference.familiar_name` keeps the ``docker.io/`` prefix when the short form would
+  read back as another reference (``docker.io/my.org/app`` is not ``my.org/app``, and a bare
+  64-hex name is taken for an image ID): ``parse(ref.familiar, default_tag=None) == ref``.
+* :class:`Reference` only accepts a registry that the normalizing parser would read as one
+  (``"a"`` is not: ``a/b`` means the Docker Hub repository ``a/b``), and
+  :func:`parse_normalized_named` refuses a first component that looks like a host but is
+  not one (``foo_bar.com/x``), which Go keeps as a name without a domain.
+* :func:`parse_normalized_named` reports ``""`` as ``name_empty`` (Go: invalid format).
+
+Every failure is an :class:`~polyarch.errors.InvalidReferenceError` whose ``kind`` is one of
+distribution's error names (``name_empty``, ``reference_invalid_format``,
+``name_contains_uppercase``, ``name_too_long``, ``name_not_canonical``,
+``tag_invalid_format``, ``digest_invalid_format``, ``digest_invalid_length``,
+``digest_unsupported``), or ``identifier_not_allowed`` (a bare image ID where a name was
+expected) or ``bad_pattern`` (:func:`familiar_match`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Final
+
+from polyarch.digest import SUPPORTED_ALGORITHMS, Digest
+from polyarch.errors import InvalidDigestError, InvalidReferenceError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "DEFAULT_TAG",
+    "DOCKER_HUB_API_HOST",
+    "Reference",
+    "api_host_of",
+    "familiar_match",
+    "familiar_string",
+    "normalize_registry",
+    "parse_any_reference",
+    "parse_docker_ref",
+    "parse_normalized_named",
+]
+
+#: The registry of names without one (Docker Hub), as references spell it.
+DEFAULT_REGISTRY: Final = "docker.io"
+#: Other spellings of Docker Hub, normalized to :data:`DEFAULT_REGISTRY`.
+DOCKER_HUB_ALIASES: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+#: Where Docker Hub's distribution API actually answers.
+DOCKER_HUB_API_HOST: Final = "registry-1.docker.io"
+#: Namespace of Docker Hub's official images (``ubuntu`` is ``library/ubuntu``).
+OFFICIAL_REPOSITORY_PREFIX: Final = "library/"
+#: The tag docker assumes when a reference names neither tag nor digest.
+DEFAULT_TAG: Final = "latest"
+#: Longest repository path (remote-name); the domain does not count.
+MAX_PATH_LENGTH: Final = 255
+
+# The grammar, spelled as distribution/reference's regexp.go spells it. Always match with
+# fullmatch: Go's "$" is end-of-text, Python's also matches before a final newline.
+_ALPHANUMERIC = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALPHANUMERIC}(?:{_SEPARATOR}{_ALPHANUMERIC})*"
+_REMOTE_NAME = rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
+_IPV6_ADDRESS = r"\[(?:[a-fA-F0-9:]+)\]"
+_DOMAIN_AND_PORT = rf"(?:{_DOMAIN_NAME}|{_IPV6_ADDRESS})(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_NAME = rf"(?:{_DOMAIN_AND_PORT}/)?{_REMOTE_NAME}"
+
+#: ``host[:port]``.
+DOMAIN_RE: Final = re.compile(_DOMAIN_AND_PORT, re.ASCII)
+#: A name; groups: domain (``None`` if absent), remote-name.
+NAME_RE: Final = re.compile(rf"(?:({_DOMAIN_AND_PORT})/)?({_REMOTE_NAME})", re.ASCII)
+#: A whole reference; groups: name, tag, digest (``None`` if absent).
+REFERENCE_RE: Final = re.compile(rf"({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
+#: A repository path (remote-name).
+PATH_RE: Final = re.compile(_REMOTE_NAME, re.ASCII)
+#: A tag.
+TAG_RE: Final = re.compile(_TAG, re.ASCII)
+#: A digest as the reference grammar sees it (any algorithm, 32+ hex digits of any case).
+DIGEST_RE: Final = re.compile(_DIGEST, re.ASCII)
+#: An image ID: 64 lowercase hex digits with no algorithm.
+IDENTIFIER_RE: Final = re.compile(r"[a-f0-9]{64}", re.ASCII)
+
+_MESSAGES: Final[dict[str, str]] = {
+    "name_empty": "repository name must have at least one component",
+    "reference_invalid_format": "invalid reference format",
+    "name_contains_uppercase": "repository name must be lowercase",
+    "name_too_long": f"repository name must not be more than {MAX_PATH_LENGTH} characters",
+    "name_not_canonical": "repository name must be canonical",
+    "tag_invalid_format": "invalid tag format",
+    "digest_invalid_format": "invalid digest format",
+    "identifier_not_allowed": "a 64-hex-digit image ID is not a repository name",
+}
+_GRAMMAR_HINT: Final = (
+    "expected [REGISTRY[:PORT]/]REPOSITORY[:TAG][@DIGEST], e.g. 'ghcr.io/org/app:1.0'"
+)
+_TAG_HINT: Final = (
+    "a tag is 1 to 128 letters, digits, '_', '.' or '-' and does not start with '.' or '-'"
+)
+
+
+def _or_list(words: Iterable[str]) -> str:
+    """``a, b or c``."""
+    *head, last = words
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+_DIGEST_HINTS: Final[dict[str, str]] = {
+    "invalid_format": "a digest is ALGORITHM:HEX, e.g. 'sha256:' and 64 lowercase hex digits",
+    "invalid_length": "copy the whole digest: sha256 has 64 hex digits, sha512 has 128",
+    "unsupported": f"use a {_or_list(SUPPORTED_ALGORITHMS)} digest",
+}
+
+
+def _error(
+    kind: str,
+    text: str,
+    *,
+    subject: str = "reference",
+    detail: str | None = None,
+    hint: str | None = None,
+) -> InvalidReferenceError:
+    """The error for ``text`` breaking rule ``kind``, with a one-line message and a hint."""
+    message = f"invalid {subject} {text!r}: {detail or _MESSAGES[kind]}"
+    return InvalidReferenceError(
+        message, text=text, kind=kind, hint=hint if hint is not None else _hint(kind, text)
+    )
+
+
+def _hint(kind: str, text: str) -> str | None:
+    if kind == "name_empty":
+        return "give an image reference, e.g. 'alpine:3.20' or 'ghcr.io/org/app:1.0'"
+    if kind == "name_contains_uppercase":
+        return _lowercase_hint(text)
+    if kind == "name_too_long":
+        return f"shorten the repository path to at most {MAX_PATH_LENGTH} characters"
+    if kind == "identifier_not_allowed":
+        return (
+            "that looks like an image ID; to name content by digest write "
+            f"'REPOSITORY@sha256:{text}'"
+        )
+    if kind == "tag_invalid_format":
+        return _TAG_HINT
+    if kind == "reference_invalid_format":
+        scheme, sep, rest = text.partition("://")
+        if sep and scheme.isalpha():
+            return f"a reference has no URL scheme: try {rest!r}"
+        if text != text.strip() or any(c.isspace() for c in text):
+            return "remove the whitespace from the reference"
+        return _GRAMMAR_HINT
+    return None
+
+
+def _lowercase_hint(text: str) -> str:
+    """Suggest ``text`` with its name and digest lowercased (tags may keep their case)."""
+    name, at, digest = text.partition("@")
+    tag_sep = name.find(":", name.rfind("/") + 1)
+    tag = ""
+    if tag_sep >= 0:
+        name, tag = name[:tag_sep], name[tag_sep:]
+    suggestion = name.lower() + tag + at + digest.lower()
+    if suggestion != text and REFERENCE_RE.fullmatch(suggestion) is not None:
+        return f"repository names must be lowercase: try {suggestion!r}"
+    return "repository names must be lowercase"
+
+
+def _parse_digest(digest: str, text: str) -> Digest:
+    """Validate a digest with :class:`Digest`, reporting failures as reference errors.
+
+    ``text`` is what the caller gave: the whole reference, or just the digest.
+    """
+    try:
+        return Digest.parse(digest)
+    except InvalidDigestError as err:
+        # err.message already reads "invalid digest '…': why".
+        message = err.message if text == digest else f"invalid reference {text!r}: {err.message}"
+        raise InvalidReferenceError(
+            message, text=text, kind=f"digest_{err.kind}", hint=_DIGEST_HINTS.get(err.kind)
+        ) from err
+
+
+def _check_path(path: str, text: str, *, subject: str = "reference") -> None:
+    if PATH_RE.fullmatch(path) is None:
+        lowered = path.lower()
+        if lowered != path and PATH_RE.fullmatch(lowered) is not None:
+            raise _error(
+                "name_contains_uppercase",
+                text,
+                subject=subject,
+                hint=f"repository names must be lowercase: try {lowered!r}",
+            )
+        raise _error(
+            "reference_invalid_format",
+            text,
+            subject=subject,
+            detail=f"invalid repository path {path!r}",
+            hint="a repository path is lowercase components joined by '/', such as "
+            "'org/app'; within a component use single '.' or '_', '__', or runs of '-'",
+        )
+    if len(path) > MAX_PATH_LENGTH:
+        raise _error(
+            "name_too_long",
+            text,
+            subject=subject,
+            detail=f"the repository path has {len(path)} characters, "
+            f"at most {MAX_PATH_LENGTH} are allowed",
+        )
+
+
+def _check_tag(tag: str, text: str, *, subject: str = "reference") -> None:
+    if TAG_RE.fullmatch(tag) is None:
+        detail = f"invalid tag {tag!r}" if subject == "reference" else None
+        raise _error("tag_invalid_format", text, subject=subject, detail=detail)
+
+
+def _is_registry_like(component: str) -> bool:
+    """Whether ``ParseNormalizedNamed`` takes this first path component for a registry."""
+    return (
+        component == "localhost"
+        or "." in component
+        or ":" in component
+        or component.lower() != component
+    )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Reference:
+    """A normalized image reference: registry, repository, and an optional tag and digest.
+
+    Build one with :meth:`parse`; the constructor validates its fields too, normalizes the
+    Docker Hub spellings to ``docker.io`` and puts one-component Docker Hub repositories
+    under ``library/``. A reference may carry both a tag and a digest (the digest is what
+    gets pulled; the tag is kept for people). Equal references hash equal.
+    """
+
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    def __post_init__(self) -> None:
+        registry = DEFAULT_REGISTRY if self.registry in DOCKER_HUB_ALIASES else self.registry
+        repository = self.repository
+        if registry == DEFAULT_REGISTRY and "/" not in repository:
+            repository = OFFICIAL_REPOSITORY_PREFIX + repository
+        text = _format(f"{registry}/{repository}", self.tag, self.digest)
+        if DOMAIN_RE.fullmatch(registry) is None:
+            raise _error(
+                "reference_invalid_format",
+                text,
+                detail=f"invalid registry {registry!r}",
+                hint="a registry is HOST[:PORT], e.g. 'ghcr.io' or 'localhost:5000'",
+            )
+        if not _is_registry_like(registry):
+            raise _error(
+                "reference_invalid_format",
+                text,
+                detail=f"{registry!r} would be read as a Docker Hub namespace, not a registry",
+                hint="a registry needs a '.' or a ':PORT', or must be 'localhost'",
+            )
+        _check_path(repository, text)
+        if self.tag is not None:
+            _check_tag(self.tag, text)
+        object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "repository", repository)
+        if self.digest is not None:
+            object.__setattr__(self, "digest", _parse_digest(self.digest, text))
+
+    @classmethod
+    def parse(cls, text: str, *, default_tag: str | None = DEFAULT_TAG) -> Reference:
+        """Parse what a person would type, as ``docker pull`` reads it.
+
+        ``ubuntu`` becomes ``docker.io/library/ubuntu:latest``. When ``text`` names neither
+        a tag nor a digest, the tag is ``default_tag`` (none if it is ``None``).
+
+        :raises InvalidReferenceError: ``text`` is not a reference; ``kind`` says why.
+        """
+        ref = parse_normalized_named(text)
+        if ref.tag is None and ref.digest is None and default_tag is not None:
+            ref = ref.with_tag(default_tag)
+        return ref
+
+    @property
+    def name(self) -> str:
+        """``registry/repository``, e.g. ``docker.io/library/ubuntu``."""
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def familiar_name(self) -> str:
+        """The name as docker shows it: ``ubuntu``, ``user/app``, ``ghcr.io/x/y``.
+
+        Docker Hub's registry and ``library/`` are dropped, unless the short form would
+        read back as something else (then the full name is kept).
+        """
+        if self.registry != DEFAULT_REGISTRY:
+            return self.name
+        path = self.repository
+        rest = path.removeprefix(OFFICIAL_REPOSITORY_PREFIX)
+        if rest != path and "/" not in rest:
+            path = rest
+        first, slash, _ = path.partition("/")
+        if (slash and _is_registry_like(first)) or IDENTIFIER_RE.fullmatch(path) is not None:
+            return self.name
+        return path
+
+    @property
+    def familiar(self) -> str:
+        """The reference as docker shows it: ``ubuntu:latest``, ``ghcr.io/x/y@sha256:…``."""
+        return _format(self.familiar_name, self.tag, self.digest)
+
+    @property
+    def api_host(self) -> str:
+        """The host (and port) that serves the distribution API for this registry."""
+        return api_host_of(self.registry)
+
+    @property
+    def identifier(self) -> str | None:
+        """What to ask the registry for: the digest if there is one, else the tag."""
+        return self.digest if self.digest is not None else self.tag
+
+    def with_tag(self, tag: str | None) -> Reference:
+        """The same reference with ``tag`` (``None`` drops it); the digest is kept.
+
+        :raises InvalidReferenceError: ``kind`` ``tag_invalid_format``.
+        """
+        if tag is not None:
+            _check_tag(tag, tag, subject="tag")
+        return replace(self, tag=tag)
+
+    def with_digest(self, digest: Digest | str | None) -> Reference:
+        """The same reference with ``digest`` (``None`` drops it); the tag is kept.
+
+        :raises InvalidReferenceError: ``kind`` ``digest_invalid_format``,
+            ``digest_invalid_length`` or ``digest_unsupported``.
+        """
+        return replace(self, digest=None if digest is None else _parse_digest(digest, digest))
+
+    def with_repository(self, repository: str) -> Reference:
+        """The same registry, tag and digest with another repository path.
+
+        :raises InvalidReferenceError: the path is not valid (``reference_invalid_format``,
+            ``name_contains_uppercase``, ``name_too_long``).
+        """
+        _check_path(repository, repository, subject="repository")
+        return replace(self, repository=repository)
+
+    def __str__(self) -> str:
+        return _format(self.name, self.tag, self.digest)
+
+    def __repr__(self) -> str:
+        return f"Reference({str(self)!r})"
+
+
+def _format(name: str, tag: str | None, digest: str | None) -> str:
+    tag_part = "" if tag is None else f":{tag}"
+    digest_part = "" if digest is None else f"@{digest}"
+    return f"{name}{tag_part}{digest_part}"
+
+
+def parse_normalized_named(text: str) -> Reference:
+    """distribution's ``ParseNormalizedNamed``: normalize, but add no default tag.
+
+    Same as ``Reference.parse(text, default_tag=None)``.
+
+    :raises InvalidReferenceError: also with ``kind`` ``identifier_not_allowed`` for a
+        bare 64-hex-digit string.
+    """
+    if not text:
+        # Go reports "invalid reference format" (it parses "docker.io/library/"); the
+        # emptiness is the useful part.
+        raise _error("name_empty", text)
+    if IDENTIFIER_RE.fullmatch(text) is not None:
+        raise _error("identifier_not_allowed", text)
+    domain, remainder = _split_docker_domain(text)
+    remote = remainder.partition(":")[0]
+    if remote.lower() != remote:
+        raise _error("name_contains_uppercase", text)
+    parsed = _parse_strict(f"{domain}/{remainder}", text)
+    if parsed.domain != domain:
+        # Parse read the whole name as a path ("foo_bar.com/x": "foo_bar.com" is no host).
+        # Go keeps that with an empty domain; a Reference needs a registry.
+        raise _error(
+            "reference_invalid_format",
+            text,
+            detail=f"{domain!r} is not a valid registry host",
+            hint="a registry is HOST[:PORT], e.g. 'ghcr.io' or 'localhost:5000'",
+        )
+    digest = None if parsed.digest is None else Digest.parse(parsed.digest)  # already checked
+    return Reference(parsed.domain, parsed.path, parsed.tag, digest)
+
+
+def _split_docker_domain(text: str) -> tuple[str, str]:
+    """Split ``text`` into registry and the rest, filling in Docker Hub's defaults."""
+    maybe_domain, slash, maybe_remote = text.partition("/")
+    if not slash:
+        # One component is always a repository: "localhost" or "foo.com" alone, and
+        # "foo.com:5000" is repository "foo.com" with tag "5000".
+        return DEFAULT_REGISTRY, OFFICIAL_REPOSITORY_PREFIX + text
+    if maybe_domain == "index.docker.io":
+        domain, remote = DEFAULT_REGISTRY, maybe_remote
+    elif _is_registry_like(maybe_domain):
+        domain, remote = maybe_domain, maybe_remote
+    else:
+        domain, remote = DEFAULT_REGISTRY, text
+    if domain == DEFAULT_REGISTRY and "/" not in remote:
+        remote = OFFICIAL_REPOSITORY_PREFIX + remote
+    return domain, remote
+
+
+def api_host_of(registry: str) -> str:
+    """The host that serves the distribution API of a normalized registry name."""
+    return DOCKER_HUB_API_HOST if registry == DEFAULT_REGISTRY else registry
+
+
+def normalize_registry(server: str) -> str:
+    """The registry name references use for what ``docker login`` accepts as a server.
+
+    ``host[:port]`` or a URL: the ``http://``/``https://`` scheme and any path are dropped
+    (docker's ``ConvertToHostname``) and every Docker Hub spelling becomes ``docker.io``, so
+    ``https://index.docker.io/v1/`` is ``docker.io``. A host without a ``.`` or port is
+    accepted, as docker accepts it, although references cannot name it.
+
+    :raises InvalidReferenceError: ``kind`` ``reference_invalid_format`` if no
+        ``HOST[:PORT]`` remains.
+    """
+    host = server
+    for scheme in ("https://", "http://"):
+        if host.startswith(scheme):
+            host = host.removeprefix(scheme)
+            break
+    host = host.partition("/")[0]
+    if host.lower() in DOCKER_HUB_ALIASES:
+        return DEFAULT_REGISTRY
+    if DOMAIN_RE.fullmatch(host) is None:
+        raise _error(
+            "reference_invalid_format",
+            server,
+            subject="registry",
+            detail="expected HOST[:PORT] or an http(s) URL",
+            hint="name a registry such as 'ghcr.io', 'localhost:5000' or 'docker.io'",
+        )
+    return host
+
+
+def parse_named(text: str) -> Reference:
+    """distribution's ``ParseNamed``: ``text`` must already be fully qualified.
+
+    :raises InvalidReferenceError: ``kind`` ``name_not_canonical`` if normalizing would
+        change ``text`` (``ubuntu``, ``docker.io/ubuntu``), or any parse error.
+    """
+    ref = parse_normalized_named(text)
+    if str(ref) != text:
+        raise _error(
+            "name_not_canonical",
+            text,
+            hint=f"write the fully qualified reference {str(ref)!r}",
+        )
+    return ref
+
+
+def parse_docker_ref(text: str) -> Reference:
+    """distribution's ``ParseDockerRef``: a reference with a tag *or* a digest, never both.
+
+    The digest wins over a tag; a name alone gets the tag ``latest``.
+    """
+    ref = parse_normalized_named(text)
+    if ref.digest is not None:
+        return ref.with_tag(None)
+    if ref.tag is None:
+        return ref.with_tag(DEFAULT_TAG)
+    return ref
+
+
+def parse_any_reference(text: str) -> Reference | Digest:
+    """distribution's ``ParseAnyReference``: an image ID, a digest, or a name.
+
+    A bare 64-hex-digit image ID becomes ``sha256:<hex>`` and a valid digest stays a
+    :class:`Digest`; anything else is parsed like :func:`parse_normalized_named`.
+    """
+    if IDENTIFIER_RE.fullmatch(text) is not None:
+        return Digest.parse(f"sha256:{text}")
+    try:
+        return Digest.parse(text)
+    except InvalidDigestError:
+        pass
+    return parse_normalized_named(text)
+
+
+def familiar_string(ref: Reference | Digest) -> str:
+    """docker's ``FamiliarString``: :attr:`Reference.familiar`, or the digest itself."""
+    return ref.familiar if isinstance(ref, Reference) else str(ref)
+
+
+def familiar_match(pattern: str, ref: Reference | Digest) -> bool:
+    """docker's ``FamiliarMatch``: whether ``pattern`` matches the familiar string or name.
+
+    ``pattern`` has Go ``path.Match`` syntax: ``*`` matches a run of characters other than
+    ``/``, ``?`` one such character, ``[a-z]``/``[^a-z]`` a class, ``\\`` escapes.
+
+    :raises InvalidReferenceError: ``kind`` ``bad_pattern`` for a malformed pattern.
+    """
+    try:
+        matched = _path_match(pattern, familiar_string(ref))
+    except _BadPatternError:
+        raise InvalidReferenceError(
+            f"invalid pattern {pattern!r}: syntax error in pattern",
+            text=pattern,
+            kind="bad_pattern",
+            hint="patterns use '*', '?', '[a-z]' or '[^a-z]' classes and '\\' escapes",
+        ) from None
+    if not matched and isinstance(ref, Reference):
+        try:
+            matched = _path_match(pattern, ref.familiar_name)
+        except _BadPatternError:  # pragma: no cover - the first match already checked it
+            matched = False
+    return matched
+
+
+def sort_references(references: Iterable[str]) -> list[str]:
+    """distribution's ``Sort``: most specific first, then by string; unparsable last.
+
+    Each string is read with :func:`parse_any_reference` and returned fully qualified.
+    Rank: tag and digest, tag, digest, name only, digest without a name.
+    """
+    parsed: list[Reference | Digest] = []
+    bad: list[str] = []
+    for text in references:
+        try:
+            parsed.append(parse_any_reference(text))
+        except InvalidReferenceError:
+            bad.append(text)
+
+    def key(ref: Reference | Digest) -> tuple[int, str]:
+        if not isinstance(ref, Reference):
+            return 5, str(ref)
+        if ref.tag is not None:
+            return (1 if ref.digest is not None else 2), str(ref)
+        return (3 if ref.digest is not None else 4), str(ref)
+
+    return [str(ref) for ref in sorted(parsed, key=key)] + sorted(bad)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class StrictReference:
+    """What distribution's non-normalizing ``Parse`` and ``WithName`` return.
+
+    ``domain`` is ``""`` when the name has none; the first component counts as a domain
+    whenever it fits the domain grammar and more components follow (``a/b`` has domain
+    ``a``). Nothing is filled in. ``digest`` is a :class:`Digest` when parsed; after
+    :meth:`with_digest` it is only known to fit the reference grammar, as in Go.
+    """
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    def with_tag(self, tag: str) -> StrictReference:
+        """distribution's ``WithTag``: keep the digest, check the tag grammar."""
+        _check_tag(tag, tag, subject="tag")
+        return replace(self, tag=tag)
+
+    def with_digest(self, digest: str) -> StrictReference:
+        """distribution's ``WithDigest``: keep the tag, check only the reference grammar."""
+        if DIGEST_RE.fullmatch(digest) is None:
+            raise _error(
+                "digest_invalid_format",
+                digest,
+                subject="digest",
+                hint=_DIGEST_HINTS["invalid_format"],
+            )
+        return replace(self, digest=digest)
+
+    def __str__(self) -> str:
+        return _format(self.name, self.tag, self.digest)
+
+    def __repr__(self) -> str:
+        return f"StrictReference({str(self)!r})"
+
+
+def parse_strict(text: str) -> StrictReference:
+    """distribution's ``Parse``: the grammar only; no Docker Hub defaults, no default tag.
+
+    :raises InvalidReferenceError: ``name_empty``, ``reference_invalid_format``,
+        ``name_contains_uppercase``, ``name_too_long`` or a digest kind.
+    """
+    return _parse_strict(text, text)
+
+
+def _parse_strict(text: str, original: str) -> StrictReference:
+    """Parse ``text``; errors quote ``original`` (what the caller typed)."""
+    if not text:
+        raise _error("name_empty", original)
+    match = REFERENCE_RE.fullmatch(text)
+    if match is None:
+        lowered = text.lower()
+        if lowered != text and REFERENCE_RE.fullmatch(lowered) is not None:
+            raise _error("name_contains_uppercase", original)
+        raise _error("reference_invalid_format", original)
+    name, tag, digest = match.groups()
+    name_match = NAME_RE.fullmatch(name)
+    domain, path = (name_match[1] or "", name_match[2]) if name_match else ("", name)
+    if len(path) > MAX_PATH_LENGTH:
+        raise _error(
+            "name_too_long",
+            original,
+            detail=f"the repository path has {len(path)} characters, "
+            f"at most {MAX_PATH_LENGTH} are allowed",
+        )
+    return StrictReference(
+        domain, path, tag, None if digest is None else _parse_digest(digest, original)
+    )
+
+
+def parse_strict_name(text: str) -> StrictReference:
+    """distribution's ``WithName``: a bare name (no tag, no digest), not normalized.
+
+    :raises InvalidReferenceError: ``reference_invalid_format`` (also for ``""``) or
+        ``name_too_long``.
+    """
+    match = NAME_RE.fullmatch(text)
+    if match is None:
+        raise _error("reference_invalid_format", text)
+    domain, path = match[1] or "", match[2]
+    if len(path) > MAX_PATH_LENGTH:
+        raise _error("name_too_long", text)
+    return StrictReference(domain, path)
+
+
+class _BadPatternError(Exception):
+    """A ``path.Match`` pattern is malformed."""
+
+
+# Go's path.Match, re-expressed: a pattern is a series of chunks, each a run of
+# single-character terms optionally preceded by stars. Characters are code points.
+
+
+def _path_match(pattern: str, name: str) -> bool:
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return "/" not in name  # a trailing star takes the rest, but not a "/"
+        rest = _match_chunk(chunk, name)
+        # The last chunk must use up the name; otherwise a star may still help.
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if star:
+            skipped = _match_after_star(chunk, name, last=not pattern)
+            if skipped is not None:
+                name = skipped
+                continue
+        # A mismatch is reported only if the rest of the pattern is well formed.
+        while pattern:
+            _, chunk, pattern = _scan_chunk(pattern)
+            _match_chunk(chunk, "")
+        return False
+    return not name
+
+
+def _match_after_star(chunk: str, name: str, *, last: bool) -> str | None:
+    """Let a star take 1, 2, … characters (never a "/") until ``chunk`` matches."""
+    for i, char in enumerate(name):
+        if char == "/":
+            break
+        rest = _match_chunk(chunk, name[i + 1 :])
+        if rest is not None and not (last and rest):
+            return rest
+    return None
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    """Split off leading stars and the run of terms up to the next star outside a class."""
+    stripped = pattern.lstrip("*")
+    star = len(stripped) != len(pattern)
+    in_class = False
+    i = 0
+    while i < len(stripped):
+        char = stripped[i]
+        if char == "\\":
+            i += 1  # an escaped character is never special; a lone "\" fails later
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "*" and not in_class:
+            return star, stripped[:i], stripped[i:]
+        i += 1
+    return star, stripped, ""
+
+
+def _match_chunk(chunk: str, text: str) -> str | None:
+    """Match ``chunk`` at the start of ``text``: the rest of ``text``, or ``None``.
+
+    The whole chunk is checked for syntax even after a mismatch.
+    """
+    failed = False
+    while chunk:
+        if not text:
+            failed = True
+        head = chunk[0]
+        if head == "[":
+            char = "" if failed else text[0]
+            text = text if failed else text[1:]
+            chunk = chunk[1:]
+            negated = chunk.startswith("^")
+            if negated:
+                chunk = chunk[1:]
+            in_class = False
+            ranges = 0
+            while not (chunk.startswith("]") and ranges > 0):
+                low, chunk = _class_char(chunk)
+                high = low
+                if chunk[0] == "-":
+                    high, chunk = _class_char(chunk[1:])
+                if not failed and low <= char <= high:
+                    in_class = True
+                ranges += 1
+            chunk = chunk[1:]
+            if in_class == negated:
+                failed = True
+        elif head == "?":
+            if not failed:
+                failed = text[0] == "/"
+                text = text[1:]
+            chunk = chunk[1:]
+        else:
+            if head == "\\":
+                chunk = chunk[1:]
+                if not chunk:
+                    raise _BadPatternError
+            if not failed:
+                failed = chunk[0] != text[0]
+                text = text[1:]
+            chunk = chunk[1:]
+    return None if failed else text
+
+
+def _class_char(chunk: str) -> tuple[str, str]:
+    """One possibly escaped character of a class, and what follows it (never empty)."""
+    if not chunk or chunk[0] in "-]":
+        raise _BadPatternError
+    if chunk[0] == "\\":
+        chunk = chunk[1:]
+        if not chunk:
+            raise _BadPatternError
+    if len(chunk) < 2:
+        raise _BadPatternError  # the class is not closed
+    return chunk[0], chunk[1:]

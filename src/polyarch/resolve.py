@@ -1,0 +1,67 @@
+"""Pick the entry of an index that a platform should run, and say why.
+
+Unlike go-containerregistry, which takes the *first* entry that matches, the choice is
+the *best* one: the exact platform if the index has it, else the most preferred compatible
+one (containerd's order: an ``arm64`` host takes ``arm64`` before ``arm/v7``; ``amd64``
+falls back to ``386``). Among entries of the same platform the first wins, as the OCI spec
+says. Attestation manifests are never chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from polyarch.errors import NoMatchingPlatformError
+from polyarch.models import Descriptor, ImageIndex
+from polyarch.platform import Platform, matches_strict, normalize, rank
+
+__all__ = ["Choice", "available_platforms", "choose"]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The chosen index entry, and a sentence that explains the choice."""
+
+    descriptor: Descriptor
+    platform: Platform
+    wanted: Platform
+    exact: bool
+
+    @property
+    def reason(self) -> str:
+        if self.exact:
+            return f"{self.platform} is an exact match for {self.wanted}"
+        return f"no exact match for {self.wanted}; {self.platform} is the best entry it can run"
+
+
+def available_platforms(index: ImageIndex) -> tuple[str, ...]:
+    """The platforms of the runnable entries, formatted, in index order."""
+    return tuple(str(d.platform) for d in index.images if d.platform is not None)
+
+
+def choose(index: ImageIndex, wanted: Platform) -> Choice:
+    """The entry of ``index`` that a machine of platform ``wanted`` should run.
+
+    :raises NoMatchingPlatformError: nothing in the index runs on ``wanted``; the error
+        lists the platforms that are there.
+    """
+    entries = [d for d in index.images if d.platform is not None]
+    ranked = rank(wanted, [d.platform for d in entries if d.platform is not None])
+    if not ranked:
+        available = available_platforms(index)
+        listing = ", ".join(available) if available else "none"
+        raise NoMatchingPlatformError(
+            f"no image for {normalize(wanted)} in {index.digest}: available platforms: {listing}",
+            wanted=str(wanted),
+            available=available,
+        )
+    best = ranked[0]
+    # rank returns platforms; the first entry carrying that platform is the one to run.
+    descriptor = next(d for d in entries if d.platform == best)
+    assert descriptor.platform is not None
+    return Choice(
+        descriptor=descriptor,
+        platform=descriptor.platform,
+        wanted=wanted,
+        exact=matches_strict(wanted, descriptor.platform),
+    )

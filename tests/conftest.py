@@ -4,6 +4,10 @@
 ``auth_registry``     session-scoped, htpasswd (``.username`` / ``.password``, random)
 ``registry_factory``  function-scoped: ``registry_factory(htpasswd=..., ...)`` starts a
                       fresh registry; all of them are stopped at teardown
+``token_registry``    session-scoped, bearer tokens as Docker Hub does it: a
+                      :class:`~tests.token_server.TokenRegistry` with ``.registry`` (the
+                      RegistryServer), ``.tokens`` (the TokenServer) and
+                      ``.password(user)``; users and grants in ``TOKEN_ACL``
 
 Session-scoped registries are shared: use unique repository names per test, and count
 requests between two ``mark()`` positions rather than from the start of the log.
@@ -18,6 +22,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests.registry_server import REGISTRY_BINARY, RegistryFactory, RegistryServer
+from tests.token_server import AclTable, TokenRegistry, TokenServer
+
+#: Who may do what on ``token_registry``; ``None`` is everyone, anonymous included.
+#: ``admin`` exists to seed repositories nobody else may push to.
+TOKEN_ACL: AclTable = {
+    None: {"public/*": ["pull"]},
+    "alice": {"alice/*": ["pull", "push"], "shared/*": ["pull"]},
+    "bob": {"alice/*": ["pull"]},
+    "admin": {"*": ["*"], "registry:catalog": ["*"]},
+}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -63,3 +77,17 @@ def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regis
         yield factory
     finally:
         factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
+    """A registry that takes bearer tokens from a token service, with users (random
+    passwords) and grants as in ``TOKEN_ACL``; both are stopped at teardown."""
+    users = {name: secrets.token_urlsafe(18) for name in TOKEN_ACL if name is not None}
+    tokens = TokenServer(tmp_path_factory.mktemp("token-service"), users=users, acl=TOKEN_ACL)
+    with tokens:
+        server = RegistryServer(
+            tmp_path_factory.mktemp("token-registry"), token_auth=tokens.registry_auth
+        )
+        with server:
+            yield TokenRegistry(registry=server, tokens=tokens)

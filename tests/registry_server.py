@@ -15,6 +15,10 @@ Each server owns one directory::
     <directory>/htpasswd        bcrypt users, when htpasswd=True
     <directory>/registry.log    the process's stdout and stderr
 
+With ``token_auth`` the registry wants bearer tokens signed by a token service
+(``auth.token``, see ``tests/token_server.py``); the harness's own requests then carry no
+credentials unless given an ``Authorization`` header.
+
 Counting requests: distribution 2.8 writes one Apache *combined* access-log line to stdout
 per served request (``127.0.0.1 - - [date] "GET /v2/ HTTP/1.1" 200 2 "" "curl/7.88.1"``),
 interleaved with logrus lines on stderr. A line is written when its handler returns, which
@@ -63,6 +67,7 @@ __all__ = [
     "RegistryServer",
     "RegistryStartError",
     "Response",
+    "TokenAuth",
     "parse_access_log",
 ]
 
@@ -93,6 +98,31 @@ _UNESCAPE: Final = re.compile(r"\\(.)")
 
 class RegistryStartError(RuntimeError):
     """The registry did not come up; the message ends with the tail of its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAuth:
+    """The registry's ``auth.token`` section: bearer tokens from a token service.
+
+    :param realm: the token service URL the registry's challenge sends clients to.
+    :param service: the registry's name; tokens must carry it as ``aud``.
+    :param issuer: tokens must carry it as ``iss``.
+    :param rootcertbundle: PEM certificates; tokens are signed by one of their keys
+        (``kid``) or carry a chain (``x5c``) up to one of them.
+    """
+
+    realm: str
+    service: str
+    issuer: str
+    rootcertbundle: Path
+
+    def config(self) -> dict[str, str]:
+        return {
+            "realm": self.realm,
+            "service": self.service,
+            "issuer": self.issuer,
+            "rootcertbundle": str(self.rootcertbundle),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +233,8 @@ class RegistryServer:
     :param tls_certificate: PEM certificate, with *tls_key*: serve HTTPS
         (``http.tls``); the harness's own requests then skip verification.
     :param tls_key: PEM private key for *tls_certificate*.
+    :param token_auth: require bearer tokens from this token service (``auth.token``);
+        excludes *htpasswd*.
     :param binary: the registry executable.
     :param start_timeout: seconds to wait for the registry to answer ``/v2/``.
     """
@@ -216,11 +248,14 @@ class RegistryServer:
         password: str | None = None,
         tls_certificate: Path | None = None,
         tls_key: Path | None = None,
+        token_auth: TokenAuth | None = None,
         binary: Path = REGISTRY_BINARY,
         start_timeout: float = 15.0,
     ) -> None:
         if (tls_certificate is None) != (tls_key is None):
             raise ValueError("tls_certificate and tls_key go together")
+        if htpasswd and token_auth is not None:
+            raise ValueError("htpasswd and token_auth exclude each other: one auth method")
         if not htpasswd and password is not None:
             raise ValueError("password given without htpasswd=True")
         if ":" in username:
@@ -236,6 +271,7 @@ class RegistryServer:
             if tls_certificate is not None and tls_key is not None
             else None
         )
+        self.token_auth = token_auth
         self._http_secret = secrets.token_hex(16)
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -334,6 +370,8 @@ class RegistryServer:
             config["auth"] = {
                 "htpasswd": {"realm": "polyarch-tests", "path": str(self.htpasswd_path)}
             }
+        elif self.token_auth is not None:
+            config["auth"] = {"token": self.token_auth.config()}
         return config
 
     def _write_files(self) -> None:
@@ -633,6 +671,7 @@ class RegistryFactory:
         password: str | None = None,
         tls_certificate: Path | None = None,
         tls_key: Path | None = None,
+        token_auth: TokenAuth | None = None,
     ) -> RegistryServer:
         server = RegistryServer(
             self._make_dir(),
@@ -641,6 +680,7 @@ class RegistryFactory:
             password=password,
             tls_certificate=tls_certificate,
             tls_key=tls_key,
+            token_auth=token_auth,
         )
         self.servers.append(server)
         return server.start()

@@ -10,6 +10,7 @@ import base64
 import gzip
 import io
 import json
+import re
 import socket
 import subprocess
 import tarfile
@@ -42,6 +43,7 @@ from tests.registry_server import (
     RegistryStartError,
     parse_access_log,
 )
+from tests.token_server import TokenRegistry
 
 ARM64 = {"architecture": "arm64", "os": "linux", "variant": "v8"}
 AMD64 = {"architecture": "amd64", "os": "linux"}
@@ -322,6 +324,66 @@ def test_skopeo_authenticates_against_htpasswd(auth_registry: RegistryServer) ->
     assert skopeo_inspect_raw(auth_registry, ref) == image.manifest
     with pytest.raises(AssertionError, match=r"(?i)unauthorized|authentication required"):
         skopeo_inspect_raw(auth_registry, ref, creds=False)
+
+
+def test_token_auth_registry_checks_tokens_as_distribution_2_8_does(
+    token_registry: TokenRegistry,
+) -> None:
+    registry, tokens = token_registry.registry, token_registry.tokens
+    config = yaml.safe_load(registry.config_path.read_text())
+    assert config["auth"] == {
+        "token": {
+            "realm": tokens.realm,
+            "service": tokens.service,
+            "issuer": tokens.issuer,
+            "rootcertbundle": str(tokens.root_certificate_path),
+        }
+    }
+    assert (registry.username, registry.auth_header) == (None, None)
+    anonymous = registry.request("GET", "/v2/")
+    assert anonymous.status == 401
+    assert anonymous.headers["WWW-Authenticate"] == (
+        f'Bearer realm="{tokens.realm}",service="{tokens.service}"'
+    )
+
+    repo = unique_repo("alice")
+    pull = [{"type": "repository", "name": repo, "actions": ["pull"]}]
+
+    def answer(token: str) -> tuple[int, str | None]:
+        resp = registry.request(
+            "GET", f"/v2/{repo}/tags/list", headers={"Authorization": f"Bearer {token}"}
+        )
+        challenge = resp.headers["WWW-Authenticate"] or ""
+        match = re.search(r'error="([^"]+)"', challenge)
+        return resp.status, match.group(1) if match else None
+
+    # 404 NAME_UNKNOWN: authorized, the repository just does not exist.
+    authorized = (404, None)
+    assert answer(tokens.mint("alice", pull)) == authorized
+    assert answer(tokens.mint("alice", pull, key_header="x5c")) == authorized
+    assert answer(tokens.token_for("bob", f"repository:{repo}:pull")) == authorized
+    assert answer(tokens.mint("alice", [])) == (401, "insufficient_scope")
+    assert answer(tokens.token_for("nobody", f"repository:{repo}:pull")) == (
+        401,
+        "insufficient_scope",
+    )
+    assert answer(tokens.mint("alice", pull, audience="elsewhere")) == (401, "invalid_token")
+    assert answer(tokens.mint("alice", pull, issuer="someone-else")) == (401, "invalid_token")
+    # 2.8 reads "aud" into a Go string: the RFC 7519 list form is a malformed token.
+    assert answer(tokens.mint("alice", pull, audience=[tokens.service])) == (
+        401,
+        "invalid_token",
+    )
+    # exp is checked with 60 s of leeway.
+    assert answer(tokens.mint("alice", pull, lifetime=-30)) == authorized
+    assert answer(tokens.mint("alice", pull, lifetime=-90)) == (401, "invalid_token")
+
+
+def test_token_auth_and_htpasswd_exclude_each_other(
+    tmp_path: Path, token_registry: TokenRegistry
+) -> None:
+    with pytest.raises(ValueError, match="exclude each other"):
+        RegistryServer(tmp_path, htpasswd=True, token_auth=token_registry.tokens.registry_auth)
 
 
 def test_request_log_counts_exactly_the_requests_between_marks(registry: RegistryServer) -> None:

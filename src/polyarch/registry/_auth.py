@@ -10,6 +10,7 @@ requests send the right header up front and no 401 is spent twice.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -63,6 +64,28 @@ class Challenge:
 
 def repository_scope(repository: str, *actions: str) -> str:
     return f"repository:{repository}:{','.join(actions)}"
+
+
+def _granted_scopes(token: str) -> frozenset[str] | None:
+    """The scopes a JWT token grants, read from its ``access`` claim; None if opaque.
+
+    Token services leave refused scopes out instead of failing, so caching a token as if it
+    held everything asked for would send it again for an operation it cannot do. The
+    signature is not checked: the registry checks it, we only avoid a useless retry.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        access = payload["access"]
+        return frozenset(
+            f"{entry['type']}:{entry['name']}:{','.join(sorted(entry['actions']))}"
+            for entry in access
+            if entry.get("actions")
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _covers(granted: frozenset[str], wanted: frozenset[str]) -> bool:
@@ -204,7 +227,12 @@ class AuthSession:
             raise AuthenticationError(
                 f"the token service of {self.registry} sent no token in its answer"
             )
-        token = _Token(value, scopes, time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0))
+        granted = _granted_scopes(value)
+        token = _Token(
+            value,
+            scopes if granted is None else granted,
+            time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0),
+        )
         with self._lock:
             self._tokens = [t for t in self._tokens if t.expires_at > time.monotonic()]
             self._tokens.append(token)
@@ -233,21 +261,22 @@ class RegistryAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         session = self.session
         header = session.cached_header(self.scopes)
+        fresh = False
         if header is None and session.challenge is not None:
             header = yield from self._fresh_header()
+            fresh = True
         if header is not None:
             request.headers["Authorization"] = header
         response = yield request
         if response.status_code != 401:
             return
-        sent = header is not None
         challenge = session.learn(response)
-        if challenge is None:
-            return
-        if sent and challenge.scheme == "basic":
-            return  # the credentials we have were the ones refused
-        if sent:
-            # An expired or too narrow token: one fresh exchange, then give up.
+        if challenge is None or fresh:
+            return  # what was just obtained for this very request was refused
+        if header is not None:
+            if challenge.scheme == "basic":
+                return  # the credentials we have were the ones refused
+            # A cached token that expired or was revoked: one fresh exchange, then give up.
             session.forget_tokens(self.scopes)
         header = yield from self._fresh_header()
         if header is None:

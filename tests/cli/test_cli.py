@@ -207,3 +207,46 @@ def test_debug_shows_http_but_no_secrets(auth_registry: RegistryServer, tmp_path
 
     assert base64.b64encode(f"polyarch:{password}".encode()).decode() not in everything
     assert "HTTP Request" in result.stderr.decode()  # --debug really logged traffic
+
+
+def test_wrong_password_from_docker_config(auth_registry: RegistryServer, tmp_path: Path) -> None:
+    import base64
+
+    secret = base64.b64encode(b"polyarch:wrong-password").decode()
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {auth_registry.host: {"auth": secret}}})
+    )
+    result = polyarch(
+        "inspect", f"{auth_registry.host}/x/y:1", env={"DOCKER_CONFIG": str(tmp_path)}
+    )
+    stderr = assert_clean_error(result, 4)
+    assert "rejected the credentials" in stderr
+    assert "wrong-password" not in stderr
+
+
+def test_malformed_manifest_in_layout_is_bad_content(tmp_path: Path) -> None:
+    from polyarch.layout import LayoutStore
+
+    data = b"this is { not json"
+    store = LayoutStore(tmp_path / "layout")
+    desc = Descriptor("application/vnd.oci.image.manifest.v1+json", Digest.of(data), len(data))
+    store.put_blob(desc, [data])
+    result = polyarch("inspect", f"oci:{tmp_path / 'layout'}@{desc.digest}")
+    stderr = assert_clean_error(result, 6)
+    assert "not JSON" in stderr
+
+
+def test_readme_first_command_runs_as_written() -> None:
+    """The README's install-and-run line, minus the install (the suite runs installed)."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    commands = [c.strip() for c in block.split("&&")]
+    assert commands[0] == "pip install ."
+    for command in commands[1:]:
+        args = command.split()
+        assert args[0] == "polyarch"
+        result = subprocess.run(
+            [POLYARCH, *args[1:]], cwd=ROOT, capture_output=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stdout

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from polyarch import __version__
 from polyarch.errors import (
     AuthenticationError,
+    InvalidInputError,
     NetworkError,
     PermissionDeniedError,
     PolyarchError,
@@ -132,20 +133,42 @@ class RegistryClient:
 
     # -- transport -------------------------------------------------------------------------
 
+    @property
+    def _certs_host_dir(self) -> Path:
+        """docker's certs.d directory for this host (IPv6 without brackets, as docker has it)."""
+        return self.options.certs_dir / self.api_host.replace("[", "").replace("]", "")
+
     def _ssl_context(self) -> ssl.SSLContext | bool:
         if self.options.insecure:
             return False
         context = ssl.create_default_context()
-        if self.options.ca_file is not None:
-            context.load_verify_locations(cafile=str(self.options.ca_file))
-        host_dir = self.options.certs_dir / self.api_host.replace("[", "").replace("]", "")
+        cas = [self.options.ca_file] if self.options.ca_file is not None else []
+        host_dir = self._certs_host_dir
+        pairs: list[tuple[Path, Path]] = []
         if host_dir.is_dir():
-            for cert in sorted(host_dir.glob("*.crt")):
-                context.load_verify_locations(cafile=str(cert))
+            cas += sorted(host_dir.glob("*.crt"))
             for client_cert in sorted(host_dir.glob("*.cert")):
                 key = client_cert.with_suffix(".key")
                 if key.is_file():
-                    context.load_cert_chain(str(client_cert), str(key))
+                    pairs.append((client_cert, key))
+        # A file ssl cannot use is the caller's input, not a failure of ours (exit 2, not 70).
+        for ca in cas:
+            try:
+                context.load_verify_locations(cafile=str(ca))
+            except OSError as err:  # ssl.SSLError included
+                raise InvalidInputError(
+                    f"cannot use {ca} as a CA certificate: {err}",
+                    hint="it must hold one or more PEM certificates",
+                ) from err
+        for client_cert, key in pairs:
+            try:
+                # Without a password callback OpenSSL would prompt on the terminal.
+                context.load_cert_chain(str(client_cert), str(key), password=_encrypted(key))
+            except OSError as err:
+                raise InvalidInputError(
+                    f"cannot use {client_cert} with {key.name} as a client certificate: {err}",
+                    hint="they must be a PEM certificate and its unencrypted private key",
+                ) from err
         return context
 
     @property
@@ -167,7 +190,7 @@ class RegistryClient:
 
     def _schemes(self) -> tuple[str, ...]:
         """The schemes to try, in order. More than one means: probe once, then stick."""
-        host_dir = self.options.certs_dir / self.api_host
+        host_dir = self._certs_host_dir
         tls_configured = self.options.ca_file is not None or host_dir.is_dir()
         if self.options.insecure:
             return ("https", "http")
@@ -239,6 +262,7 @@ class RegistryClient:
         :raises AuthenticationError, PermissionDeniedError: 401 / 403.
         :raises RegistryError: any other unexpected status.
         :raises NetworkError: no answer.
+        :raises InvalidInputError: a CA or client certificate file that cannot be used.
         """
         url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base_url + path)
         if params:
@@ -320,6 +344,18 @@ class RegistryClient:
     def ping(self) -> None:
         """Check that the host speaks the distribution API and the credentials work."""
         self.request("GET", "/v2/", what="ping")
+
+
+def _encrypted(key: Path) -> Callable[[], str]:
+    """A password callback for ``key`` that refuses: docker reads unencrypted keys only."""
+
+    def refuse() -> str:
+        raise InvalidInputError(
+            f"{key} is encrypted; polyarch cannot ask for its passphrase",
+            hint="decrypt it: openssl pkey -in KEY -out KEY",
+        )
+
+    return refuse
 
 
 def _needed_scope(challenge: Challenge) -> str:

@@ -1,0 +1,354 @@
+"""TLS against the real registry served over HTTPS on 127.0.0.1, with a CA made per run.
+
+Trust comes from docker's certificate directory (``certs.d/HOST:PORT/ca.crt``), from
+``--ca-file``, or is skipped with ``--insecure``; an untrusted certificate is a clean
+NetworkError (exit 5) whose hint names all three ways out. A loopback registry is plain
+HTTP unless TLS is configured for it, so tests that want HTTPS without trusting the CA
+create an empty ``certs.d/HOST:PORT/`` directory, as a docker user would.
+
+Every test passes its own ``certs_dir``: the default, ``/etc/docker/certs.d``, is the
+host's and must not leak in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from polyarch.digest import Digest
+from polyarch.errors import InvalidInputError, NetworkError, RegistryError
+from polyarch.models import Descriptor, parse_manifest
+from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
+from tests.imagegen import SyntheticImage, make_image
+from tests.registry_server import RegistryFactory, RegistryServer
+from tests.tlsgen import PkiFiles, make_pki, write_pki
+
+POLYARCH = shutil.which("polyarch") or "polyarch"
+AMD64 = {"os": "linux", "architecture": "amd64"}
+_repo = itertools.count()
+
+
+def repo() -> str:
+    return f"tls/repo{next(_repo)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """An image the harness pushed to the TLS registry, to pull back."""
+
+    repository: str
+    tag: str
+    image: SyntheticImage
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
+    return write_pki(make_pki(client=True), tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_registry(
+    tmp_path_factory: pytest.TempPathFactory, pki: PkiFiles
+) -> Iterator[RegistryServer]:
+    """One HTTPS registry for the module, its certificate signed by ``pki.ca_cert``."""
+    server = RegistryServer(
+        tmp_path_factory.mktemp("tls-registry"),
+        tls_certificate=pki.server_cert,
+        tls_key=pki.server_key,
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def seeded(tls_registry: RegistryServer) -> Seeded:
+    image = make_image(AMD64, seed=71)
+    tls_registry.push_image("tls/seeded", image, tag="v1")
+    return Seeded("tls/seeded", "v1", image)
+
+
+def certs_dir(tmp_path: Path, host: str, *files: Path) -> Path:
+    """``tmp_path/certs.d`` with a ``host`` directory holding copies of *files*."""
+    root = tmp_path / "certs.d"
+    (root / host).mkdir(parents=True)
+    for file in files:
+        shutil.copy(file, root / host / file.name)
+    return root
+
+
+def push(store: RegistryStore, image: SyntheticImage, tag: str) -> None:
+    for digest, data in image.blobs.items():
+        store.put_blob(
+            Descriptor("application/octet-stream", Digest.parse(digest), len(data)), [data]
+        )
+    store.put_manifest(parse_manifest(image.manifest), tag=tag)
+
+
+def assert_pulls(store: RegistryStore, image: SyntheticImage, tag: str) -> None:
+    manifest = store.get_manifest(tag)
+    assert manifest.raw == image.manifest
+    for layer in manifest.layers:  # type: ignore[union-attr]
+        assert store.get_blob(layer) == image.blobs[str(layer.digest)]
+
+
+# -- the library ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+def test_certs_dir_trust_ping_push_pull(
+    tls_registry: RegistryServer, pki: PkiFiles, tmp_path: Path, name: str
+) -> None:
+    # The server certificate names both: an IP SAN and a DNS SAN.
+    host = f"{name}:{tls_registry.port}"
+    options = RegistryOptions(certs_dir=certs_dir(tmp_path, host, pki.ca_cert))
+    image = make_image(AMD64, seed=72)
+    with RegistryClient(host, options=options) as client:
+        client.ping()
+        assert client.base_url == f"https://{host}"
+        store = RegistryStore(client, repo())
+        push(store, image, "v1")
+        assert_pulls(store, image, "v1")
+    # What we pushed is really there, as the registry itself serves it.
+    assert tls_registry.request("GET", f"/v2/{store.repository}/manifests/v1").status == 200
+
+
+def test_ca_file_trust(
+    tls_registry: RegistryServer, seeded: Seeded, pki: PkiFiles, tmp_path: Path
+) -> None:
+    options = RegistryOptions(ca_file=pki.ca_cert, certs_dir=tmp_path / "empty")
+    with RegistryClient(tls_registry.host, options=options) as client:
+        assert client.base_url == f"https://{tls_registry.host}"
+        assert_pulls(RegistryStore(client, seeded.repository), seeded.image, seeded.tag)
+
+
+def test_client_certificate_pair_in_certs_dir_is_loaded(
+    tls_registry: RegistryServer, seeded: Seeded, pki: PkiFiles, tmp_path: Path
+) -> None:
+    # docker's layout: ca.crt, client.cert, client.key. The registry does not ask for a
+    # client certificate; this shows the pair is read and does not get in the way.
+    assert pki.client_cert is not None
+    assert pki.client_key is not None
+    certs = certs_dir(tmp_path, tls_registry.host, pki.ca_cert, pki.client_cert, pki.client_key)
+    with RegistryClient(tls_registry.host, options=RegistryOptions(certs_dir=certs)) as client:
+        assert_pulls(RegistryStore(client, seeded.repository), seeded.image, seeded.tag)
+
+
+def test_untrusted_certificate_is_a_network_error_with_hint(
+    tls_registry: RegistryServer, seeded: Seeded, tmp_path: Path
+) -> None:
+    # An empty host directory: TLS configured for the loopback host, but no CA in it.
+    certs = certs_dir(tmp_path, tls_registry.host)
+    with RegistryClient(tls_registry.host, options=RegistryOptions(certs_dir=certs)) as client:
+        assert client.scheme == "https"
+        store = RegistryStore(client, seeded.repository)
+        with pytest.raises(NetworkError) as caught:
+            store.get_manifest(seeded.tag)
+    err = caught.value
+    assert isinstance(err, RegistryError)
+    assert err.exit_code == 5
+    assert f"the TLS certificate of {tls_registry.host} is not trusted" in err.message
+    assert "\n" not in err.message
+    assert err.hint is not None
+    assert "--ca-file" in err.hint
+    assert f"{certs}/{tls_registry.host}/ca.crt" in err.hint
+    assert "--insecure" in err.hint
+
+
+def test_certificate_for_another_name_is_not_trusted(
+    registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    # A CA we trust, but a certificate that names only "localhost": 127.0.0.1 must fail.
+    files = write_pki(make_pki(hosts=("localhost",)), tmp_path / "pki")
+    server = registry_factory(tls_certificate=files.server_cert, tls_key=files.server_key)
+    options = RegistryOptions(certs_dir=certs_dir(tmp_path, server.host, files.ca_cert))
+    with RegistryClient(server.host, options=options) as client, pytest.raises(NetworkError) as e:
+        client.ping()
+    assert "is not trusted" in e.value.message
+    # Whereas the name it does carry works.
+    localhost = f"localhost:{server.port}"
+    options = RegistryOptions(certs_dir=certs_dir(tmp_path / "b", localhost, files.ca_cert))
+    with RegistryClient(localhost, options=options) as client:
+        client.ping()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a certificate\n", b"-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n"],
+    ids=["empty", "text", "bad-pem"],
+)
+def test_unusable_ca_file_is_bad_input(
+    tls_registry: RegistryServer, tmp_path: Path, content: bytes
+) -> None:
+    bad = tmp_path / "bad.crt"
+    bad.write_bytes(content)
+    options = RegistryOptions(ca_file=bad, certs_dir=tmp_path / "empty")
+    client = RegistryClient(tls_registry.host, options=options)
+    with client, pytest.raises(InvalidInputError) as caught:
+        client.ping()
+    assert str(bad) in caught.value.message
+
+
+def test_unusable_client_key_is_bad_input(
+    tls_registry: RegistryServer, pki: PkiFiles, tmp_path: Path
+) -> None:
+    # A client certificate whose key is not its own.
+    assert pki.client_cert is not None
+    certs = certs_dir(tmp_path, tls_registry.host, pki.ca_cert, pki.client_cert)
+    shutil.copy(pki.server_key, certs / tls_registry.host / "client.key")
+    client = RegistryClient(tls_registry.host, options=RegistryOptions(certs_dir=certs))
+    with client, pytest.raises(InvalidInputError) as caught:
+        client.ping()
+    assert "client.cert" in caught.value.message
+
+
+def test_encrypted_client_key_is_refused_not_prompted_for(
+    tls_registry: RegistryServer, tmp_path: Path
+) -> None:
+    # OpenSSL's default is to ask for the passphrase on the terminal: a hang, in a library.
+    client_pair = make_pki(client=True).client
+    assert client_pair is not None
+    host_dir = certs_dir(tmp_path, tls_registry.host) / tls_registry.host
+    (host_dir / "client.cert").write_bytes(client_pair.certificate_pem)
+    (host_dir / "client.key").write_bytes(
+        client_pair.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    client = RegistryClient(tls_registry.host, options=RegistryOptions(certs_dir=host_dir.parent))
+    with client, pytest.raises(InvalidInputError) as caught:
+        client.ping()
+    assert f"{host_dir / 'client.key'} is encrypted" in caught.value.message
+
+
+def test_insecure_https_without_ca(
+    tls_registry: RegistryServer, seeded: Seeded, tmp_path: Path
+) -> None:
+    options = RegistryOptions(insecure=True, certs_dir=tmp_path / "empty")
+    with RegistryClient(tls_registry.host, options=options) as client:
+        mark = tls_registry.mark()
+        client.ping()
+        assert client.base_url == f"https://{tls_registry.host}"
+        store = RegistryStore(client, seeded.repository)
+        assert store.get_manifest(seeded.tag).raw == seeded.image.manifest
+    # Probe once (https answered, unverified), then stick: no further probes.
+    served = [(r.method, r.path) for r in tls_registry.requests(mark)]
+    assert served == [
+        ("GET", "/v2/"),
+        ("GET", "/v2/"),
+        ("GET", f"/v2/{seeded.repository}/manifests/{seeded.tag}"),
+    ]
+
+
+def test_insecure_falls_back_to_plain_http(registry: RegistryServer, tmp_path: Path) -> None:
+    image = make_image(AMD64, seed=73)
+    options = RegistryOptions(insecure=True, certs_dir=tmp_path / "empty")
+    with RegistryClient(registry.host, options=options) as client:
+        client.ping()
+        assert client.base_url == f"http://{registry.host}"
+        store = RegistryStore(client, repo())
+        push(store, image, "v1")
+        assert_pulls(store, image, "v1")
+
+
+def test_loopback_plain_http_is_not_probed(registry: RegistryServer, tmp_path: Path) -> None:
+    image = make_image(AMD64, seed=74)
+    repository = repo()
+    registry.push_image(repository, image, tag="v1")
+    options = RegistryOptions(certs_dir=tmp_path / "empty")
+    with RegistryClient(registry.host, options=options) as client:
+        assert client.base_url == f"http://{registry.host}"
+        mark = registry.mark()
+        assert RegistryStore(client, repository).get_manifest("v1").raw == image.manifest
+    served = [(r.method, r.path) for r in registry.requests(mark)]
+    assert served == [("GET", f"/v2/{repository}/manifests/v1")]
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def polyarch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    environ = {k: v for k, v in os.environ.items() if k != "POLYARCH_CERTS_DIR"}
+    return subprocess.run(
+        [POLYARCH, *args],
+        capture_output=True,
+        env={**environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_inspect_with_ca_file(
+    tls_registry: RegistryServer, seeded: Seeded, pki: PkiFiles, tmp_path: Path
+) -> None:
+    ref = f"{tls_registry.host}/{seeded.repository}:{seeded.tag}"
+    result = polyarch(
+        "inspect", "--ca-file", str(pki.ca_cert), "--certs-dir", str(tmp_path / "empty"), ref
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == seeded.image.manifest
+
+
+def test_cli_inspect_with_certs_dir_option_and_env(
+    tls_registry: RegistryServer, seeded: Seeded, pki: PkiFiles, tmp_path: Path
+) -> None:
+    ref = f"{tls_registry.host}/{seeded.repository}:{seeded.tag}"
+    certs = certs_dir(tmp_path, tls_registry.host, pki.ca_cert)
+    by_option = polyarch("inspect", "--certs-dir", str(certs), ref)
+    assert by_option.returncode == 0, by_option.stderr
+    assert by_option.stdout == seeded.image.manifest
+    by_env = polyarch("inspect", ref, env={"POLYARCH_CERTS_DIR": str(certs)})
+    assert by_env.returncode == 0, by_env.stderr
+    assert by_env.stdout == seeded.image.manifest
+
+
+def test_cli_inspect_insecure(tls_registry: RegistryServer, seeded: Seeded, tmp_path: Path) -> None:
+    ref = f"{tls_registry.host}/{seeded.repository}:{seeded.tag}"
+    result = polyarch("inspect", "--insecure", "--certs-dir", str(tmp_path / "empty"), ref)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == seeded.image.manifest
+
+
+def test_cli_untrusted_certificate(
+    tls_registry: RegistryServer, seeded: Seeded, tmp_path: Path
+) -> None:
+    ref = f"{tls_registry.host}/{seeded.repository}:{seeded.tag}"
+    certs = certs_dir(tmp_path, tls_registry.host)
+    result = polyarch("inspect", ref, env={"POLYARCH_CERTS_DIR": str(certs)})
+    assert result.returncode == 5, result.stderr
+    assert result.stdout == b""
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    error, hint = stderr.splitlines()
+    assert error.startswith(f"polyarch: error: the TLS certificate of {tls_registry.host} is")
+    assert "not trusted" in error
+    assert hint.startswith("hint: ")
+    for fragment in ("--ca-file", f"{certs}/{tls_registry.host}/ca.crt", "--insecure"):
+        assert fragment in hint
+
+
+def test_cli_unusable_ca_file(tls_registry: RegistryServer, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.crt"
+    bad.write_text("not a certificate\n")
+    result = polyarch(
+        "inspect",
+        "--ca-file",
+        str(bad),
+        "--certs-dir",
+        str(tmp_path / "empty"),
+        f"{tls_registry.host}/tls/seeded:v1",
+    )
+    assert result.returncode == 2, result.stderr
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    assert stderr.startswith("polyarch: error: ")
+    assert str(bad) in stderr

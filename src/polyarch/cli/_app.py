@@ -11,6 +11,10 @@ from polyarch import __version__
 
 #: name -> (module, function, one-line help shown by ``polyarch --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "annotate": ("polyarch.cli.lists", "annotate", "Set the platform of an entry of a local list."),
+    "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
+    "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
+    "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
     "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
     "login": ("polyarch.cli.login", "login", "Log in to a registry."),
     "logout": ("polyarch.cli.login", "logout", "Log out from a registry."),

@@ -1,0 +1,149 @@
+"""``polyarch create / annotate / push / rm``: docker's manifest-list workflow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from polyarch.cli._options import registry_options
+
+if TYPE_CHECKING:
+    from polyarch.registry import Registries
+
+_jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Registry requests in flight at once.",
+)
+
+
+@click.command()
+@click.option("--amend", "-a", is_flag=True, help="Add to or replace entries of an existing list.")
+@_jobs_option
+@click.argument("manifest_list")
+@click.argument("members", nargs=-1, required=True)
+@registry_options
+def create(
+    manifest_list: str, members: tuple[str, ...], amend: bool, jobs: int, registries: Registries
+) -> None:
+    """Create a local manifest list MANIFEST_LIST from images MEMBERS.
+
+    Each member's platform is read from its image config. A member that is itself a list
+    (a buildx image with attestations) adds all of its images.
+    """
+    from polyarch.lists import PendingListStore, create_list
+    from polyarch.reference import Reference
+
+    target = Reference.parse(manifest_list)
+    pending = create_list(
+        target,
+        [Reference.parse(m) for m in members],
+        registries=registries,
+        store=PendingListStore(),
+        amend=amend,
+        jobs=jobs,
+    )
+    click.echo(f"Created manifest list {target}")
+    for entry in pending.entries:
+        what = "attestation" if entry.is_attestation else str(entry.descriptor.platform)
+        click.echo(f"  {what:<24} {entry.descriptor.digest}  {entry.source.familiar}", err=True)
+
+
+@click.command()
+@click.option("--os", "os_", metavar="OS", help="Set operating system.")
+@click.option("--arch", metavar="ARCH", help="Set architecture.")
+@click.option("--variant", metavar="VARIANT", help="Set architecture variant.")
+@click.option("--os-version", metavar="VERSION", help="Set operating system version.")
+@click.option(
+    "--os-features",
+    metavar="FEATURE[,FEATURE]",
+    multiple=True,
+    help="Add operating system features (repeatable, comma-separated).",
+)
+@click.argument("manifest_list")
+@click.argument("member")
+def annotate(
+    manifest_list: str,
+    member: str,
+    os_: str | None,
+    arch: str | None,
+    variant: str | None,
+    os_version: str | None,
+    os_features: tuple[str, ...],
+) -> None:
+    """Set the platform of MEMBER's entry in the local list MANIFEST_LIST."""
+    from polyarch.lists import PendingListStore, annotate_list
+    from polyarch.reference import Reference
+
+    features = [f.strip() for value in os_features for f in value.split(",") if f.strip()]
+    annotate_list(
+        Reference.parse(manifest_list),
+        Reference.parse(member),
+        store=PendingListStore(),
+        os=os_,
+        architecture=arch,
+        variant=variant,
+        os_version=os_version,
+        os_features=features,
+    )
+
+
+@click.command()
+@click.option("--purge", "-p", is_flag=True, help="Remove the local list after the push.")
+@click.option(
+    "--format",
+    "list_format",
+    type=click.Choice(["docker", "oci"]),
+    help="Media type of the list (default: as docker chooses, from the first entry).",
+)
+@_jobs_option
+@click.argument("manifest_list")
+@registry_options
+def push(
+    manifest_list: str,
+    purge: bool,
+    list_format: str | None,
+    jobs: int,
+    registries: Registries,
+) -> None:
+    """Push the local list MANIFEST_LIST to its registry; print its digest."""
+    from typing import cast
+
+    from polyarch.index import ListFormat
+    from polyarch.lists import PendingListStore, push_list
+    from polyarch.reference import Reference
+
+    target = Reference.parse(manifest_list)
+    result = push_list(
+        target,
+        registries=registries,
+        store=PendingListStore(),
+        format=cast(ListFormat | None, list_format),
+        purge=purge,
+        jobs=jobs,
+        on_manifest=lambda ref: click.echo(f"Pushed ref {ref}", err=True),
+    )
+    if not result.changed:
+        click.echo(f"{target} is already {result.digest}: nothing to push", err=True)
+    click.echo(str(result.digest))
+
+
+@click.command()
+@click.argument("manifest_lists", nargs=-1, required=True)
+def rm(manifest_lists: tuple[str, ...]) -> None:
+    """Delete local manifest lists."""
+    from polyarch.errors import NotFoundError
+    from polyarch.lists import PendingListStore
+    from polyarch.reference import Reference
+
+    store = PendingListStore()
+    missing = []
+    for text in manifest_lists:
+        if not store.remove(Reference.parse(text)):
+            missing.append(text)
+    if missing:
+        raise NotFoundError(f"no pending list {', '.join(missing)}")

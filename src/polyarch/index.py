@@ -1,0 +1,85 @@
+"""Build manifest lists and indexes: pure functions from entries to exact bytes.
+
+A list is serialized the way ``docker manifest push`` serializes it (distribution's
+``manifestlist.FromDescriptors``), so that the same entries give the same bytes and thus
+the same digest as docker:
+
+- three-space indentation (Go ``json.MarshalIndent``), no trailing newline;
+- entry fields in the order ``mediaType, size, digest, urls, annotations, platform``;
+- ``platform`` always present, ``architecture`` and ``os`` always written, then
+  ``os.version``, ``os.features``, ``variant`` when set;
+- an OCI image index when the first entry is an OCI manifest, else a Docker manifest
+  list. polyarch adds one rule: entries with annotations (attestations) need an OCI
+  index, as a Docker list has no annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from polyarch import gojson
+from polyarch import mediatype as mt
+from polyarch.errors import InvalidInputError
+from polyarch.models import Descriptor, ImageIndex, parse_manifest
+from polyarch.platform import Platform
+
+__all__ = ["ListFormat", "build_index", "choose_media_type"]
+
+ListFormat = Literal["docker", "oci"]
+
+_UNKNOWN = Platform(os="unknown", architecture="unknown")
+
+
+def choose_media_type(entries: Sequence[Descriptor], format: ListFormat | None = None) -> str:
+    """The media type docker would give a list of ``entries`` (or the one ``format`` asks).
+
+    :raises InvalidInputError: ``format="docker"`` for entries that carry annotations.
+    """
+    if format == "oci":
+        return mt.OCI_INDEX
+    annotated = any(e.annotations for e in entries)
+    if format == "docker":
+        if annotated:
+            raise InvalidInputError(
+                "a Docker manifest list cannot carry annotations (attestations need them)",
+                hint="use --format oci",
+            )
+        return mt.DOCKER_MANIFEST_LIST
+    if annotated or (entries and entries[0].media_type == mt.OCI_MANIFEST):
+        return mt.OCI_INDEX
+    return mt.DOCKER_MANIFEST_LIST
+
+
+def _platform_json(platform: Platform) -> dict[str, Any]:
+    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
+    if platform.os_version:
+        out["os.version"] = platform.os_version
+    if platform.os_features:
+        out["os.features"] = list(platform.os_features)
+    if platform.variant:
+        out["variant"] = platform.variant
+    return out
+
+
+def _entry_json(entry: Descriptor) -> dict[str, Any]:
+    out: dict[str, Any] = {"mediaType": entry.media_type, "size": entry.size}
+    out["digest"] = str(entry.digest)
+    if entry.urls:
+        out["urls"] = list(entry.urls)
+    if entry.annotations:
+        out["annotations"] = dict(sorted(entry.annotations.items()))  # Go sorts map keys
+    out["platform"] = _platform_json(entry.platform or _UNKNOWN)
+    return out
+
+
+def build_index(entries: Sequence[Descriptor], *, format: ListFormat | None = None) -> ImageIndex:
+    """The manifest list (or OCI index) of ``entries``, in docker's exact serialization."""
+    document = {
+        "schemaVersion": 2,
+        "mediaType": choose_media_type(entries, format),
+        "manifests": [_entry_json(entry) for entry in entries],
+    }
+    index = parse_manifest(gojson.marshal_indent(document, "   "))
+    assert isinstance(index, ImageIndex)
+    return index

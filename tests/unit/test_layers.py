@@ -20,6 +20,8 @@ LAYERS: dict[str, int] = {
     "polyarch.platform": 0,
     "polyarch.models": 0,
     "polyarch.location": 0,
+    "polyarch.gojson": 0,
+    "polyarch.index": 0,
     # L1: the only code that reads the host
     "polyarch.host": 1,
     "polyarch.auth": 1,
@@ -30,6 +32,9 @@ LAYERS: dict[str, int] = {
     # L3: operations
     "polyarch.stores": 3,
     "polyarch.resolve": 3,
+    "polyarch.copy": 3,
+    "polyarch.lists": 3,
+    "polyarch.describe": 3,
     # L4: presentation
     "polyarch.cli": 4,
 }

@@ -257,3 +257,26 @@ def test_registry_error_body_becomes_the_message(registry: RegistryServer) -> No
             store.put_manifest(parse_manifest(image.manifest), tag="v1")
     assert "BLOB_UNKNOWN" in info.value.codes or "MANIFEST_BLOB_UNKNOWN" in info.value.codes
     assert "blob unknown" in str(info.value)
+
+
+def test_concurrent_first_requests_share_one_challenge(auth_registry: RegistryServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    creds = Credentials(
+        username=auth_registry.username or "",
+        password=auth_registry.password or "",
+        source="test",
+    )
+    image = make_image(AMD64, seed=16)
+    name = repo()
+    with RegistryClient(auth_registry.host, options=RegistryOptions(credentials=creds)) as c:
+        push_image(RegistryStore(c, name), image, tag="v1")
+    with RegistryClient(auth_registry.host, options=RegistryOptions(credentials=creds)) as c:
+        store = RegistryStore(c, name)
+        mark = auth_registry.mark()
+        with ThreadPoolExecutor(8) as pool:
+            raws = list(pool.map(lambda _: store.get_manifest("v1").raw, range(16)))
+        assert set(raws) == {image.manifest}
+        statuses = [r.status for r in auth_registry.requests(mark)]
+    assert statuses.count(401) == 1
+    assert statuses.count(200) == 16

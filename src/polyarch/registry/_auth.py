@@ -123,6 +123,7 @@ class AuthSession:
         self.challenge: Challenge | None = None
         self._tokens: list[_Token] = []
         self._lock = threading.Lock()
+        self._scope_locks: dict[frozenset[str], threading.Lock] = {}
 
     @property
     def credentials(self) -> Credentials | None:
@@ -246,6 +247,10 @@ class AuthSession:
             return challenge
         return None
 
+    def scope_lock(self, scopes: frozenset[str]) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(scopes, threading.Lock())
+
     def forget_tokens(self, scopes: frozenset[str]) -> None:
         with self._lock:
             self._tokens = [t for t in self._tokens if not _covers(t.scopes, scopes)]
@@ -291,5 +296,10 @@ class RegistryAuth(httpx.Auth):
             return None
         if challenge.scheme == "basic":
             return session.basic_header()
-        token_response = yield session.token_request(self.scopes)
-        return session.accept_token(token_response, self.scopes)
+        # One exchange per scope at a time: threads that need the same token wait for it.
+        with session.scope_lock(self.scopes):
+            cached = session.cached_header(self.scopes)
+            if cached is not None:
+                return cached
+            token_response = yield session.token_request(self.scopes)
+            return session.accept_token(token_response, self.scopes)

@@ -123,6 +123,10 @@ class RegistryClient:
         self._client: httpx.Client | None = None
         self._scheme: str | None = None
         self._lock = threading.Lock()
+        # Until one answer has taught us how the registry authenticates, concurrent
+        # requests would each collect their own 401: let the first go alone.
+        self._contacted = threading.Event()
+        self._first_contact = threading.Lock()
 
     def _load_credentials(self) -> Credentials | None:
         if self.options.credentials is not None:
@@ -270,6 +274,7 @@ class RegistryClient:
             url = url.copy_merge_params(params)
         auth = RegistryAuth(self.auth, frozenset(scopes))
         client = self.client
+        first = self._await_first_contact()
         try:
             request = client.build_request(method, url, headers=headers, content=content)
             response = client.send(request, auth=auth, stream=stream)
@@ -277,6 +282,9 @@ class RegistryClient:
             raise
         except httpx.HTTPError as err:
             raise self._network_error(err, method, str(url)) from err
+        finally:
+            if first:
+                self._contacted.set()
         if expect(response) if expect is not None else response.is_success:
             return response
         try:
@@ -284,6 +292,15 @@ class RegistryClient:
         finally:
             response.close()
         return response  # pragma: no cover - raise_for_response always raises
+
+    def _await_first_contact(self) -> bool:
+        """True for the one request that goes first; the others wait for its answer."""
+        if self._contacted.is_set():
+            return False
+        if self._first_contact.acquire(blocking=False):
+            return True
+        self._contacted.wait(timeout=self.options.timeout)
+        return False
 
     def _network_error(self, err: httpx.HTTPError, method: str, url: str) -> NetworkError:
         cause = err.__cause__ or err.__context__

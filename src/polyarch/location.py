@@ -23,7 +23,8 @@ from polyarch.reference import Reference
 
 __all__ = ["LayoutLocation", "Location", "RegistryLocation", "parse_location"]
 
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
+# ASCII only, as docker's tag grammar: a bare \w would also take "é" or "٣".
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

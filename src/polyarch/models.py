@@ -238,7 +238,9 @@ def _load_json(data: bytes, what: str) -> dict[str, Any]:
         raise _fail(what, f"{len(data)} bytes is over the {MAX_MANIFEST_SIZE} byte limit")
     try:
         doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (ValueError, RecursionError) as err:
+        # ValueError covers undecodable bytes, bad JSON and integers too long to convert;
+        # RecursionError, arrays or objects nested deeper than the parser goes.
         raise _fail(what, f"not JSON ({err})") from err
     if not isinstance(doc, dict):
         raise _fail(what, "expected a JSON object")
@@ -286,6 +288,16 @@ def parse_manifest(
             "Docker schema 1 manifests are not supported (deprecated, removed in distribution v3)",
             media_type=kind,
             hint="rebuild or re-push the image with a current tool to get a schema 2 manifest",
+        )
+    if not (mt.is_index(kind) or mt.is_manifest(kind)):
+        # Before the schemaVersion check: the draft artifact manifest has none.
+        raise UnsupportedMediaTypeError(
+            f"unsupported manifest media type {kind!r}",
+            media_type=kind,
+            hint="OCI artifact manifests were never released; artifacts are image manifests "
+            "with an artifactType"
+            if kind == mt.OCI_ARTIFACT_MANIFEST
+            else None,
         )
     if doc.get("schemaVersion") != 2:
         raise _fail("manifest", f"schemaVersion must be 2, not {doc.get('schemaVersion')!r}")

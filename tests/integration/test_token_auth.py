@@ -524,3 +524,20 @@ def test_token_service_grants_the_intersection_and_records_no_secret(
     recorded = repr(marks.token_requests()) + caplog.text
     assert password not in recorded
     assert "nope" not in recorded
+
+
+def test_concurrent_pulls_share_one_token(token_registry: TokenRegistry) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tr = token_registry
+    repo = new_repo("alice")
+    image = make_image(AMD64, seed=29)
+    seed(tr, repo, image, "v1")
+    with client_as(tr, "alice") as client:
+        store = RegistryStore(client, repo)
+        marks = Marks(tr)
+        with ThreadPoolExecutor(8) as pool:
+            raws = list(pool.map(lambda _: store.get_manifest("v1").raw, range(16)))
+        assert set(raws) == {image.manifest}
+        assert len(marks.token_requests()) == 1
+        assert [r.status for r in marks.registry_requests()].count(401) == 1

@@ -48,13 +48,13 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from polyarch.atomic import write_atomically
 from polyarch.errors import CredentialHelperError, InvalidInputError, PolyarchError
 
 __all__ = [
@@ -348,36 +348,12 @@ def _write_config(path: Path, config: Mapping[str, Any]) -> None:
     # Follow a symlinked config.json (dotfile managers) and replace its target, as docker
     # does; the temporary file must sit beside the target for the rename to be atomic.
     target = Path(os.path.realpath(path))
-    directory = target.parent
+    data = json.dumps(config, indent="\t", ensure_ascii=False).encode() + b"\n"
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as stream:
-                json.dump(config, stream, indent="\t", ensure_ascii=False)
-                stream.write("\n")
-                stream.flush()
-                os.fsync(stream.fileno())
-            # mkstemp already uses 0600; set it explicitly since the file holds secrets.
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-        _fsync_directory(directory)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomically(target, data, mode=0o600)  # it holds secrets
     except OSError as error:
         raise PolyarchError(f"cannot write {_display(path)}: {error.strerror}") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform, hence best effort.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- keys and hosts -----------------------------------------------------------------------

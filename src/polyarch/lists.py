@@ -14,11 +14,9 @@ push of an unchanged list is recognized and skipped.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from polyarch import mediatype as mt
+from polyarch.atomic import write_atomically
 from polyarch.copy import Transfers
 from polyarch.digest import Digest
 from polyarch.errors import (
@@ -165,17 +164,7 @@ class PendingListStore:
             "reference": str(pending.reference),
             "entries": [entry.to_json() for entry in pending.entries],
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(doc, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, json.dumps(doc, indent=1).encode())
 
     def remove(self, reference: Reference) -> bool:
         try:

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     # L1: the only code that reads the host
     "polyarch.host": 1,
     "polyarch.auth": 1,
+    "polyarch.atomic": 1,
     # L2: storage
     "polyarch.store": 2,
     "polyarch.registry": 2,

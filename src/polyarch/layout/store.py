@@ -20,12 +20,12 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from polyarch import mediatype as mt
+from polyarch.atomic import write_atomically, write_stream_atomically
 from polyarch.digest import Digest, DigestVerifier
 from polyarch.errors import (
     BlobNotFoundError,
@@ -173,7 +173,7 @@ class LayoutStore:
                 hint="name a new or empty directory",
             )
         (self.path / "blobs").mkdir(parents=True, exist_ok=True)
-        _write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
+        write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
         if not (self.path / "index.json").exists():
             self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
 
@@ -184,19 +184,8 @@ class LayoutStore:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         verifier = DigestVerifier(descriptor.digest, descriptor.size)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in verifier.wrap(chunks):
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
+        # The verifier raises from inside the stream, before the blob gets its name.
+        write_stream_atomically(target, verifier.wrap(chunks))
 
     def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
         descriptor = manifest.descriptor()
@@ -243,7 +232,7 @@ class LayoutStore:
             self._write_index(doc)
 
     def _write_index(self, doc: dict[str, Any]) -> None:
-        _write_atomically(self.path / "index.json", json.dumps(doc, indent=2).encode() + b"\n")
+        write_atomically(self.path / "index.json", json.dumps(doc, indent=2).encode() + b"\n")
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -256,21 +245,6 @@ class LayoutStore:
             yield
         finally:
             os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
 
 
 def _tags_hint(tags: list[str]) -> str:

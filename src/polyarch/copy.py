@@ -7,15 +7,30 @@ from source to target with its digest verified on the way, never held whole in m
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 
-from polyarch.models import Descriptor, ImageManifest, Manifest
+from polyarch import gojson
+from polyarch.errors import InvalidInputError
+from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest
+from polyarch.platform import Platform
 from polyarch.store import BlobMounter, Store
 
-__all__ = ["BlobTransfer", "Transfers", "transfer_blob"]
+__all__ = [
+    "BlobTransfer",
+    "CopyProgress",
+    "CopyResult",
+    "Transfers",
+    "copy_image",
+    "select_entries",
+    "subset_index",
+    "transfer_blob",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +43,13 @@ class BlobTransfer(Enum):
     COPIED = "copied"
 
 
-def transfer_blob(source: Store, target: Store, descriptor: Descriptor) -> BlobTransfer:
+def transfer_blob(
+    source: Store,
+    target: Store,
+    descriptor: Descriptor,
+    *,
+    on_bytes: Callable[[int], None] | None = None,
+) -> BlobTransfer:
     """Make ``descriptor`` present in ``target``, taking it from ``source`` if needed.
 
     Within one registry a mount is tried first: it also answers "already there" for
@@ -40,8 +61,14 @@ def transfer_blob(source: Store, target: Store, descriptor: Descriptor) -> BlobT
     if target.has_blob(descriptor.digest):
         return BlobTransfer.PRESENT
     with source.open_blob(descriptor) as chunks:
-        target.put_blob(descriptor, chunks)
+        target.put_blob(descriptor, chunks if on_bytes is None else _counted(chunks, on_bytes))
     return BlobTransfer.COPIED
+
+
+def _counted(chunks: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        on_bytes(len(chunk))
+        yield chunk
 
 
 @dataclass
@@ -52,7 +79,14 @@ class Transfers:
     _claimed: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def blob(self, source: Store, target: Store, descriptor: Descriptor) -> None:
+    def blob(
+        self,
+        source: Store,
+        target: Store,
+        descriptor: Descriptor,
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> BlobTransfer:
         key = f"{target.location}@{descriptor.digest}"
         with self._lock:
             event = self._claimed.get(key)
@@ -62,12 +96,14 @@ class Transfers:
         assert event is not None
         if not mine:
             event.wait()
-            if key not in self.source_of:
-                # The first worker failed; try again ourselves rather than assume success.
-                self.source_of[key] = transfer_blob(source, target, descriptor)
-            return
+            done = self.source_of.get(key)
+            if done is not None:
+                return BlobTransfer.PRESENT
+            # The first worker failed; try again ourselves rather than assume success.
         try:
-            self.source_of[key] = transfer_blob(source, target, descriptor)
+            how = transfer_blob(source, target, descriptor, on_bytes=on_bytes)
+            self.source_of[key] = how
+            return how
         finally:
             event.set()
 
@@ -80,3 +116,156 @@ class Transfers:
 
     def count(self, kind: BlobTransfer) -> int:
         return sum(1 for value in self.source_of.values() if value is kind)
+
+
+# -- whole images ------------------------------------------------------------------------
+
+
+class CopyProgress:
+    """What a copy reports while it runs; the default reports nothing.
+
+    Called from worker threads: implementations must be thread-safe.
+    """
+
+    def blob_started(self, descriptor: Descriptor) -> None:
+        """A blob is about to be transferred."""
+
+    def blob_advanced(self, descriptor: Descriptor, count: int) -> None:
+        """``count`` more bytes of ``descriptor`` were streamed."""
+
+    def blob_finished(self, descriptor: Descriptor, how: BlobTransfer) -> None:
+        """The blob is at the target."""
+
+    def manifest_finished(self, descriptor: Descriptor) -> None:
+        """A manifest is at the target."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """What ended up at the target, and how the blobs got there."""
+
+    descriptor: Descriptor
+    manifests: int
+    blobs: dict[BlobTransfer, int]
+    bytes_copied: int
+
+
+def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Descriptor]:
+    """The entries a platform subset keeps: the best entry for each platform asked for
+    (:func:`polyarch.resolve.choose`), in index order, plus their attestations.
+
+    :raises NoMatchingPlatformError: a platform no entry can serve.
+    """
+    from polyarch.resolve import choose
+
+    chosen = {choose(index, platform).descriptor.digest for platform in platforms}
+    return [
+        entry
+        for entry in index.manifests
+        if entry.digest in chosen or (entry.attests is not None and entry.attests in chosen)
+    ]
+
+
+def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex:
+    """A new index with only ``entries`` of ``index``, each entry's JSON kept as it was."""
+    document = json.loads(index.raw)
+    keep = {entry.digest for entry in entries}
+    document["manifests"] = [m for m in document["manifests"] if m.get("digest") in keep]
+    new = parse_manifest(gojson.marshal_indent(document, "   "))
+    assert isinstance(new, ImageIndex)
+    return new
+
+
+def copy_image(
+    source: Store,
+    identifier: str,
+    target: Store,
+    *,
+    tag: str | None,
+    platforms: Sequence[Platform] = (),
+    single: bool = False,
+    jobs: int = 8,
+    progress: CopyProgress | None = None,
+) -> CopyResult:
+    """Copy an image or a whole index from ``source`` to ``target``.
+
+    Blobs go first (all of them, on ``jobs`` threads), then the image manifests, the
+    index last, so the target never holds a manifest whose content is missing. Blobs the
+    target has are skipped, so an interrupted copy resumes where it stopped.
+
+    :param platforms: keep only these platforms of an index (a new, valid index).
+    :param single: with exactly one platform, copy the plain image instead of an index.
+    :raises InvalidInputError: ``single`` without exactly one platform.
+    :raises NoMatchingPlatformError: a platform the index cannot serve.
+    """
+    if single and len(platforms) != 1:
+        raise InvalidInputError("--single needs exactly one --platform")
+    report = progress or CopyProgress()
+    root = source.get_manifest(identifier)
+    if isinstance(root, ImageIndex) and platforms:
+        entries = select_entries(root, platforms)
+        if single:
+            root = source.get_manifest(next(e for e in entries if not e.is_attestation).digest)
+        else:
+            root = subset_index(root, entries)
+    transfers = Transfers()
+    copied = [0]
+    lock = threading.Lock()
+
+    def count(blob: Descriptor) -> Callable[[int], None]:
+        def advanced(n: int) -> None:
+            with lock:
+                copied[0] += n
+            report.blob_advanced(blob, n)
+
+        return advanced
+
+    def copy_blob(blob: Descriptor) -> None:
+        report.blob_started(blob)
+        how = transfers.blob(source, target, blob, on_bytes=count(blob))
+        report.blob_finished(blob, how)
+
+    def put(manifest: Manifest, tag: str | None = None) -> Descriptor:
+        descriptor = target.put_manifest(manifest, tag=tag)
+        report.manifest_finished(descriptor)
+        return descriptor
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        images, indexes = _gather(source, root, pool)
+        blobs = {blob.digest: blob for image in images for blob in image.blobs}
+        list(pool.map(copy_blob, blobs.values()))
+        list(pool.map(put, images))
+    for index in indexes[:-1]:
+        put(index)  # nested indexes, innermost first
+    descriptor = put(root, tag)
+    return CopyResult(
+        descriptor=descriptor,
+        manifests=len(images) + len(indexes),
+        blobs={kind: transfers.count(kind) for kind in BlobTransfer},
+        bytes_copied=copied[0],
+    )
+
+
+def _gather(
+    source: Store, root: Manifest, pool: ThreadPoolExecutor
+) -> tuple[list[ImageManifest], list[ImageIndex]]:
+    """Every image under ``root`` (children fetched concurrently) and every index, the
+    innermost first and ``root`` last."""
+    if isinstance(root, ImageManifest):
+        return [root], []
+    children = list(pool.map(lambda d: source.get_manifest(d.digest), root.manifests))
+    images: list[ImageManifest] = []
+    indexes: list[ImageIndex] = []
+    seen: set[str] = set()
+    for child in children:
+        if child.digest in seen:
+            continue
+        seen.add(child.digest)
+        if isinstance(child, ImageIndex):
+            nested_images, nested_indexes = _gather(source, child, pool)
+            images.extend(nested_images)
+            indexes.extend(nested_indexes)
+        else:
+            images.append(child)
+    indexes.append(root)
+    return images, indexes

@@ -157,3 +157,23 @@ def test_interrupted_stream_leaves_no_trace(tmp_path: Path) -> None:
         store.put_blob(desc, broken())  # type: ignore[arg-type]
     assert not store.has_blob(desc.digest)
     assert not list((tmp_path / "layout" / "blobs").rglob(".tmp-*"))
+
+
+def test_concurrent_writers_create_one_layout(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = [f"blob {i}".encode() for i in range(32)]
+
+    def put(data: bytes) -> None:
+        # A store object per writer, as separate processes would have.
+        store = LayoutStore(tmp_path / "fresh")
+        store.put_blob(Descriptor("application/octet-stream", Digest.of(data), len(data)), [data])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, blobs))
+    store = LayoutStore(tmp_path / "fresh")
+    assert all(store.has_blob(Digest.of(b)) for b in blobs)
+    assert json.loads((tmp_path / "fresh" / "oci-layout").read_bytes()) == {
+        "imageLayoutVersion": "1.0.0"
+    }
+    assert not [p for p in (tmp_path / "fresh").rglob(".*")]

@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class LayoutStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._ready = False
+        self._init_lock = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -160,22 +163,39 @@ class LayoutStore:
     # -- writing ---------------------------------------------------------------------------
 
     def _ensure_layout(self) -> None:
-        marker = self.path / "oci-layout"
-        if marker.is_file():
+        if self._ready:
             return
-        if self.path.exists() and not self.path.is_dir():
-            raise InvalidInputError(f"{self.path} exists and is not a directory")
-        if self.path.is_dir() and any(
-            p.name not in ("blobs", "index.json", "oci-layout") for p in self.path.iterdir()
-        ):
+        with self._init_lock:
+            marker = self.path / "oci-layout"
+            if marker.is_file():
+                self._ready = True
+                return
+            if self.path.exists() and not self.path.is_dir():
+                raise InvalidInputError(f"{self.path} exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+            with self._flock():
+                if not marker.is_file():
+                    self._create_layout(marker)
+            self._ready = True
+
+    def _create_layout(self, marker: Path) -> None:
+        # Only files of a layout (and the temporary files of one being written) may be
+        # there already: never turn someone's directory into a layout.
+        stray = [
+            p.name
+            for p in self.path.iterdir()
+            if p.name not in ("blobs", "index.json") and not p.name.startswith(".")
+        ]
+        if stray:
             raise InvalidInputError(
                 f"{self.path} is a non-empty directory that is not an OCI layout",
                 hint="name a new or empty directory",
             )
-        (self.path / "blobs").mkdir(parents=True, exist_ok=True)
-        write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
+        (self.path / "blobs").mkdir(exist_ok=True)
         if not (self.path / "index.json").exists():
             self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+        # The marker last: its presence says the layout is complete.
+        write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         self._ensure_layout()
@@ -237,8 +257,14 @@ class LayoutStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self._ensure_layout()
+        with self._flock():
+            yield
+
+    @contextlib.contextmanager
+    def _flock(self) -> Iterator[None]:
         # Lock the directory itself: index.json is replaced by rename, so a lock on that
-        # file would be a lock on an inode that is about to vanish.
+        # file would be a lock on an inode that is about to vanish. Each call opens its
+        # own descriptor, so threads of one process exclude each other too.
         fd = os.open(self.path, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

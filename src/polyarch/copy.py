@@ -234,7 +234,7 @@ def copy_image(
         images, indexes = _gather(source, root, pool)
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
         list(pool.map(copy_blob, blobs.values()))
-        list(pool.map(put, images))
+        list(pool.map(put, [image for image in images if image is not root]))
     for index in indexes[:-1]:
         put(index)  # nested indexes, innermost first
     descriptor = put(root, tag)

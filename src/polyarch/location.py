@@ -52,6 +52,14 @@ class RegistryLocation:
     reference: Reference
 
     @property
+    def tag(self) -> str | None:
+        return self.reference.tag
+
+    @property
+    def digest(self) -> Digest | None:
+        return self.reference.digest
+
+    @property
     def identifier(self) -> str | None:
         return self.reference.identifier
 

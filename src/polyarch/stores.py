@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from polyarch.registry import Registries
     from polyarch.store import Store
 
-__all__ = ["Target", "open_target"]
+__all__ = ["Target", "open_store", "open_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,31 +32,41 @@ class Target:
         return str(self.location)
 
 
+def open_store(location: str | Location, *, registries: Registries | None = None) -> Store:
+    """The store a location is in: its registry repository, or its layout directory."""
+    if isinstance(location, str):
+        location = parse_location(location, default_tag=None)
+    if isinstance(location, LayoutLocation):
+        return LayoutStore(location.path)
+    if registries is None:
+        from polyarch.registry import Registries
+
+        registries = Registries()
+    return registries.store(location.reference)
+
+
 def open_target(location: str | Location, *, registries: Registries | None = None) -> Target:
     """Open ``location`` (``oci:PATH[:TAG|@DIGEST]`` or a registry reference).
 
-    A layout location with neither tag nor digest means the layout's only image.
-    Registry access goes through ``registries`` (created with default options if omitted),
-    so that one run shares connections and tokens.
+    A layout location with neither tag nor digest means the layout's only image; a
+    registry reference without either means ``:latest``. Registry access goes through
+    ``registries`` (created with default options if omitted), so that one run shares
+    connections and tokens.
 
     :raises InvalidInputError: the location is malformed.
     :raises ManifestNotFoundError: a layout with no image, or several and none named.
     """
     if isinstance(location, str):
         location = parse_location(location)
+    store = open_store(location, registries=registries)
     if isinstance(location, LayoutLocation):
-        store = LayoutStore(location.path)
-        identifier = location.identifier or _only_root(store)
-        return Target(store, identifier, location)
-    if registries is None:
-        from polyarch.registry import Registries
-
-        registries = Registries()
+        assert isinstance(store, LayoutStore)
+        return Target(store, location.identifier or _only_root(store), location)
     reference = location.reference
     if reference.identifier is None:
         reference = reference.with_tag("latest")
     assert reference.identifier is not None
-    return Target(registries.store(reference), reference.identifier, location)
+    return Target(store, reference.identifier, location)
 
 
 def _only_root(store: LayoutStore) -> str:

@@ -12,9 +12,12 @@ from polyarch import __version__
 #: name -> (module, function, one-line help shown by ``polyarch --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "annotate": ("polyarch.cli.lists", "annotate", "Set the platform of an entry of a local list."),
+    "copy": ("polyarch.cli.copy", "copy", "Copy images between registries and layouts."),
     "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
+    "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
+    "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),
     "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
     "login": ("polyarch.cli.login", "login", "Log in to a registry."),
     "logout": ("polyarch.cli.login", "logout", "Log out from a registry."),

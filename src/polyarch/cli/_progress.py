@@ -1,0 +1,99 @@
+"""Copy progress for people: rich bars on a terminal, plain lines elsewhere, or nothing."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from polyarch.copy import BlobTransfer, CopyProgress
+
+if TYPE_CHECKING:
+    from polyarch.models import Descriptor
+
+
+def make_progress(*, quiet: bool) -> CopyProgress:
+    """The progress display that suits stderr: bars on a TTY, lines otherwise."""
+    if quiet:
+        return CopyProgress()
+    if sys.stderr.isatty():
+        return RichProgress()
+    return LineProgress()
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover - unreachable
+
+
+class LineProgress(CopyProgress):
+    """One line per finished blob and manifest, for logs and CI."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def blob_finished(self, descriptor: Descriptor, how: BlobTransfer) -> None:
+        self._line(f"{how.value:<8} {descriptor.digest.short}  {_size(descriptor.size)}")
+
+    def manifest_finished(self, descriptor: Descriptor) -> None:
+        self._line(f"manifest {descriptor.digest.short}  {descriptor.media_type}")
+
+
+class RichProgress(CopyProgress):
+    """A bar per blob in flight and one for the total, with bytes and rate."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            transient=True,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._total = self._progress.add_task("total", total=0)
+        self._progress.start()
+
+    def blob_started(self, descriptor: Descriptor) -> None:
+        with self._lock:
+            self._tasks[descriptor.digest] = self._progress.add_task(
+                descriptor.digest.short, total=descriptor.size
+            )
+            total = self._progress.tasks[self._total].total or 0
+            self._progress.update(self._total, total=total + descriptor.size)
+
+    def blob_advanced(self, descriptor: Descriptor, count: int) -> None:
+        with self._lock:
+            task = self._tasks.get(descriptor.digest)
+            if task is not None:
+                self._progress.advance(task, count)
+            self._progress.advance(self._total, count)
+
+    def blob_finished(self, descriptor: Descriptor, how: BlobTransfer) -> None:
+        with self._lock:
+            task = self._tasks.pop(descriptor.digest, None)
+            if task is not None:
+                self._progress.remove_task(task)
+            if how is not BlobTransfer.COPIED:
+                self._progress.advance(self._total, descriptor.size)
+
+    def close(self) -> None:
+        self._progress.stop()

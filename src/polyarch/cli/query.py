@@ -1,0 +1,42 @@
+"""``polyarch tags`` and ``polyarch digest``: cheap questions to a registry or layout."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from polyarch.cli._options import registry_options
+
+if TYPE_CHECKING:
+    from polyarch.registry import Registries
+
+
+@click.command()
+@click.argument("repository")
+@registry_options
+def tags(repository: str, registries: Registries) -> None:
+    """List the tags of REPOSITORY (a registry repository or oci:PATH), one per line."""
+    from polyarch.location import LayoutLocation, parse_location
+    from polyarch.stores import open_store
+
+    location = parse_location(repository, default_tag=None)
+    if isinstance(location, LayoutLocation) and location.identifier:
+        location = LayoutLocation(location.path)
+    for tag in open_store(location, registries=registries).list_tags():
+        click.echo(tag)
+
+
+@click.command()
+@click.argument("image")
+@registry_options
+def digest(image: str, registries: Registries) -> None:
+    """Print the digest of IMAGE without downloading it.
+
+    On a registry this is one HEAD request, which Docker Hub does not count against its
+    pull rate limit.
+    """
+    from polyarch.stores import open_target
+
+    target = open_target(image, registries=registries)
+    click.echo(target.store.resolve(target.identifier).digest)

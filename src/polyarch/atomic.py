@@ -10,35 +10,22 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["write_atomically", "write_stream_atomically"]
+__all__ = ["open_atomically", "write_atomically", "write_stream_atomically"]
 
 
-def write_stream_atomically(
-    path: Path,
-    chunks: Iterable[bytes],
-    *,
-    mode: int = 0o644,
-    before_rename: Callable[[], None] | None = None,
-) -> None:
-    """Write ``chunks`` to ``path`` atomically.
-
-    :param before_rename: called after the last chunk is on disk and before the file
-        becomes visible; an exception from it (a failed digest check) discards the file.
-    """
+@contextlib.contextmanager
+def open_atomically(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` when the block ends without an exception."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:
-        stream: BinaryIO
         with os.fdopen(fd, "wb") as stream:
-            for chunk in chunks:
-                stream.write(chunk)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        if before_rename is not None:
-            before_rename()
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
@@ -46,6 +33,14 @@ def write_stream_atomically(
             os.unlink(temporary)
         raise
     _fsync_directory(path.parent)
+
+
+def write_stream_atomically(path: Path, chunks: Iterable[bytes], *, mode: int = 0o644) -> None:
+    """Write ``chunks`` to ``path`` atomically; an exception from the iterator (a failed
+    digest check) discards the file."""
+    with open_atomically(path, mode=mode) as stream:
+        for chunk in chunks:
+            stream.write(chunk)
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:

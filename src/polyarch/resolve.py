@@ -10,12 +10,16 @@ says. Attestation manifests are never chosen.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from polyarch.errors import NoMatchingPlatformError
-from polyarch.models import Descriptor, ImageIndex
-from polyarch.platform import Platform, matches_strict, normalize, rank
+from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest
+from polyarch.platform import Platform, is_compatible, matches_strict, normalize, rank
 
-__all__ = ["Choice", "available_platforms", "choose"]
+if TYPE_CHECKING:
+    from polyarch.store import Store
+
+__all__ = ["Choice", "available_platforms", "choose", "image_for_platform"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +69,29 @@ def choose(index: ImageIndex, wanted: Platform) -> Choice:
         wanted=wanted,
         exact=matches_strict(wanted, descriptor.platform),
     )
+
+
+def image_for_platform(
+    store: Store, manifest: Manifest, wanted: Platform, *, where: str
+) -> tuple[ImageManifest, list[Choice]]:
+    """Walk from ``manifest`` down to the image that ``wanted`` should run.
+
+    Indexes are resolved with :func:`choose` (nested ones too); a single image is checked
+    against its config, as ``docker pull --platform`` does.
+
+    :returns: the image and the choices made on the way, for explaining them.
+    :raises NoMatchingPlatformError: nothing fits; the error lists what is there.
+    """
+    choices: list[Choice] = []
+    while isinstance(manifest, ImageIndex):
+        choice = choose(manifest, wanted)
+        choices.append(choice)
+        manifest = store.get_manifest(choice.descriptor.digest)
+    config = ImageConfig.parse(store.get_blob(manifest.config), digest=manifest.config.digest)
+    if not choices and not is_compatible(wanted, config.platform):
+        raise NoMatchingPlatformError(
+            f"{where} is a single {config.platform} image, which {normalize(wanted)} cannot run",
+            wanted=str(wanted),
+            available=(str(config.platform),),
+        )
+    return manifest, choices

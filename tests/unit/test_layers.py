@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "polyarch.store": 2,
     "polyarch.registry": 2,
     "polyarch.layout": 2,
+    "polyarch.archive": 2,
     # L3: operations
     "polyarch.stores": 3,
     "polyarch.resolve": 3,

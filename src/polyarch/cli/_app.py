@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "copy": ("polyarch.cli.copy", "copy", "Copy images between registries and layouts."),
     "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
     "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),
+    "pull": ("polyarch.cli.pull", "pull", "Pull the image for one platform, no daemon."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
     "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),

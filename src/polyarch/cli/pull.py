@@ -1,0 +1,124 @@
+"""``polyarch pull``: the image for one platform, to an OCI layout or a docker archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from polyarch.cli._options import registry_options
+
+if TYPE_CHECKING:
+    from polyarch.registry import Registries
+
+ARCHIVE_PREFIX = "docker-archive:"
+
+
+@click.command()
+@click.option(
+    "--platform",
+    "platform_text",
+    metavar="OS/ARCH[/VARIANT]|all",
+    help="The platform to pull for (default: this machine's); 'all' keeps the whole index.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Blobs transferred at once.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.argument("image")
+@click.argument("destination")
+@registry_options
+def pull(
+    image: str,
+    destination: str,
+    platform_text: str | None,
+    jobs: int,
+    quiet: bool,
+    registries: Registries,
+) -> None:
+    """Pull IMAGE for one platform into DESTINATION, without a Docker daemon.
+
+    DESTINATION is oci:DIR[:TAG] (an OCI image layout) or docker-archive:FILE.tar
+    (for docker load). The entry of a multi-platform image is chosen the way containerd
+    chooses: the exact platform if present, else the best one the platform can run.
+    """
+    from polyarch.cli._progress import RichProgress, make_progress
+    from polyarch.copy import copy_image
+    from polyarch.errors import InvalidInputError
+    from polyarch.location import LayoutLocation, parse_location
+    from polyarch.platform import Platform
+    from polyarch.resolve import image_for_platform
+    from polyarch.stores import open_target
+
+    source = open_target(image, registries=registries)
+    whole = platform_text == "all"
+    if whole:
+        wanted = None
+    elif platform_text:
+        wanted = Platform.parse(platform_text)
+    else:
+        from polyarch.host import host_platform
+
+        wanted = host_platform()
+
+    if destination.startswith(ARCHIVE_PREFIX):
+        if wanted is None:
+            raise InvalidInputError(
+                "a docker archive holds one image: --platform all needs an oci: destination"
+            )
+        path = Path(destination.removeprefix(ARCHIVE_PREFIX))
+        if not path.name:
+            raise InvalidInputError(f"{destination!r} names no file")
+        manifest, choices = image_for_platform(
+            source.store, source.get_manifest(), wanted, where=str(source)
+        )
+        for choice in choices:
+            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
+        from polyarch.archive import write_docker_archive
+        from polyarch.location import RegistryLocation
+
+        repo_tags = []
+        if isinstance(source.location, RegistryLocation) and source.location.tag:
+            repo_tags = [source.location.reference.with_digest(None).familiar]
+        write_docker_archive(path, source.store, manifest, repo_tags=repo_tags)
+        click.echo(str(manifest.digest))
+        return
+
+    target = parse_location(destination, default_tag=None)
+    if not isinstance(target, LayoutLocation):
+        raise InvalidInputError(
+            f"pull writes to oci:DIR or docker-archive:FILE, not {destination!r}",
+            hint="to copy between registries, use: polyarch copy SOURCE DESTINATION",
+        )
+    if target.digest:
+        raise InvalidInputError(f"{destination!r} names a digest; name a tag or nothing")
+    identifier = source.identifier
+    if wanted is not None:
+        manifest, choices = image_for_platform(
+            source.store, source.get_manifest(), wanted, where=str(source)
+        )
+        for choice in choices:
+            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
+        identifier = manifest.digest
+    from polyarch.stores import open_store
+
+    progress = make_progress(quiet=quiet)
+    try:
+        result = copy_image(
+            source.store,
+            identifier,
+            open_store(target),
+            tag=target.tag or source.location.tag or "latest",
+            jobs=jobs,
+            progress=progress,
+        )
+    finally:
+        if isinstance(progress, RichProgress):
+            progress.close()
+    click.echo(str(result.descriptor.digest))

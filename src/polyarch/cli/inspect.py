@@ -1,4 +1,4 @@
-"""``polyarch inspect``: print a manifest or list exactly as it is stored."""
+"""``polyarch inspect``: a manifest or list as stored, or docker's verbose form, or a tree."""
 
 from __future__ import annotations
 
@@ -10,58 +10,306 @@ import click
 from polyarch.cli._options import registry_options
 
 if TYPE_CHECKING:
-    from polyarch.models import Manifest
+    from polyarch.cli._docker_json import DockerImage
+    from polyarch.describe import Description
+    from polyarch.digest import Digest
+    from polyarch.lists import PendingEntry, PendingList
+    from polyarch.location import Location
+    from polyarch.models import Descriptor, ImageConfig, Manifest
     from polyarch.platform import Platform
+    from polyarch.reference import Reference
     from polyarch.registry import Registries
     from polyarch.stores import Target
 
 
 @click.command()
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="docker's verbose form: each image's reference, descriptor (with platform) and "
+    "manifest. With --format text: whole digests.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "text"]),
+    default="json",
+    show_default=True,
+    help="json: the stored bytes (docker's form with --verbose); text: a tree of "
+    "platforms, configs and layers.",
+)
+@click.option(
     "--platform",
     "platform_text",
     metavar="OS/ARCH[/VARIANT]",
     help="Show the entry a machine of this platform would run, and why.",
 )
-@click.argument("image")
+@click.argument("names", nargs=-1, required=True, metavar="[LIST] REF")
 @registry_options
-def inspect(image: str, platform_text: str | None, registries: Registries) -> None:
-    """Show the manifest or manifest list of IMAGE, byte for byte as stored.
+def inspect(
+    names: tuple[str, ...],
+    verbose: bool,
+    output_format: str,
+    platform_text: str | None,
+    registries: Registries,
+) -> None:
+    """Show the manifest or manifest list REF, byte for byte as stored.
 
-    IMAGE is a registry reference or oci:PATH[:TAG|@DIGEST].
+    REF is a registry reference, oci:PATH[:TAG|@DIGEST], or a local list made by
+    `polyarch create` (looked up first, as docker does). With LIST, REF is an entry of
+    the local list LIST.
+
+    --verbose prints what `docker manifest inspect --verbose` prints, byte for byte: an
+    object for an image, an array with one object per entry for a list.
     """
     from polyarch.platform import Platform
+
+    if len(names) > 2:
+        raise click.UsageError(f"expected REF or LIST REF, got {len(names)} arguments")
+    if len(names) == 2 and platform_text:
+        raise click.UsageError("--platform chooses from a list; LIST REF already names one entry")
+    wanted = Platform.parse(platform_text) if platform_text else None
+    view = _View(verbose=verbose, text=output_format == "text")
+    if len(names) == 2:
+        _inspect_pending_entry(names[0], names[1], view)
+        return
+    from polyarch.location import RegistryLocation, parse_location
+
+    location = parse_location(names[0])
+    if isinstance(location, RegistryLocation):
+        pending = _load_pending(location.reference)
+        if pending is not None:
+            _inspect_pending_list(pending, view, wanted)
+            return
+    _inspect_stored(location, view, wanted, registries)
+
+
+class _View:
+    """How to show what was found: raw bytes, docker's verbose JSON, or a tree."""
+
+    def __init__(self, *, verbose: bool, text: bool) -> None:
+        self.verbose = verbose
+        self.text = text
+
+    @property
+    def raw(self) -> bool:
+        """The bytes as stored, nothing else fetched."""
+        return not (self.verbose or self.text)
+
+
+# -- a registry repository or an OCI layout ---------------------------------------------
+
+
+def _inspect_stored(
+    location: Location, view: _View, wanted: Platform | None, registries: Registries
+) -> None:
+    from polyarch.cli import _docker_json
+    from polyarch.describe import ImageDescription, describe_manifest
     from polyarch.stores import open_target
 
-    wanted = Platform.parse(platform_text) if platform_text else None
-    target = open_target(image, registries=registries)
+    target = open_target(location, registries=registries)
     manifest = target.get_manifest()
+    top = manifest.digest
     if wanted is not None:
-        manifest = _for_platform(target, manifest, wanted)
-    out = sys.stdout.buffer
-    out.write(manifest.raw)
-    if sys.stdout.isatty() and not manifest.raw.endswith(b"\n"):
-        out.write(b"\n")
-    out.flush()
+        manifest = _choose(target, manifest, wanted)
+    if view.raw:
+        if wanted is not None:
+            _check_runs(target, wanted, _config_of(target, manifest))
+        _write(manifest.raw)
+        return
+    # docker's verbose JSON of a list takes each platform from the list entry: the
+    # children's configs add nothing to it, so only the text view fetches them.
+    from polyarch.models import ImageIndex
+
+    configs = view.text or not isinstance(manifest, ImageIndex)
+    description = describe_manifest(target.store, manifest, configs=configs)
+    config = description.config if isinstance(description, ImageDescription) else None
+    if wanted is not None and config is not None:
+        _check_runs(target, wanted, config)
+    ref = _ref_of(target, None if manifest.digest == top else manifest.digest)
+    if view.text:
+        from polyarch.cli._tree import print_tree
+
+        print_tree(description, title=ref, full_digests=view.verbose)
+        return
+    shown = _docker_json.from_description(
+        description, ref=ref, child_ref=lambda digest: _ref_of(target, digest)
+    )
+    _write(_docker_json.render(shown), newline=False)
 
 
-def _for_platform(target: Target, manifest: Manifest, wanted: Platform) -> Manifest:
-    from polyarch.errors import NoMatchingPlatformError
-    from polyarch.models import ImageConfig, ImageIndex
-    from polyarch.platform import is_compatible
+def _ref_of(target: Target, digest: Digest | None) -> str:
+    """docker's ``Ref``: the reference asked for, normalized; for an entry of a list, with
+    the entry's digest (``reference.WithDigest``: a tag is kept, a digest replaced)."""
+    from polyarch.location import RegistryLocation
+
+    location = target.location
+    if isinstance(location, RegistryLocation):
+        reference = location.reference
+        if reference.identifier is None:
+            reference = reference.with_tag("latest")
+        return str(reference if digest is None else reference.with_digest(digest))
+    # An OCI layout: oci:PATH@DIGEST names an entry so that it can be read back.
+    return str(location) if digest is None else f"oci:{location.path}@{digest}"
+
+
+def _choose(target: Target, manifest: Manifest, wanted: Platform) -> Manifest:
+    from polyarch.models import ImageIndex
     from polyarch.resolve import choose
 
     while isinstance(manifest, ImageIndex):
         choice = choose(manifest, wanted)
         click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
         manifest = target.store.get_manifest(choice.descriptor.digest)
-    config = ImageConfig.parse(
-        target.store.get_blob(manifest.config), digest=manifest.config.digest
-    )
+    return manifest
+
+
+def _config_of(target: Target, manifest: Manifest) -> ImageConfig:
+    from polyarch.models import ImageConfig, ImageManifest
+
+    assert isinstance(manifest, ImageManifest)
+    return ImageConfig.parse(target.store.get_blob(manifest.config), digest=manifest.config.digest)
+
+
+def _check_runs(target: Target, wanted: Platform, config: ImageConfig) -> None:
+    from polyarch.errors import NoMatchingPlatformError
+    from polyarch.platform import is_compatible
+
     if not is_compatible(wanted, config.platform):
         raise NoMatchingPlatformError(
             f"{target} is a single {config.platform} image, which {wanted} cannot run",
             wanted=str(wanted),
             available=(str(config.platform),),
         )
-    return manifest
+
+
+# -- pending lists (polyarch create) ----------------------------------------------------
+
+
+def _load_pending(reference: Reference) -> PendingList | None:
+    """The local pending list named ``reference``, if there is one."""
+    from polyarch.lists import PendingListStore
+
+    return PendingListStore().load(reference)
+
+
+def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | None) -> None:
+    from polyarch.cli import _docker_json
+    from polyarch.resolve import choose
+
+    index = pending.index()
+    by_digest = {entry.descriptor.digest: entry for entry in pending.entries}
+    if wanted is not None:
+        choice = choose(index, wanted)
+        click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
+        _show_pending_entry(pending, by_digest[choice.descriptor.digest], view)
+        return
+    if view.raw:
+        _write(index.raw)  # exactly what push sends, and what docker shows for it
+        return
+    # Entries in the list's order, which is docker's (by member file name).
+    ordered = [by_digest[d.digest] for d in index.manifests]
+    if view.text:
+        from polyarch.cli._tree import print_tree
+        from polyarch.describe import IndexDescription
+
+        children = tuple(
+            _entry_description(e, d) for e, d in zip(ordered, index.manifests, strict=True)
+        )
+        print_tree(
+            IndexDescription(index, children),
+            title=str(pending.reference),
+            full_digests=view.verbose,
+            note=f"local, not pushed: polyarch push {pending.reference.familiar}",
+            sources={e.descriptor.digest: e.source.familiar for e in ordered},
+        )
+        return
+    _write(_docker_json.render([_docker_entry(e) for e in ordered]), newline=False)
+
+
+def _inspect_pending_entry(list_text: str, ref_text: str, view: _View) -> None:
+    from polyarch.errors import NotFoundError
+    from polyarch.reference import Reference
+
+    list_ref = Reference.parse(list_text)
+    pending = _load_pending(list_ref)
+    if pending is None:
+        raise NotFoundError(
+            f"no local manifest list {list_ref.familiar}",
+            hint=f"create it first: polyarch create {list_ref.familiar} IMAGE...",
+        )
+    _show_pending_entry(pending, _find_entry(pending, Reference.parse(ref_text)), view)
+
+
+def _find_entry(pending: PendingList, member: Reference) -> PendingEntry:
+    """The entry ``member`` names: by its member reference (as docker matches), else by
+    digest; a member that brought several entries (an index) must be named by digest."""
+    from polyarch.errors import InvalidInputError, NotFoundError
+
+    hits = [e for e in pending.entries if e.source == member]
+    if member.digest is not None:
+        by_digest = [e for e in pending.entries if e.descriptor.digest == member.digest]
+        hits = [e for e in hits if e.descriptor.digest == member.digest] or by_digest or hits
+    if not hits:
+        members = sorted({e.source.familiar for e in pending.entries})
+        raise NotFoundError(
+            f"{member.familiar} is not in the local list {pending.reference.familiar}",
+            hint=f"its members: {', '.join(members)}" if members else None,
+        )
+    if len(hits) > 1:
+        choices = ", ".join(
+            f"{e.descriptor.platform or 'attestation'} = {e.descriptor.digest}" for e in hits
+        )
+        raise InvalidInputError(
+            f"{member.familiar} has {len(hits)} entries in {pending.reference.familiar}: {choices}",
+            hint=f"name one by digest: {member.with_digest(None).familiar_name}@sha256:...",
+        )
+    return hits[0]
+
+
+def _show_pending_entry(pending: PendingList, entry: PendingEntry, view: _View) -> None:
+    from polyarch.cli import _docker_json
+
+    if view.raw:
+        _write(entry.raw)
+    elif view.text:
+        from polyarch.cli._tree import print_tree
+
+        print_tree(
+            _entry_description(entry, entry.descriptor),
+            title=f"{entry.source} in {pending.reference.familiar}",
+            full_digests=view.verbose,
+        )
+    else:
+        _write(_docker_json.render(_docker_entry(entry)), newline=False)
+
+
+def _docker_entry(entry: PendingEntry) -> DockerImage:
+    from polyarch.cli._docker_json import DockerImage
+
+    # docker keeps the member's reference and the descriptor create made (annotated).
+    return DockerImage(str(entry.source), entry.descriptor, entry.manifest)
+
+
+def _entry_description(entry: PendingEntry, descriptor: Descriptor) -> Description:
+    from polyarch.describe import ImageDescription, IndexDescription
+    from polyarch.models import ImageManifest
+
+    manifest = entry.manifest
+    if isinstance(manifest, ImageManifest):
+        return ImageDescription(manifest, descriptor)
+    return IndexDescription(manifest, (), descriptor)
+
+
+# -- output -----------------------------------------------------------------------------
+
+
+def _write(data: bytes, *, newline: bool = True) -> None:
+    """Write ``data`` to stdout; a stored manifest gets a newline on a terminal only, so
+    that piped output is the exact bytes."""
+    out = sys.stdout.buffer
+    out.write(data)
+    if newline and sys.stdout.isatty() and not data.endswith(b"\n"):
+        out.write(b"\n")
+    out.flush()

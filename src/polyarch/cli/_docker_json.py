@@ -1,0 +1,198 @@
+r"""``docker manifest inspect --verbose`` output, byte for byte.
+
+docker writes ``json.MarshalIndent(x, "", "\t")`` and a newline, where ``x`` is one
+``types.ImageManifest`` for a single image, or a slice of them for a list (one per entry,
+in list order)::
+
+    {
+        "Ref": "host/repo:tag@sha256:…",        a list entry: reference.WithDigest(list, entry)
+        "Descriptor": {                         ocispec.Descriptor of the manifest's own bytes
+            "mediaType": …, "digest": …, "size": …,
+            "platform": {…}                     a list entry: the list's platform object (all
+        },                                      empty when the entry has none); a single
+                                                image: its config, json.Unmarshal'ed
+        "Raw": "<base64 of the manifest bytes>",
+        "SchemaV2Manifest" | "OCIManifest": {…} the manifest (a json.Marshaler: its bytes
+    }                                           compacted, then indented with the rest)
+
+(docker/cli ``cli/command/manifest/inspect.go``, ``cli/manifest/types/types.go``,
+``internal/registryclient/fetcher.go``.)
+
+Beyond docker, which refuses them: an entry that is itself an index is written with
+``Ref``, ``Descriptor`` and ``Raw`` only (neither manifest field applies), and an OCI layout
+gets ``oci:PATH[:TAG]`` / ``oci:PATH@DIGEST`` as ``Ref``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from polyarch import gojson
+from polyarch import mediatype as mt
+from polyarch.describe import ImageDescription, IndexDescription
+from polyarch.digest import Digest
+from polyarch.errors import InvalidManifestError
+from polyarch.models import Descriptor, Manifest
+from polyarch.platform import Platform
+
+__all__ = ["DockerImage", "config_platform", "from_description", "render"]
+
+#: What docker writes for a list entry without a platform: Go's zero ``PlatformSpec``.
+EMPTY_PLATFORM = Platform(os="", architecture="")
+
+
+@dataclass(frozen=True, slots=True)
+class DockerImage:
+    """One ``types.ImageManifest``: a reference, a descriptor and the manifest bytes."""
+
+    ref: str
+    descriptor: Descriptor
+    manifest: Manifest
+
+
+def render(value: DockerImage | Sequence[DockerImage]) -> bytes:
+    """``json.MarshalIndent(value, "", "\t")`` plus the newline docker prints."""
+    document = _image(value) if isinstance(value, DockerImage) else [_image(v) for v in value]
+    return gojson.marshal_indent(document, "\t") + b"\n"
+
+
+def from_description(
+    description: ImageDescription | IndexDescription,
+    *,
+    ref: str,
+    child_ref: Callable[[Digest], str],
+) -> DockerImage | list[DockerImage]:
+    """What docker shows for an image (one object) or a list (one object per entry).
+
+    :param ref: the reference the user asked for, normalized (docker's ``Ref``).
+    :param child_ref: the ``Ref`` of a list entry, from its digest.
+    :raises InvalidManifestError: a single image's config has platform fields of the
+        wrong type (docker fails there too).
+    """
+    if isinstance(description, ImageDescription):
+        image = description.manifest
+        blob = description.config_blob
+        platform = None if blob is None else config_platform(blob, what=f"image {image.digest}")
+        return DockerImage(ref, image.descriptor(platform=platform), image)
+    images = []
+    for child in description.children:
+        manifest: Manifest = child.index if isinstance(child, IndexDescription) else child.manifest
+        entry = child.entry
+        platform = entry.platform if entry is not None and entry.platform else EMPTY_PLATFORM
+        descriptor = manifest.descriptor(platform=platform)
+        images.append(DockerImage(child_ref(manifest.digest), descriptor, manifest))
+    return images
+
+
+def _image(image: DockerImage) -> dict[str, Any]:
+    out: dict[str, Any] = {"Ref": image.ref, "Descriptor": _descriptor(image.descriptor)}
+    raw = image.manifest.raw
+    if raw:
+        out["Raw"] = base64.b64encode(raw).decode("ascii")
+    if image.manifest.media_type == mt.DOCKER_MANIFEST:
+        out["SchemaV2Manifest"] = gojson.RawJSON(raw)
+    elif image.manifest.media_type == mt.OCI_MANIFEST:
+        out["OCIManifest"] = gojson.RawJSON(raw)
+    return out
+
+
+def _descriptor(descriptor: Descriptor) -> dict[str, Any]:
+    """``ocispec.Descriptor``: mediaType, digest, size, urls, annotations, data, platform,
+    artifactType, the optional ones only when set; map keys sorted, as Go writes maps."""
+    out: dict[str, Any] = {
+        "mediaType": descriptor.media_type,
+        "digest": str(descriptor.digest),
+        "size": descriptor.size,
+    }
+    if descriptor.urls:
+        out["urls"] = list(descriptor.urls)
+    if descriptor.annotations:
+        out["annotations"] = dict(sorted(descriptor.annotations.items()))
+    if descriptor.platform is not None:
+        out["platform"] = _platform(descriptor.platform)
+    if descriptor.artifact_type:
+        out["artifactType"] = descriptor.artifact_type
+    return out
+
+
+def _platform(platform: Platform) -> dict[str, Any]:
+    """``ocispec.Platform``: architecture, os, then os.version, os.features, variant if set."""
+    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
+    if platform.os_version:
+        out["os.version"] = platform.os_version
+    if platform.os_features:
+        out["os.features"] = list(platform.os_features)
+    if platform.variant:
+        out["variant"] = platform.variant
+    return out
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object's members in document order, duplicates kept (as Go reads them)."""
+
+
+#: ocispec.Platform's JSON names -> Platform attributes.
+_STRING_FIELDS = {
+    "architecture": "architecture",
+    "os": "os",
+    "os.version": "os_version",
+    "variant": "variant",
+}
+_FIELD_NAMES = (*_STRING_FIELDS, "os.features")
+
+
+def config_platform(blob: bytes, *, what: str = "the image") -> Platform:
+    """The platform docker reads from a config: ``json.Unmarshal(config, &ocispec.Platform{})``.
+
+    Go's rules: keys match field names exactly, else case-insensitively; a later
+    duplicate wins; ``null`` leaves a string as it was; other keys are ignored.
+
+    :raises InvalidManifestError: not a JSON object, or a field of the wrong type.
+    """
+    try:
+        document = json.loads(blob, object_pairs_hook=_Pairs)
+    except (ValueError, RecursionError) as err:
+        raise InvalidManifestError(f"the config of {what} is not JSON: {err}") from err
+    if not isinstance(document, _Pairs):
+        raise InvalidManifestError(f"the config of {what} is not a JSON object")
+    values: dict[str, Any] = {"os": "", "architecture": "", "variant": "", "os_version": ""}
+    features: tuple[str, ...] = ()
+    for key, value in document:
+        name = _field_for(key)
+        if name is None:
+            continue
+        if name == "os.features":
+            features = _string_list(value, what)
+        elif value is not None:
+            if not isinstance(value, str):
+                raise InvalidManifestError(
+                    f"the config of {what}: {key!r} must be a string, not {json.dumps(value)}"
+                )
+            values[_STRING_FIELDS[name]] = value
+    return Platform(os_features=features, **values)
+
+
+def _field_for(key: str) -> str | None:
+    if key in _FIELD_NAMES:
+        return key
+    folded = key.casefold()
+    return next((name for name in _FIELD_NAMES if name.casefold() == folded), None)
+
+
+def _string_list(value: object, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or isinstance(value, _Pairs):
+        raise InvalidManifestError(f"the config of {what}: 'os.features' must be a list")
+    items: list[str] = []
+    for item in value:
+        if item is not None and not isinstance(item, str):
+            raise InvalidManifestError(
+                f"the config of {what}: 'os.features' must hold strings, not {item!r}"
+            )
+        items.append(item or "")  # Go decodes null into a slice element as ""
+    return tuple(items)

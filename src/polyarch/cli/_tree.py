@@ -1,0 +1,173 @@
+"""``inspect --format text``: a list, its platforms, their configs and layers, as a tree.
+
+::
+
+    host/app:1.0  OCI index  sha256:4d6e2ec88a1e  2 images, 1 attestation
+    ├── linux/amd64  OCI manifest  sha256:44672cc4282c  3.2 kB in 2 layers
+    │   ├── config  sha256:7906578a631a  567 bytes
+    │   ├── layer  sha256:851f7cda8491  1.2 kB  tar+gzip
+    │   └── layer  sha256:b6c62824948f  1.2 kB  tar+gzip
+    └── attestation of sha256:44672cc4282c  OCI manifest  sha256:…  1.4 kB in 1 layer
+        ├── config  sha256:…  241 bytes  in-toto
+        └── layer  sha256:…  800 bytes  https://slsa.dev/provenance/v0.2
+
+Only this module imports rich, and only ``inspect --format text`` imports this module.
+Every label is built as :class:`rich.text.Text`, never as markup: references and
+annotations come from outside (``[::1]:5000/app`` must not read as a style).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO
+
+from rich.console import Console
+from rich.filesize import decimal
+from rich.text import Text
+from rich.tree import Tree
+
+from polyarch import mediatype as mt
+from polyarch.describe import Description, ImageDescription, IndexDescription
+from polyarch.digest import Digest
+from polyarch.models import Descriptor
+from polyarch.platform import format_all
+
+__all__ = ["print_tree"]
+
+_KINDS = {
+    mt.OCI_INDEX: "OCI index",
+    mt.DOCKER_MANIFEST_LIST: "Docker manifest list",
+    mt.OCI_MANIFEST: "OCI manifest",
+    mt.DOCKER_MANIFEST: "Docker manifest",
+}
+_PREDICATE_TYPE = "in-toto.io/predicate-type"
+_UNLIMITED = 100_000
+
+
+def print_tree(
+    description: Description,
+    *,
+    title: str,
+    full_digests: bool = False,
+    note: str | None = None,
+    sources: Mapping[str, str] | None = None,
+    file: IO[str] | None = None,
+) -> None:
+    """Print ``description`` as a tree headed by ``title`` (the reference asked for).
+
+    :param full_digests: whole digests instead of their first 12 hex digits.
+    :param note: a remark after the root (``pending, not pushed``).
+    :param sources: for a pending list, where each entry (by digest) was taken from.
+    """
+    painter = _Painter(full_digests, sources or {})
+    root = Tree(painter.label(description, title=title, note=note))
+    painter.fill(root, description)
+    console = Console(file=file, highlight=False)
+    if not console.is_terminal:
+        # Piped: nothing to fit, and a cut-off digest would be worse than a long line.
+        console.width = _UNLIMITED
+    console.print(root)
+
+
+class _Painter:
+    def __init__(self, full_digests: bool, sources: Mapping[str, str]) -> None:
+        self.full = full_digests
+        self.sources = sources
+
+    def digest(self, digest: Digest) -> Text:
+        text = str(digest) if self.full else f"{digest.algorithm}:{digest.short}"
+        return Text(text, style="cyan")
+
+    def label(
+        self, description: Description, *, title: str | None = None, note: str | None = None
+    ) -> Text:
+        label = Text()
+        if title is not None:
+            label.append(title, style="bold")
+            label.append("  ")
+        if isinstance(description, ImageDescription) and description.is_attestation:
+            label.append("attestation", style="magenta")
+            subject = description.entry.attests if description.entry is not None else None
+            if subject is not None:
+                label.append(" of ")
+                label.append_text(self.digest(subject))
+            label.append("  ")
+        elif description.platform is not None:
+            label.append(format_all(description.platform), style="green")
+            label.append("  ")
+        elif title is None:
+            label.append("no platform", style="green")
+            label.append("  ")
+        manifest = (
+            description.index if isinstance(description, IndexDescription) else description.manifest
+        )
+        label.append(_KINDS.get(manifest.media_type, manifest.media_type))
+        if manifest.artifact_type:
+            label.append(f" ({manifest.artifact_type})")
+        label.append("  ")
+        label.append_text(self.digest(manifest.digest))
+        label.append("  ")
+        if isinstance(description, IndexDescription):
+            label.append(_counts(description), style="dim")
+        else:
+            layers = len(description.layers)
+            label.append(
+                f"{decimal(description.total_size)} in {layers} layer{'s' * (layers != 1)}",
+                style="dim",
+            )
+        source = self.sources.get(manifest.digest)
+        if source is not None:
+            label.append(f"  from {source}", style="dim")
+        if note:
+            label.append(f"  ({note})", style="yellow")
+        return label
+
+    def fill(self, node: Tree, description: Description) -> None:
+        if isinstance(description, IndexDescription):
+            for child in description.children:
+                self.fill(node.add(self.label(child)), child)
+            return
+        node.add(self.config_label(description))
+        for layer in description.layers:
+            node.add(self.blob_label("layer", layer))
+
+    def config_label(self, description: ImageDescription) -> Text:
+        label = self.blob_label("config", description.manifest.config)
+        config = description.config
+        if config is not None and description.config_platform_differs:
+            label.append(f"  config says {format_all(config.platform)}", style="yellow")
+        return label
+
+    def blob_label(self, what: str, blob: Descriptor) -> Text:
+        label = Text(what)
+        label.append("  ")
+        label.append_text(self.digest(blob.digest))
+        label.append(f"  {decimal(blob.size)}", style="dim")
+        kind = _short_type(blob.media_type)
+        if kind:
+            label.append(f"  {kind}")
+        predicate = blob.annotations.get(_PREDICATE_TYPE)
+        if predicate:
+            label.append(f"  {predicate}")
+        return label
+
+
+def _counts(description: IndexDescription) -> str:
+    images = len(description.images)
+    attestations = len(description.attestations)
+    text = f"{images} image{'s' * (images != 1)}"
+    if attestations:
+        text += f", {attestations} attestation{'s' * (attestations != 1)}"
+    return text
+
+
+def _short_type(media_type: str) -> str:
+    """The part of a blob's media type a person needs: ``tar+gzip``, ``in-toto``, ..."""
+    if media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
+        return ""
+    for prefix in ("application/vnd.oci.image.layer.v1.", "application/vnd.docker.image.rootfs."):
+        if media_type.startswith(prefix):
+            return media_type.removeprefix(prefix)
+    if media_type == mt.IN_TOTO_LAYER:
+        return "in-toto"
+    return media_type

@@ -13,6 +13,7 @@ escapes inside it survive.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,7 +27,6 @@ _HTML_ESCAPES = {
     "\u2029": "\\u2029",
 }
 _HTML_TABLE = str.maketrans(_HTML_ESCAPES)
-_WHITESPACE = b" \t\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,33 +42,21 @@ def _string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).translate(_HTML_TABLE)
 
 
+#: A JSON token: a string (escapes and all), a structural character, or a literal.
+_TOKEN_RE = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+_HTML_BYTES_RE = re.compile(rb"[<>&]|\xe2\x80[\xa8\xa9]")
+_HTML_BYTES = {key.encode(): value.encode() for key, value in _HTML_ESCAPES.items()}
+
+
+def _escape_html(token: bytes) -> bytes:
+    return _HTML_BYTES_RE.sub(lambda m: _HTML_BYTES[m.group()], token)
+
+
 def _compact(data: bytes) -> bytes:
     """Go's ``json.Compact`` with HTML escaping: whitespace out, strings kept verbatim."""
-    out = bytearray()
-    in_string = False
-    escaped = False
-    for byte in data:
-        char = chr(byte)
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            if char in "<>&":
-                out += _HTML_ESCAPES[char].encode()
-                continue
-            out.append(byte)
-        elif byte in _WHITESPACE:
-            continue
-        else:
-            if char == '"':
-                in_string = True
-            out.append(byte)
-    text = bytes(out)
-    # U+2028/U+2029 are multi-byte in UTF-8; escape them after the byte walk.
-    return text.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
+    return b"".join(
+        _escape_html(token) if token[:1] == b'"' else token for token in _TOKEN_RE.findall(data)
+    )
 
 
 def _encode(value: object, out: list[str]) -> None:
@@ -114,55 +102,33 @@ def marshal(value: object) -> bytes:
 def indent(data: bytes, *, prefix: str = "", unit: str = "\t") -> bytes:
     """Go's ``json.Indent``: one element per line, ``": "`` after keys, empty ``{}``/``[]``
     kept on one line; strings copied verbatim."""
-    out = bytearray()
+    out: list[bytes] = []
     depth = 0
-    in_string = False
-    escaped = False
-    need_indent = False  # an opening bracket was written; newline waits for content
+    pending_open = False  # an opening bracket was written; its newline waits for content
     pre = prefix.encode()
     step = unit.encode()
-
-    def newline() -> None:
-        out.extend(b"\n" + pre + step * depth)
-
-    for byte in data:
-        char = chr(byte)
-        if in_string:
-            out.append(byte)
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            continue
-        if byte in _WHITESPACE:
-            continue
-        if need_indent and char not in "]}":
-            need_indent = False
+    for token in _TOKEN_RE.findall(data):
+        first = token[:1]
+        if pending_open:
+            pending_open = False
+            if first in (b"]", b"}"):
+                out.append(token)  # empty: "{}" / "[]"
+                continue
             depth += 1
-            newline()
-        if char == '"':
-            in_string = True
-            out.append(byte)
-        elif char in "{[":
-            out.append(byte)
-            need_indent = True
-        elif char == ",":
-            out.append(byte)
-            newline()
-        elif char == ":":
-            out.extend(b": ")
-        elif char in "}]":
-            if need_indent:
-                need_indent = False  # empty: "{}" / "[]"
-            else:
-                depth -= 1
-                newline()
-            out.append(byte)
+            out.append(b"\n" + pre + step * depth)
+        if first in (b"{", b"["):
+            out.append(token)
+            pending_open = True
+        elif first == b",":
+            out.append(b",\n" + pre + step * depth)
+        elif first == b":":
+            out.append(b": ")
+        elif first in (b"}", b"]"):
+            depth -= 1
+            out.append(b"\n" + pre + step * depth + token)
         else:
-            out.append(byte)
-    return bytes(out)
+            out.append(token)
+    return b"".join(out)
 
 
 def marshal_indent(value: object, unit: str) -> bytes:

@@ -51,17 +51,6 @@ def choose_media_type(entries: Sequence[Descriptor], format: ListFormat | None =
     return mt.DOCKER_MANIFEST_LIST
 
 
-def _platform_json(platform: Platform) -> dict[str, Any]:
-    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
-    if platform.os_version:
-        out["os.version"] = platform.os_version
-    if platform.os_features:
-        out["os.features"] = list(platform.os_features)
-    if platform.variant:
-        out["variant"] = platform.variant
-    return out
-
-
 def _entry_json(entry: Descriptor) -> dict[str, Any]:
     out: dict[str, Any] = {"mediaType": entry.media_type, "size": entry.size}
     out["digest"] = str(entry.digest)
@@ -69,7 +58,7 @@ def _entry_json(entry: Descriptor) -> dict[str, Any]:
         out["urls"] = list(entry.urls)
     if entry.annotations:
         out["annotations"] = dict(sorted(entry.annotations.items()))  # Go sorts map keys
-    out["platform"] = _platform_json(entry.platform or _UNKNOWN)
+    out["platform"] = (entry.platform or _UNKNOWN).to_dict()
     return out
 
 

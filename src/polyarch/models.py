@@ -106,7 +106,8 @@ class Descriptor:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form, fields in the OCI Go struct's order (mediaType, digest, size, ...)."""
+        """The JSON form, fields in the OCI Go struct's order (mediaType, digest, size, urls,
+        annotations, platform, artifactType), the optional ones only when set."""
         out: dict[str, Any] = {
             "mediaType": self.media_type,
             "digest": str(self.digest),
@@ -115,7 +116,7 @@ class Descriptor:
         if self.urls:
             out["urls"] = list(self.urls)
         if self.annotations:
-            out["annotations"] = dict(self.annotations)
+            out["annotations"] = dict(sorted(self.annotations.items()))  # as Go writes maps
         if self.platform is not None:
             out["platform"] = self.platform.to_dict()
         if self.artifact_type:

@@ -89,7 +89,7 @@ def from_description(
 
 
 def _image(image: DockerImage) -> dict[str, Any]:
-    out: dict[str, Any] = {"Ref": image.ref, "Descriptor": _descriptor(image.descriptor)}
+    out: dict[str, Any] = {"Ref": image.ref, "Descriptor": image.descriptor.to_dict()}
     raw = image.manifest.raw
     if raw:
         out["Raw"] = base64.b64encode(raw).decode("ascii")
@@ -97,37 +97,6 @@ def _image(image: DockerImage) -> dict[str, Any]:
         out["SchemaV2Manifest"] = gojson.RawJSON(raw)
     elif image.manifest.media_type == mt.OCI_MANIFEST:
         out["OCIManifest"] = gojson.RawJSON(raw)
-    return out
-
-
-def _descriptor(descriptor: Descriptor) -> dict[str, Any]:
-    """``ocispec.Descriptor``: mediaType, digest, size, urls, annotations, data, platform,
-    artifactType, the optional ones only when set; map keys sorted, as Go writes maps."""
-    out: dict[str, Any] = {
-        "mediaType": descriptor.media_type,
-        "digest": str(descriptor.digest),
-        "size": descriptor.size,
-    }
-    if descriptor.urls:
-        out["urls"] = list(descriptor.urls)
-    if descriptor.annotations:
-        out["annotations"] = dict(sorted(descriptor.annotations.items()))
-    if descriptor.platform is not None:
-        out["platform"] = _platform(descriptor.platform)
-    if descriptor.artifact_type:
-        out["artifactType"] = descriptor.artifact_type
-    return out
-
-
-def _platform(platform: Platform) -> dict[str, Any]:
-    """``ocispec.Platform``: architecture, os, then os.version, os.features, variant if set."""
-    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
-    if platform.os_version:
-        out["os.version"] = platform.os_version
-    if platform.os_features:
-        out["os.features"] = list(platform.os_features)
-    if platform.variant:
-        out["variant"] = platform.variant
     return out
 
 

@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+jobs_option = click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Transfers and requests in flight at once.",
+)
+
+
 def registry_options(func: F) -> F:
     """Add ``--insecure``, ``--ca-file`` and ``--certs-dir``; pass a ready ``registries``."""
 

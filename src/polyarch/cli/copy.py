@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import registry_options
+from polyarch.cli._options import jobs_option, registry_options
 
 if TYPE_CHECKING:
     from polyarch.platform import Platform
@@ -35,14 +35,7 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
 )
 @click.option("--all", "all_", is_flag=True, help="Copy every platform (the default).")
 @click.option("--single", is_flag=True, help="With one --platform: copy the plain image.")
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Blobs and manifests transferred at once.",
-)
+@jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.argument("source")
 @click.argument("destination")

@@ -6,24 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import registry_options
+from polyarch.cli._options import jobs_option, registry_options
 
 if TYPE_CHECKING:
     from polyarch.registry import Registries
 
-_jobs_option = click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Registry requests in flight at once.",
-)
-
 
 @click.command()
 @click.option("--amend", "-a", is_flag=True, help="Add to or replace entries of an existing list.")
-@_jobs_option
+@jobs_option
 @click.argument("manifest_list")
 @click.argument("members", nargs=-1, required=True)
 @registry_options
@@ -100,7 +91,7 @@ def annotate(
     type=click.Choice(["docker", "oci"]),
     help="Media type of the list (default: as docker chooses, from the first entry).",
 )
-@_jobs_option
+@jobs_option
 @click.argument("manifest_list")
 @registry_options
 def push(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import registry_options
+from polyarch.cli._options import jobs_option, registry_options
 
 if TYPE_CHECKING:
     from polyarch.registry import Registries
@@ -22,14 +22,7 @@ ARCHIVE_PREFIX = "docker-archive:"
     metavar="OS/ARCH[/VARIANT]|all",
     help="The platform to pull for (default: this machine's); 'all' keeps the whole index.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Blobs transferred at once.",
-)
+@jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.argument("image")
 @click.argument("destination")

@@ -14,18 +14,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol, runtime_checkable
 
 from polyarch import gojson
-from polyarch.errors import InvalidInputError
+from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store
+from polyarch.store import BlobMounter, Store, is_digest
 
 __all__ = [
     "BlobTransfer",
     "CopyProgress",
     "CopyResult",
     "Transfers",
+    "VerifiedBlobWriter",
     "copy_image",
     "select_entries",
     "subset_index",
@@ -41,6 +43,19 @@ class BlobTransfer(Enum):
     PRESENT = "present"
     MOUNTED = "mounted"
     COPIED = "copied"
+
+
+@runtime_checkable
+class VerifiedBlobWriter(Protocol):
+    """A store that can take a stream that verifies itself without hashing it again.
+
+    An optional capability beside :class:`~polyarch.store.BlobMounter`, probed at run time.
+    """
+
+    def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Store a blob from ``chunks`` that raise before they end when the bytes are not
+        the descriptor's, as those of :meth:`Store.open_blob` for the same descriptor do."""
+        ...
 
 
 def transfer_blob(
@@ -60,8 +75,21 @@ def transfer_blob(
         return BlobTransfer.MOUNTED
     if target.has_blob(descriptor.digest):
         return BlobTransfer.PRESENT
-    with source.open_blob(descriptor) as chunks:
-        target.put_blob(descriptor, chunks if on_bytes is None else _counted(chunks, on_bytes))
+    try:
+        with source.open_blob(descriptor) as chunks:
+            stream = chunks if on_bytes is None else _counted(chunks, on_bytes)
+            if isinstance(target, VerifiedBlobWriter):
+                # open_blob verifies as it streams: hashing the same bytes again is waste.
+                target.put_verified_blob(descriptor, stream)
+            else:
+                target.put_blob(descriptor, stream)
+    except (DigestMismatchError, SizeMismatchError) as err:
+        # The verifier knows what the bytes should be, not where they came from.
+        err.hint = err.hint or (
+            f"{source.location} serves damaged bytes for blob {descriptor.digest}; nothing "
+            f"of it was written to {target.location}. Push the image to the source again."
+        )
+        raise
     return BlobTransfer.COPIED
 
 
@@ -196,7 +224,8 @@ def copy_image(
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy the plain image instead of an index.
     :raises InvalidInputError: ``single`` without exactly one platform.
-    :raises NoMatchingPlatformError: a platform the index cannot serve.
+    :raises NoMatchingPlatformError: a platform the index (or the single image) cannot
+        serve.
     """
     if single and len(platforms) != 1:
         raise InvalidInputError("--single needs exactly one --platform")
@@ -208,6 +237,13 @@ def copy_image(
             root = source.get_manifest(next(e for e in entries if not e.is_attestation).digest)
         else:
             root = subset_index(root, entries)
+    elif isinstance(root, ImageManifest) and platforms:
+        # A single image has no entries to pick: it must run on every platform asked for.
+        from polyarch.resolve import image_for_platform
+
+        where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
+        for platform in platforms:
+            image_for_platform(source, root, platform, where=where)
     transfers = Transfers()
     copied = [0]
     lock = threading.Lock()

@@ -52,6 +52,7 @@ class RichProgress(CopyProgress):
     """A bar per blob in flight and one for the total, with bytes and rate."""
 
     def __init__(self) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -65,6 +66,8 @@ class RichProgress(CopyProgress):
             BarColumn(),
             DownloadColumn(binary_units=True),
             TransferSpeedColumn(),
+            # stderr: stdout carries the digest, and rich would draw on stdout by default.
+            console=Console(stderr=True),
             transient=True,
         )
         self._tasks: dict[str, Any] = {}

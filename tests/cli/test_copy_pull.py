@@ -676,3 +676,16 @@ def test_help_names_the_commands() -> None:
     text = ok(polyarch("--help"))
     for command in ("copy", "pull", "tags", "digest"):
         assert re.search(rf"^\s+{command}\s", text, re.MULTILINE), command
+
+
+def test_copy_of_an_untagged_layout_is_tagged_latest(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "hello-multiarch"
+    result = subprocess.run(
+        ["polyarch", "copy", "-q", f"oci:{example}", f"oci:{tmp_path / 'copy'}"],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    from polyarch.layout import LayoutStore
+
+    assert LayoutStore(tmp_path / "copy").list_tags() == ["latest"]

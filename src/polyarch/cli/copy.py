@@ -73,7 +73,8 @@ def copy(
             f"{destination!r} names a digest: a copy is written under a tag",
             hint="name the destination with :TAG, or with no tag to keep the source's",
         )
-    tag = dest_location.tag or src.location.tag
+    # Something must name the copy, or a layout would hold it as no root at all.
+    tag = dest_location.tag or src.location.tag or "latest"
     progress = make_progress(quiet=quiet)
     try:
         result = copy_image(

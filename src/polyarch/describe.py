@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: Children fetched at once. A registry client pools its connections, so more workers
 #: than this mostly add contention; a layout is read from the local disk.
-DEFAULT_JOBS = 16
+DEFAULT_JOBS = 8
 
 
 @dataclass(frozen=True, slots=True)

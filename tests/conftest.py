@@ -11,17 +11,28 @@
 
 Session-scoped registries are shared: use unique repository names per test, and count
 requests between two ``mark()`` positions rather than from the start of the log.
+
+Every password and token these fixtures make is registered with the session's secrets
+check (``tests/secretscan.py``): if one of them appears in anything polyarch printed or
+logged during the session, the run fails at its end.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 import shutil
+import sysconfig
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.registry_server import REGISTRY_BINARY, RegistryFactory, RegistryServer
+from tests.secretscan import SCAN, RecordingHandler
 from tests.token_server import AclTable, TokenRegistry, TokenServer
 
 #: Who may do what on ``token_registry``; ``None`` is everyone, anonymous included.
@@ -32,6 +43,78 @@ TOKEN_ACL: AclTable = {
     "bob": {"alice/*": ["pull"]},
     "admin": {"*": ["*"], "registry:catalog": ["*"]},
 }
+
+
+#: The wrapper's directory, and what pytest_configure changed, for pytest_unconfigure.
+_PRINTED = pytest.StashKey[Path]()
+_RESTORE = pytest.StashKey[tuple[str | None, logging.Handler, dict[str, int]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record what polyarch prints and logs, for the secrets check (tests/secretscan.py)."""
+    directory = Path(tempfile.mkdtemp(prefix="polyarch-printed-"))
+    config.stash[_PRINTED] = directory
+    SCAN.output_dir = directory / "runs"
+    SCAN.output_dir.mkdir()
+    real = Path(sysconfig.get_path("scripts")) / "polyarch"
+    if not real.exists():
+        real = Path(shutil.which("polyarch") or "polyarch")
+    wrapper = directory / "bin" / "polyarch"
+    wrapper.parent.mkdir()
+    wrapper.write_text(SCAN.wrapper_script(real, shutil.which("tee") or "/usr/bin/tee"))
+    wrapper.chmod(0o755)
+    path = os.environ.get("PATH")
+    os.environ["PATH"] = f"{wrapper.parent}{os.pathsep}{path or ''}"
+    handler = RecordingHandler(SCAN)
+    logging.getLogger().addHandler(handler)
+    levels = {}
+    for name in ("polyarch", "httpx"):
+        levels[name] = logging.getLogger(name).level
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    config.stash[_RESTORE] = (path, handler, levels)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore = config.stash.get(_RESTORE, None)
+    if restore is not None:
+        path, handler, levels = restore
+        if path is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = path
+        logging.getLogger().removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    directory = config.stash.get(_PRINTED, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_was_printed_or_logged() -> Iterator[None]:
+    """The session's last teardown: fails the run if a registered secret showed up."""
+    yield
+    leaks = SCAN.leaks()
+    if leaks:
+        pytest.fail(SCAN.report(leaks), pytrace=False)
+
+
+class _RegisteringFactory(RegistryFactory):
+    """``registry_factory`` registering the password of each htpasswd registry it starts."""
+
+    def __call__(self, **kwargs: Any) -> RegistryServer:
+        server = super().__call__(**kwargs)
+        SCAN.add_password(server.username, server.password, f"the registry at {server.host}")
+        return server
+
+
+class _RegisteringTokenServer(TokenServer):
+    """A token service registering every token it signs."""
+
+    def mint(self, *args: Any, **kwargs: Any) -> str:
+        token = super().mint(*args, **kwargs)
+        SCAN.add_token(token, "a bearer token of the token service")
+        return token
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -65,6 +148,7 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
         username="polyarch",
         password=secrets.token_urlsafe(18),
     )
+    SCAN.add_password(server.username, server.password, "auth_registry")
     with server:
         yield server
 
@@ -72,7 +156,7 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry
 @pytest.fixture
 def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
     """Start extra, fresh registries: ``registry_factory(htpasswd=True)``."""
-    factory = RegistryFactory(lambda: tmp_path_factory.mktemp("registry-extra"))
+    factory = _RegisteringFactory(lambda: tmp_path_factory.mktemp("registry-extra"))
     try:
         yield factory
     finally:
@@ -84,7 +168,13 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRe
     """A registry that takes bearer tokens from a token service, with users (random
     passwords) and grants as in ``TOKEN_ACL``; both are stopped at teardown."""
     users = {name: secrets.token_urlsafe(18) for name in TOKEN_ACL if name is not None}
-    tokens = TokenServer(tmp_path_factory.mktemp("token-service"), users=users, acl=TOKEN_ACL)
+    for user, password in users.items():
+        SCAN.add_password(user, password, f"token_registry's user {user}")
+    tokens = _RegisteringTokenServer(
+        tmp_path_factory.mktemp("token-service"), users=users, acl=TOKEN_ACL
+    )
+    # Refresh tokens (docker's identity tokens), including those tests add themselves.
+    SCAN.add_source("a refresh token of the token service", lambda: list(tokens.refresh_tokens))
     with tokens:
         server = RegistryServer(
             tmp_path_factory.mktemp("token-registry"), token_auth=tokens.registry_auth

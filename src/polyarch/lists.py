@@ -146,13 +146,14 @@ class PendingListStore:
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, RecursionError) as err:
+            # RecursionError: JSON nested deeper than the parser goes (a damaged file).
             raise InvalidManifestError(f"pending list file {path} is unreadable: {err}") from err
         try:
             if doc.get("version") != FILE_VERSION:
                 raise ValueError(f"unknown version {doc.get('version')!r}")
             entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
         return PendingList(reference, entries)
 

@@ -80,7 +80,9 @@ class LayoutStore:
             return {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except (ValueError, RecursionError) as err:
+            # ValueError: undecodable bytes, bad JSON, an integer too long to convert;
+            # RecursionError: arrays nested deeper than the parser goes.
             raise InvalidManifestError(f"{index_path} is not valid JSON: {err}") from err
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
             raise InvalidManifestError(f"{index_path} is not an OCI image index")
@@ -219,7 +221,7 @@ class LayoutStore:
             doc = self._read_index()
             kept = [
                 entry
-                for entry in doc.get("manifests", [])
+                for entry in self._checked_entries(doc)
                 if (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME) != tag
             ]
             entry = Descriptor(
@@ -234,7 +236,7 @@ class LayoutStore:
     def delete(self, identifier: str) -> None:
         with self._locked():
             doc = self._read_index()
-            entries = doc.get("manifests", [])
+            entries = self._checked_entries(doc)
             if is_digest(identifier):
                 kept = [e for e in entries if e.get("digest") != identifier]
             else:
@@ -250,6 +252,14 @@ class LayoutStore:
                 )
             doc["manifests"] = kept
             self._write_index(doc)
+
+    def _checked_entries(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The entries of a read index.json, each checked to be a descriptor: a damaged
+        index is refused (InvalidManifestError), never rewritten with its damage."""
+        entries: list[dict[str, Any]] = doc.get("manifests", [])
+        for entry in entries:
+            Descriptor.from_dict(entry, what=f"{self.path}/index.json entry")
+        return entries
 
     def _write_index(self, doc: dict[str, Any]) -> None:
         write_atomically(self.path / "index.json", json.dumps(doc, indent=2).encode() + b"\n")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from polyarch import gojson
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BlobTransfer(Enum):
@@ -75,14 +77,14 @@ def transfer_blob(
         return BlobTransfer.MOUNTED
     if target.has_blob(descriptor.digest):
         return BlobTransfer.PRESENT
+    # Re-iterable: a target whose upload fails midway starts again from a fresh read.
+    stream = _BlobSource(source, descriptor, on_bytes)
     try:
-        with source.open_blob(descriptor) as chunks:
-            stream = chunks if on_bytes is None else _counted(chunks, on_bytes)
-            if isinstance(target, VerifiedBlobWriter):
-                # open_blob verifies as it streams: hashing the same bytes again is waste.
-                target.put_verified_blob(descriptor, stream)
-            else:
-                target.put_blob(descriptor, stream)
+        if isinstance(target, VerifiedBlobWriter):
+            # open_blob verifies as it streams: hashing the same bytes again is waste.
+            target.put_verified_blob(descriptor, stream)
+        else:
+            target.put_blob(descriptor, stream)
     except (DigestMismatchError, SizeMismatchError) as err:
         # The verifier knows what the bytes should be, not where they came from.
         err.hint = err.hint or (
@@ -93,10 +95,27 @@ def transfer_blob(
     return BlobTransfer.COPIED
 
 
-def _counted(chunks: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterator[bytes]:
-    for chunk in chunks:
-        on_bytes(len(chunk))
-        yield chunk
+class _BlobSource:
+    """A blob of ``source`` that can be read more than once: each iteration opens it
+    anew, so a target can restart a failed upload from the first byte (a registry does,
+    see :meth:`polyarch.registry.RegistryStore.put_blob`)."""
+
+    def __init__(
+        self,
+        source: Store,
+        descriptor: Descriptor,
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        self._source = source
+        self._descriptor = descriptor
+        self._on_bytes = on_bytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._source.open_blob(self._descriptor) as chunks:
+            for chunk in chunks:
+                if self._on_bytes is not None:
+                    self._on_bytes(len(chunk))
+                yield chunk
 
 
 @dataclass
@@ -196,12 +215,19 @@ def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Des
 
 def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex:
     """A new index with only ``entries`` of ``index``, each entry's JSON kept as it was."""
-    document = json.loads(index.raw)
+    # Numbers other than integers (and NaN, which Python's parser lets through) are kept
+    # as they were spelled: Go's encoder has no Python float, and re-spelling them would
+    # change the entries' JSON.
+    document = json.loads(index.raw, parse_float=_raw_json, parse_constant=_raw_json)
     keep = {entry.digest for entry in entries}
     document["manifests"] = [m for m in document["manifests"] if m.get("digest") in keep]
     new = parse_manifest(gojson.marshal_indent(document, "   "))
     assert isinstance(new, ImageIndex)
     return new
+
+
+def _raw_json(token: str) -> gojson.RawJSON:
+    return gojson.RawJSON(token.encode())
 
 
 def copy_image(
@@ -256,6 +282,23 @@ def copy_image(
 
         return advanced
 
+    failed = threading.Event()
+
+    def failing_fast(work: Callable[[T], object]) -> Callable[[T], None]:
+        """Once one transfer failed, those not begun yet are skipped: the copy has failed,
+        and the target gets nothing more from it (the pool would run them all)."""
+
+        def run(item: T) -> None:
+            if failed.is_set():
+                return
+            try:
+                work(item)
+            except BaseException:
+                failed.set()
+                raise
+
+        return run
+
     def copy_blob(blob: Descriptor) -> None:
         report.blob_started(blob)
         how = transfers.blob(source, target, blob, on_bytes=count(blob))
@@ -269,8 +312,8 @@ def copy_image(
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         images, indexes = _gather(source, root, pool)
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
-        list(pool.map(copy_blob, blobs.values()))
-        list(pool.map(put, [image for image in images if image is not root]))
+        list(pool.map(failing_fast(copy_blob), blobs.values()))
+        list(pool.map(failing_fast(put), [image for image in images if image is not root]))
     for index in indexes[:-1]:
         put(index)  # nested indexes, innermost first
     descriptor = put(root, tag)

@@ -138,7 +138,9 @@ def test_unreachable_registry_exit_code() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        result = polyarch("inspect", f"127.0.0.1:{port}/app:1.0")
+        result = polyarch(
+            "inspect", f"127.0.0.1:{port}/app:1.0", env={"POLYARCH_RETRY_BACKOFF": "0.01"}
+        )
     stderr = assert_clean_error(result, 5)
     assert f"cannot reach 127.0.0.1:{port}" in stderr
 

@@ -114,7 +114,12 @@ def test_unreachable_registry() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound but not listening: connection refused
-        with RegistryClient(f"127.0.0.1:{port}") as client, pytest.raises(NetworkError) as info:
+        # Retried (a registry may be restarting), with a short backoff for the test.
+        options = RegistryOptions(backoff=0.01)
+        with (
+            RegistryClient(f"127.0.0.1:{port}", options=options) as client,
+            pytest.raises(NetworkError) as info,
+        ):
             client.ping()
     assert f"cannot reach 127.0.0.1:{port}" in str(info.value)
     assert info.value.exit_code == 5

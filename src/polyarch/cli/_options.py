@@ -27,7 +27,12 @@ jobs_option = click.option(
 
 
 def registry_options(func: F) -> F:
-    """Add ``--insecure``, ``--ca-file`` and ``--certs-dir``; pass a ready ``registries``."""
+    """Add ``--insecure``, ``--ca-file``, ``--certs-dir`` and ``--retries``; pass a ready
+    ``registries``.
+
+    ``POLYARCH_RETRY_BACKOFF`` (seconds, default 0.5) sets the wait before the first retry;
+    each further one waits twice as long.
+    """
 
     @click.option(
         "--insecure",
@@ -46,15 +51,50 @@ def registry_options(func: F) -> F:
         show_default="/etc/docker/certs.d",
         help="Per-registry certificates, as docker reads them (HOST/ca.crt).",
     )
+    @click.option(
+        "--retries",
+        type=click.IntRange(0, 100),
+        default=4,
+        show_default=True,
+        help="Retry failed requests and transfers this many times (0: never).",
+    )
     @functools.wraps(func)
     def wrapper(
-        *args: Any, insecure: bool, ca_file: Path | None, certs_dir: Path, **kwargs: Any
+        *args: Any,
+        insecure: bool,
+        ca_file: Path | None,
+        certs_dir: Path,
+        retries: int,
+        **kwargs: Any,
     ) -> Any:
         from polyarch.registry import Registries, RegistryOptions
 
-        options = RegistryOptions(insecure=insecure, ca_file=ca_file, certs_dir=Path(certs_dir))
+        options = RegistryOptions(
+            insecure=insecure,
+            ca_file=ca_file,
+            certs_dir=Path(certs_dir),
+            retries=retries,
+            backoff=_backoff(),
+        )
         registries: Registries = Registries(options)
         with registries:
             return func(*args, registries=registries, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _backoff() -> float:
+    from polyarch.errors import InvalidInputError
+
+    text = os.environ.get("POLYARCH_RETRY_BACKOFF", "").strip()
+    if not text:
+        return 0.5
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60:  # NaN fails too
+        raise InvalidInputError(
+            f"POLYARCH_RETRY_BACKOFF={text!r} is not a number of seconds from 0 to 60"
+        )
+    return value

@@ -5,13 +5,24 @@ shape: send, get a 401 with a challenge, ask the token service named by the chal
 for a token with the scopes this request needs, send again. What is learned (the
 challenge, the tokens by scope) lives in one :class:`AuthSession` per registry, so later
 requests send the right header up front and no 401 is spent twice.
+
+Tokens are renewed before they expire by this machine's clock (``issued_at`` and
+``expires_in`` of the token service's answer); a token the registry refuses although our
+clock says it is valid is renewed once and the request sent once more, never in a loop.
+
+Credentials travel only where they cannot be read on the way: HTTPS, or plain HTTP to
+this machine (``localhost``, 127.0.0.0/8, ``::1``), unless the registry was declared
+``--insecure``. That covers the registry, upload locations it names, redirects and the
+token service its challenge sends us to (:func:`may_send_credentials`).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -19,7 +30,12 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from polyarch.errors import AuthenticationError, NetworkError, PermissionDeniedError
+from polyarch.errors import (
+    AuthenticationError,
+    NetworkError,
+    PermissionDeniedError,
+    RegistryError,
+)
 from polyarch.registry._http import httpx
 
 if TYPE_CHECKING:
@@ -29,10 +45,22 @@ log = logging.getLogger(__name__)
 
 _PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
-#: Tokens are refreshed this long before they expire, so none dies in flight.
+#: Tokens are renewed this long before they expire (at most a tenth of what is left of
+#: their life), so none dies in flight.
 _EXPIRY_MARGIN = 10.0
 #: The token spec's default lifetime when the service does not say.
 _DEFAULT_TOKEN_LIFETIME = 60.0
+#: Marks a request whose body holds a secret (the refresh-token grant), so that the
+#: transport check recognizes it on every redirect hop (httpx carries extensions over).
+_SECRET_BODY = "polyarch.secret_body"
+#: Marks a request to a token service, so its transport failures name the service.
+_TOKEN_REQUEST = "polyarch.token_request"
+
+
+class TokenRenewedError(RegistryError):
+    """The registry refused the token sent with a streamed body (an upload), which cannot
+    be sent again; a new token is in the session. Starting the upload again from its first
+    byte is worth it (the registry store does, within its retry budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +92,59 @@ class Challenge:
 
 def repository_scope(repository: str, *actions: str) -> str:
     return f"repository:{repository}:{','.join(actions)}"
+
+
+def may_send_credentials(url: httpx.URL, *, insecure: bool) -> bool:
+    """Whether a credential (password, token) may be sent to ``url``.
+
+    Over HTTPS always; over plain HTTP only to this machine, or with ``insecure`` (the
+    user declared the network trusted, as docker's ``insecure-registries``).
+    """
+    from polyarch.registry.client import is_loopback  # defined beside the scheme choice
+
+    if url.scheme == "https":
+        return True
+    return url.scheme == "http" and (insecure or is_loopback(url.host))
+
+
+def token_lifetime(expires_in: object, issued_at: object, *, now: float) -> float:
+    """How many seconds from ``now`` a token just received may be sent (token.md).
+
+    The token lives ``expires_in`` seconds (60 when missing or not a positive number)
+    from ``issued_at`` (RFC 3339), or from now without one; a margin of a tenth of what is
+    left, at most :data:`_EXPIRY_MARGIN`, is kept. An ``issued_at`` in the future or older
+    than the whole lifetime says the two clocks disagree, not that the token is dead on
+    arrival: the lifetime then counts from now.
+
+    :param now: this machine's wall clock (``time.time()``).
+    """
+    lifetime = _DEFAULT_TOKEN_LIFETIME
+    if isinstance(expires_in, int | float | str) and not isinstance(expires_in, bool):
+        try:
+            given = float(expires_in)
+        except ValueError:
+            given = math.nan
+        if math.isfinite(given) and given > 0:
+            lifetime = given
+    age = 0.0
+    issued = _timestamp(issued_at)
+    if issued is not None and 0.0 <= now - issued < lifetime:
+        age = now - issued
+    remaining = lifetime - age
+    return remaining - min(_EXPIRY_MARGIN, remaining / 10)
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        # 3.11 reads RFC 3339: "Z", offsets, fractions of any length.
+        moment = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def _granted_scopes(token: str) -> frozenset[str] | None:
@@ -101,22 +182,41 @@ def _covers(granted: frozenset[str], wanted: frozenset[str]) -> bool:
     return True
 
 
+def _replayable(request: httpx.Request) -> bool:
+    """Whether the request's body can be sent a second time: bytes can; a stream (an
+    upload) cannot, its chunks are gone, unless it was declared empty and is no generator."""
+    stream = request.stream
+    if isinstance(stream, httpx.ByteStream):
+        return True
+    return request.headers.get("Content-Length") == "0" and not getattr(
+        stream, "_is_generator", True
+    )
+
+
 @dataclass(slots=True)
 class _Token:
     value: str
     scopes: frozenset[str]
     expires_at: float
+    """``time.monotonic()`` after which the token is no longer sent."""
 
 
 class AuthSession:
-    """What one registry taught us about authenticating to it, shared by all threads."""
+    """What one registry taught us about authenticating to it, shared by all threads.
+
+    :param insecure: the registry was declared ``--insecure``: credentials may cross
+        plain HTTP to it and to its token service.
+    """
 
     def __init__(
         self,
         registry: str,
         credentials_loader: Callable[[], Credentials | None],
+        *,
+        insecure: bool = False,
     ) -> None:
         self.registry = registry
+        self.insecure = insecure
         self._load_credentials = credentials_loader
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
@@ -137,6 +237,67 @@ class AuthSession:
     def credential_source(self) -> str:
         creds = self.credentials
         return creds.source if creds is not None and creds.source else "no credentials"
+
+    def _who(self) -> str:
+        return (
+            f"the credentials from {self.credential_source}"
+            if self.credentials
+            else "anonymous access"
+        )
+
+    # -- where credentials may go ----------------------------------------------------------
+
+    def check_transport(self, request: httpx.Request) -> None:
+        """Refuse to send ``request`` if it would carry a credential over plain HTTP to
+        another machine. Runs for every request and every redirect hop (an httpx
+        ``request`` event hook) and in the auth flow itself.
+
+        :raises AuthenticationError: it would.
+        """
+        if "Authorization" not in request.headers and not request.extensions.get(_SECRET_BODY):
+            return
+        if may_send_credentials(request.url, insecure=self.insecure):
+            return
+        host = request.url.host
+        raise AuthenticationError(
+            f"refusing to send {self._what_is_sent(request)} to {host} over plain HTTP "
+            f"({request.method} {request.url.copy_with(query=None)}): {host} is not this "
+            "machine, and anyone on the way could read them",
+            hint=(
+                f"{self.registry} should name an https:// address there; if the network to "
+                f"{host} is trusted, pass --insecure"
+            ),
+        )
+
+    def _what_is_sent(self, request: httpx.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer " and not request.extensions.get(_SECRET_BODY):
+            return f"a token for {self.registry}"
+        return self._who()
+
+    def transport_error(self, err: httpx.HTTPError) -> NetworkError | None:
+        """A token service that could not be reached, named as such (the request that
+        failed was ours to it); ``None`` when the failure was elsewhere."""
+        try:
+            request = err.request
+        except RuntimeError:  # httpx raises when an error carries no request
+            return None
+        if not request.extensions.get(_TOKEN_REQUEST):
+            return None
+        if isinstance(err, httpx.TimeoutException):
+            why = "no answer in time"
+        else:
+            why = str(err) or type(err).__name__
+        return NetworkError(
+            f"cannot reach the token service of {self.registry} at "
+            f"{request.url.netloc.decode('ascii', 'replace')}: {why}",
+            hint=(
+                f"{self.registry} sends clients to {request.url.copy_with(query=None)} for "
+                "tokens; is that service up and reachable from here?"
+            ),
+        )
+
+    # -- headers ---------------------------------------------------------------------------
 
     def cached_header(self, scopes: frozenset[str]) -> str | None:
         """The Authorization header to send up front for these scopes, if one is known."""
@@ -160,15 +321,45 @@ class AuthSession:
         raw = f"{creds.username}:{creds.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def token_request(self, scopes: frozenset[str]) -> httpx.Request:
-        """The request that asks the challenge's token service for a token."""
+    def token_request(
+        self, scopes: frozenset[str], original: httpx.Request | None = None
+    ) -> httpx.Request:
+        """The request that asks the challenge's token service for a token.
+
+        :param original: the request the token is for: its timeout and user agent apply.
+        :raises AuthenticationError: the realm is not a URL, or is plain HTTP to another
+            machine while there are credentials to send.
+        """
         assert self.challenge is not None
         realm = self.challenge.realm
-        if not realm.startswith(("https://", "http://")):
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("https", "http") or not url.host:
             raise AuthenticationError(
                 f"{self.registry} asked for a token from an invalid realm {realm!r}"
             )
         creds = self.credentials
+        extensions: dict[str, object] = {_TOKEN_REQUEST: True}
+        if original is not None and "timeout" in original.extensions:
+            # Requests an auth flow makes get no timeout of their own from httpx.
+            extensions["timeout"] = original.extensions["timeout"]
+        headers = {}
+        if original is not None and "User-Agent" in original.headers:
+            headers["User-Agent"] = original.headers["User-Agent"]
+        secret = creds is not None and bool(creds.identity_token or creds.username)
+        if secret and not may_send_credentials(url, insecure=self.insecure):
+            raise AuthenticationError(
+                f"{self.registry} sends clients to the token service {realm} over plain "
+                f"HTTP; refusing to send the credentials from {self.credential_source} "
+                f"there: {url.host} is not this machine, and anyone on the way could "
+                "read them",
+                hint=(
+                    f"the registry should name an https:// realm; if the network to "
+                    f"{url.host} is trusted, pass --insecure"
+                ),
+            )
         if creds is not None and creds.identity_token:
             # An identity token is an OAuth2 refresh token (docker login on Docker Hub and
             # Azure): it is exchanged by POST, never sent as basic auth.
@@ -180,62 +371,53 @@ class AuthSession:
             }
             if self.challenge.service:
                 form["service"] = self.challenge.service
-            return httpx.Request("POST", realm, data=form)
+            extensions[_SECRET_BODY] = True
+            return httpx.Request("POST", url, data=form, headers=headers, extensions=extensions)
         params: list[tuple[str, str | int | float | bool | None]] = []
         if self.challenge.service:
             params.append(("service", self.challenge.service))
         params.extend(("scope", scope) for scope in sorted(scopes))
-        headers = {}
         basic = self.basic_header()
         if basic is not None:
             headers["Authorization"] = basic
-        return httpx.Request("GET", realm, params=params, headers=headers)
+        return httpx.Request("GET", url, params=params, headers=headers, extensions=extensions)
 
     def accept_token(self, response: httpx.Response, scopes: frozenset[str]) -> str:
         """Read a token service's answer; remember and return the token.
 
         :raises AuthenticationError: the service refused the credentials.
         :raises PermissionDeniedError: the service refused the scope.
+        :raises NetworkError: the service failed.
         """
         response.read()
+        service = f"the token service of {self.registry} ({response.request.url.host})"
         if response.status_code in (401, 403):
-            who = (
-                f"the credentials from {self.credential_source}"
-                if self.credentials
-                else "anonymous access"
-            )
             cls = AuthenticationError if response.status_code == 401 else PermissionDeniedError
             # A ping (and so login) asks for a token for no scope at all.
             wanted = f" for {', '.join(sorted(scopes))}" if scopes else ""
             raise cls(
-                f"the token service of {self.registry} refused {who}"
-                f"{wanted} (HTTP {response.status_code})",
+                f"{service} refused {self._who()}{wanted} (HTTP {response.status_code})",
                 hint=None if self.credentials else f"log in first: polyarch login {self.registry}",
             )
         if response.status_code >= 400:
             raise NetworkError(
-                f"the token service of {self.registry} answered HTTP {response.status_code}",
+                f"{service} answered HTTP {response.status_code}",
                 status=response.status_code,
             )
         try:
             doc = response.json()
             value = doc.get("token") or doc.get("access_token")
-            lifetime = float(doc.get("expires_in") or _DEFAULT_TOKEN_LIFETIME)
+            expires_in, issued_at = doc.get("expires_in"), doc.get("issued_at")
         except (ValueError, AttributeError, TypeError):
-            value = None
-            lifetime = 0.0
+            value = expires_in = issued_at = None
         if not isinstance(value, str) or not value:
-            raise AuthenticationError(
-                f"the token service of {self.registry} sent no token in its answer"
-            )
+            raise AuthenticationError(f"{service} sent no token in its answer")
         granted = _granted_scopes(value)
-        token = _Token(
-            value,
-            scopes if granted is None else granted,
-            time.monotonic() + max(lifetime - _EXPIRY_MARGIN, 1.0),
-        )
+        lifetime = token_lifetime(expires_in, issued_at, now=time.time())
+        token = _Token(value, scopes if granted is None else granted, time.monotonic() + lifetime)
         with self._lock:
-            self._tokens = [t for t in self._tokens if t.expires_at > time.monotonic()]
+            now = time.monotonic()
+            self._tokens = [t for t in self._tokens if t.expires_at > now]
             self._tokens.append(token)
         return f"Bearer {value}"
 
@@ -251,9 +433,12 @@ class AuthSession:
         with self._lock:
             return self._scope_locks.setdefault(scopes, threading.Lock())
 
-    def forget_tokens(self, scopes: frozenset[str]) -> None:
+    def forget_token(self, header: str) -> None:
+        """Drop the token sent as ``header`` (the registry refused it); others stay, and
+        one another thread just obtained is not thrown away."""
+        value = header.partition(" ")[2]
         with self._lock:
-            self._tokens = [t for t in self._tokens if not _covers(t.scopes, scopes)]
+            self._tokens = [t for t in self._tokens if t.value != value]
 
 
 class RegistryAuth(httpx.Auth):
@@ -268,10 +453,11 @@ class RegistryAuth(httpx.Auth):
         header = session.cached_header(self.scopes)
         fresh = False
         if header is None and session.challenge is not None:
-            header = yield from self._fresh_header()
+            header = yield from self._fresh_header(request)
             fresh = True
         if header is not None:
             request.headers["Authorization"] = header
+            session.check_transport(request)
         response = yield request
         if response.status_code != 401:
             return
@@ -281,15 +467,39 @@ class RegistryAuth(httpx.Auth):
         if header is not None:
             if challenge.scheme == "basic":
                 return  # the credentials we have were the ones refused
-            # A cached token that expired or was revoked: one fresh exchange, then give up.
-            session.forget_tokens(self.scopes)
-        header = yield from self._fresh_header()
+            if challenge.params.get("error") == "insufficient_scope":
+                # The token is sound but does not grant what this request needs (a cancel
+                # wanting "delete"): the service would answer the same again.
+                return
+            # A token that expired early by our clock, or was revoked: one fresh exchange,
+            # one more try, then the registry's answer stands.
+            session.forget_token(header)
+        refused = header
+        header = yield from self._fresh_header(request)
         if header is None:
             return
+        if not _replayable(request):
+            # The body (an upload's bytes) went with the refused request and cannot be
+            # sent again; the session keeps the new token for whoever tries next.
+            why = (
+                "refused a token that had not expired by this machine's clock"
+                if refused is not None
+                else "asked for credentials"
+            )
+            ready = "a new token is ready" if refused is not None else "they are ready now"
+            raise TokenRenewedError(
+                f"{request.method} {request.url.copy_with(query=None)}: {session.registry} "
+                f"{why} while an upload was being sent, which cannot be sent again; {ready}",
+                status=401,
+                hint="run the command again: blobs already uploaded are skipped",
+            )
         request.headers["Authorization"] = header
+        session.check_transport(request)
         yield request
 
-    def _fresh_header(self) -> Generator[httpx.Request, httpx.Response, str | None]:
+    def _fresh_header(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, str | None]:
         session = self.session
         challenge = session.challenge
         if challenge is None:
@@ -301,5 +511,5 @@ class RegistryAuth(httpx.Auth):
             cached = session.cached_header(self.scopes)
             if cached is not None:
                 return cached
-            token_response = yield session.token_request(self.scopes)
+            token_response = yield session.token_request(self.scopes, request)
             return session.accept_token(token_response, self.scopes)

@@ -1,20 +1,39 @@
-"""An HTTP client for one registry host (distribution API v2): transport, TLS, auth, errors.
+"""An HTTP client for one registry host (distribution API v2): transport, TLS, auth, errors,
+retries.
 
 Plain HTTP is used only for ``--insecure`` registries and loopback hosts (``localhost``,
 127.0.0.0/8, ``::1``), as docker does; everything else is HTTPS with verification against
 the system's CAs plus ``/etc/docker/certs.d/<host>/*.crt`` and ``--ca-file``.
+
+Retries: a request that got no answer (refused, reset, closed, timed out) or a "not now"
+answer (429, 500, 502, 503, 504) is sent again after an exponential backoff with jitter
+(``Retry-After`` honoured, capped), at most ``RegistryOptions.retries`` times, when sending
+it again is safe::
+
+    idempotent method (GET HEAD PUT DELETE), body held whole    every transient failure
+    any method, body held whole                                  no connection made; 429, 503
+    a streamed body (blob uploads)                               never here: the store
+                                                                 restarts the whole upload
+
+Bodies are read with a cap, so an endless answer costs bounded memory and time: what a
+caller streams (blobs, manifests) it bounds itself; every other body is read up to
+:data:`BODY_LIMIT` bytes, error bodies up to :data:`ERROR_BODY_LIMIT`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
+import json
 import logging
+import random
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from polyarch import __version__
 from polyarch.errors import (
@@ -26,18 +45,41 @@ from polyarch.errors import (
     RegistryError,
 )
 from polyarch.reference import api_host_of
-from polyarch.registry._auth import AuthSession, Challenge, RegistryAuth
+from polyarch.registry._auth import AuthSession, Challenge, RegistryAuth, TokenRenewedError
 from polyarch.registry._http import httpx
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
 
-__all__ = ["RegistryClient", "RegistryOptions", "is_loopback"]
+__all__ = [
+    "BODY_LIMIT",
+    "ERROR_BODY_LIMIT",
+    "RETRY_STATUSES",
+    "RegistryClient",
+    "RegistryOptions",
+    "is_loopback",
+    "worth_retrying",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 USER_AGENT = f"polyarch/{__version__}"
+
+#: Answers that say "not now" rather than "no": the same request may succeed later.
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Answers that say the request was not acted on (RFC 6585 §4, RFC 9110 §15.6.4): safe to
+#: send again whatever the method.
+_NOT_PERFORMED: Final = frozenset({429, 503})
+#: Methods whose repetition has the effect of one request (RFC 9110 §9.2.2).
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: The most a body the caller does not stream may hold (tag lists, upload answers).
+BODY_LIMIT: Final = 16 * 1024 * 1024
+#: The most of an error answer read for its message.
+ERROR_BODY_LIMIT: Final = 64 * 1024
+#: Set on an error that :meth:`RegistryClient.request` already retried as often as allowed,
+#: so that callers restarting a larger operation do not multiply the attempts.
+_SPENT: Final = "_polyarch_retries_spent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +94,11 @@ class RegistryOptions:
         or ``~/.docker``.
     :param credentials: use these instead of looking them up (tests, ``--username``).
     :param timeout: seconds to wait for a connection or for data.
+    :param retries: how many times a failed request (or blob upload, or a body that broke
+        off) is tried again; 0 never retries.
+    :param backoff: seconds before the first retry; each further one waits twice as long,
+        a random part of it (jitter) so that parallel transfers do not retry in step.
+    :param max_wait: the longest wait before one retry, ``Retry-After`` included.
     """
 
     insecure: bool = False
@@ -61,6 +108,16 @@ class RegistryOptions:
     credentials: Credentials | None = field(default=None, repr=False)
     timeout: float = 30.0
     max_connections: int = 32
+    retries: int = 4
+    backoff: float = 0.5
+    max_wait: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.backoff < 0 or self.max_wait < 0:
+            raise InvalidInputError(
+                f"retries ({self.retries}), backoff ({self.backoff}) and max_wait "
+                f"({self.max_wait}) cannot be negative"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -78,12 +135,111 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _error_codes(response: httpx.Response) -> tuple[tuple[str, ...], str]:
+def worth_retrying(err: BaseException) -> bool:
+    """Whether a failed operation may succeed if started again: the registry did not answer,
+    the connection broke, or it answered "not now" (:data:`RETRY_STATUSES`); and
+    :meth:`RegistryClient.request` has not already retried it as often as allowed.
+
+    A certificate that is not trusted, a refusal, or content that is wrong is final.
+    """
+    if getattr(err, _SPENT, False) or not isinstance(err, RegistryError):
+        return False
+    if isinstance(err, TokenRenewedError):
+        return True  # an upload's token was refused and renewed (_auth.py): start again
+    cause = err.__cause__
+    if isinstance(err, NetworkError) and isinstance(cause, httpx.HTTPError):
+        return _transient(cause) is not None
+    return err.status in RETRY_STATUSES
+
+
+def _transient(err: httpx.HTTPError) -> str | None:
+    """For a transport failure worth a retry, whether the request may have reached the
+    registry (``"sent"``) or surely did not (``"unsent"``); ``None`` when it is final."""
+    if _tls_failure(err):
+        return None
+    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return "unsent"
+    if isinstance(
+        err,
+        httpx.ReadError
+        | httpx.WriteError
+        | httpx.ReadTimeout
+        | httpx.WriteTimeout
+        | httpx.RemoteProtocolError
+        | httpx.ProxyError,
+    ):
+        return "sent"
+    return None
+
+
+def _tls_failure(err: BaseException) -> bool:
+    cause = err.__cause__ or err.__context__
+    return isinstance(cause, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(err)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _cap_redirect_body(response: httpx.Response) -> None:
+    """Bound the body of a redirect, which httpx reads whole before following it."""
+    if response.has_redirect_location:
+        response.stream = _CappedStream(response, ERROR_BODY_LIMIT)
+
+
+class _CappedStream(httpx.SyncByteStream):
+    def __init__(self, response: httpx.Response, limit: int) -> None:
+        self._stream = response.stream
+        self._where = response.request.url.copy_with(query=None)
+        self._status = response.status_code
+        self._limit = limit
+
+    def __iter__(self) -> Iterator[bytes]:
+        count = 0
+        assert isinstance(self._stream, Iterable)
+        for chunk in self._stream:
+            count += len(chunk)
+            if count > self._limit:
+                raise RegistryError(
+                    f"{self._where} answered with a redirect (HTTP {self._status}) whose body "
+                    f"is over {self._limit} bytes",
+                    status=self._status,
+                )
+            yield chunk
+
+    def close(self) -> None:
+        if isinstance(self._stream, httpx.SyncByteStream):
+            self._stream.close()
+
+
+def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of a streamed body, and whether there was more."""
+    buffer = bytearray()
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        if len(buffer) > limit:
+            return bytes(buffer[:limit]), True
+    return bytes(buffer), False
+
+
+def _error_codes(body: bytes) -> tuple[tuple[str, ...], str]:
     """The distribution error codes of a response body and a readable summary of them."""
     try:
-        doc = response.json()
+        doc = json.loads(body)
         errors = doc.get("errors") if isinstance(doc, dict) else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         errors = None
     if not isinstance(errors, list):
         return (), ""
@@ -119,7 +275,7 @@ class RegistryClient:
         self.registry = registry
         self.api_host = api_host or api_host_of(registry)
         self.options = options or RegistryOptions()
-        self.auth = AuthSession(registry, self._load_credentials)
+        self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
         self._client: httpx.Client | None = None
         self._scheme: str | None = None
         self._lock = threading.Lock()
@@ -190,6 +346,12 @@ class RegistryClient:
                     ),
                     headers={"User-Agent": USER_AGENT},
                     follow_redirects=True,
+                    # No credential over plain HTTP to another host, on any hop (_auth.py).
+                    event_hooks={
+                        "request": [self.auth.check_transport],
+                        # httpx reads a redirect's body whole before it follows it.
+                        "response": [_cap_redirect_body],
+                    },
                     trust_env=True,
                 )
             return self._client
@@ -257,16 +419,19 @@ class RegistryClient:
         stream: bool = False,
         expect: Callable[[httpx.Response], bool] | None = None,
         what: str = "",
+        retries: int | None = None,
     ) -> httpx.Response:
         """Send one request and return its response, translating every failure.
 
         ``path`` starts at ``/v2/`` or is an absolute URL (upload locations). Responses
         for which ``expect(response)`` is true (default: a 2xx status) are returned as
-        they are; others become errors.
-        The caller closes a ``stream`` response.
+        they are; others become errors. Transient failures are retried when that is safe
+        (see the module docstring), up to ``retries`` times (default: the options').
+        A ``stream`` response is returned unread and the caller closes it; any other is
+        read whole, up to :data:`BODY_LIMIT` bytes.
 
         :raises AuthenticationError, PermissionDeniedError: 401 / 403.
-        :raises RegistryError: any other unexpected status.
+        :raises RegistryError: any other unexpected status, or a body over the limit.
         :raises NetworkError: no answer.
         :raises InvalidInputError: a CA or client certificate file that cannot be used.
         """
@@ -276,24 +441,119 @@ class RegistryClient:
             url = url.copy_merge_params(params)
         auth = RegistryAuth(self.auth, frozenset(scopes))
         client = self.client
+        # A body held whole can be sent again; a stream was consumed by the first try.
+        replayable = content is None or isinstance(content, bytes)
+        idempotent = replayable and method in _IDEMPOTENT
+        budget = self.options.retries if retries is None else retries
+        # The query of an upload location is the registry's state, not for messages.
+        label = what or f"{method} {path.partition('?')[0]}"
         first = self._await_first_contact()
+        attempt = 0
         try:
-            request = client.build_request(method, url, headers=headers, content=content)
-            response = client.send(request, auth=auth, stream=stream)
-        except PolyarchError:
-            raise
-        except httpx.HTTPError as err:
-            raise self._network_error(err, method, str(url)) from err
+            while True:  # every pass returns, raises, or spends one of ``budget`` retries
+                try:
+                    request = client.build_request(method, url, headers=headers, content=content)
+                    # Always streamed: nothing is read before we decide how much to read.
+                    response = client.send(request, auth=auth, stream=True)
+                    if expect(response) if expect is not None else response.is_success:
+                        return response if stream else self._buffered(response, label)
+                except PolyarchError as err:
+                    # From the auth flow: a token service that answered "not now".
+                    if idempotent and worth_retrying(err):
+                        if attempt < budget:
+                            self._pause(attempt, budget, label, str(err))
+                            attempt += 1
+                            continue
+                        setattr(err, _SPENT, budget > 0)
+                    raise
+                except httpx.HTTPError as err:
+                    kind = _transient(err)
+                    # A token service that failed is named as such (_auth.py).
+                    error = self.auth.transport_error(err) or self._network_error(
+                        err, method, url, label
+                    )
+                    if (kind == "unsent" and replayable) or (kind == "sent" and idempotent):
+                        if attempt < budget:
+                            self._pause(attempt, budget, label, _describe(err))
+                            attempt += 1
+                            continue
+                        setattr(error, _SPENT, budget > 0)
+                    raise error from err
+                status = response.status_code
+                eligible = replayable and (
+                    status in _NOT_PERFORMED or (idempotent and status in RETRY_STATUSES)
+                )
+                if eligible and attempt < budget:
+                    response.close()
+                    wait = _retry_after(response.headers.get("Retry-After"))
+                    self._pause(attempt, budget, label, f"HTTP {status}", wait)
+                    attempt += 1
+                    continue
+                try:
+                    self.raise_for_response(response, label)
+                except RegistryError as err:
+                    setattr(err, _SPENT, eligible and budget > 0)
+                    raise
+                finally:
+                    response.close()
         finally:
             if first:
                 self._contacted.set()
-        if expect(response) if expect is not None else response.is_success:
-            return response
+
+    def _buffered(self, response: httpx.Response, what: str) -> httpx.Response:
+        """The response with its body read into memory, refusing one over BODY_LIMIT.
+
+        :raises httpx.HTTPError: the connection broke (the caller decides on a retry).
+        """
         try:
-            self.raise_for_response(response, what or f"{method} {path}")
+            body, more = read_capped(response, BODY_LIMIT)
         finally:
             response.close()
-        return response  # pragma: no cover - raise_for_response always raises
+        if more:
+            raise RegistryError(
+                f"{what}: {self.registry} sent a body over {BODY_LIMIT} bytes",
+                status=response.status_code,
+            )
+        # The decoded body: no transfer or content coding left to undo.
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=body,
+            request=response.request,
+            extensions=response.extensions,
+        )
+
+    def _pause(
+        self,
+        attempt: int,
+        budget: int,
+        what: str,
+        reason: str,
+        retry_after: float | None = None,
+    ) -> None:
+        """Log and wait before retry number ``attempt + 1`` of ``budget``."""
+        if retry_after is not None:
+            delay = min(retry_after, self.options.max_wait)
+        else:
+            ceiling = min(self.options.max_wait, self.options.backoff * 2**attempt)
+            delay = random.uniform(ceiling / 2, ceiling)
+        log.info("%s: %s; retry %d of %d in %.2fs", what, reason, attempt + 1, budget, delay)
+        time.sleep(delay)
+
+    def retry_later(self, attempt: int, what: str, err: BaseException) -> bool:
+        """For a caller that restarts a larger operation (a whole upload, a body that broke
+        off): if ``err`` is :func:`worth_retrying` and retry number ``attempt + 1`` is
+        allowed, wait for it and return True."""
+        budget = self.options.retries
+        if attempt >= budget or not worth_retrying(err):
+            return False
+        self._pause(attempt, budget, what, str(err))
+        return True
 
     def _await_first_contact(self) -> bool:
         """True for the one request that goes first; the others wait for its answer."""
@@ -304,7 +564,9 @@ class RegistryClient:
         self._contacted.wait(timeout=self.options.timeout)
         return False
 
-    def _network_error(self, err: httpx.HTTPError, method: str, url: str) -> NetworkError:
+    def _network_error(
+        self, err: httpx.HTTPError, method: str, url: httpx.URL, what: str = ""
+    ) -> NetworkError:
         cause = err.__cause__ or err.__context__
         if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
             err
@@ -316,17 +578,28 @@ class RegistryClient:
                     "ca.crt, or skip verification with --insecure"
                 ),
             )
+        # The query of an upload location is the registry's state, not for messages.
+        where = url.copy_with(query=None)
         if isinstance(err, httpx.TimeoutException):
-            return NetworkError(f"{method} {url} timed out after {self.options.timeout:g}s")
+            return NetworkError(f"{method} {where} timed out after {self.options.timeout:g}s")
+        if _transient(err) == "sent":
+            return NetworkError(
+                f"{what or f'{method} {where}'}: the connection to {self.api_host} broke: "
+                f"{_describe(err)}"
+            )
         return NetworkError(
-            f"cannot reach {self.api_host}: {err or type(err).__name__}",
+            f"cannot reach {self.api_host}: {_describe(err)}",
             hint=None if self.scheme == "https" else "is the registry running?",
         )
 
     def raise_for_response(self, response: httpx.Response, what: str) -> None:
         """Turn an unexpected response into the right error; always raises."""
-        response.read()
-        codes, summary = _error_codes(response)
+        try:
+            # Enough for the message, whatever the registry keeps sending.
+            body, _ = read_capped(response, ERROR_BODY_LIMIT)
+        except httpx.HTTPError:
+            body = b""
+        codes, summary = _error_codes(body)
         status = response.status_code
         detail = f": {summary}" if summary else ""
         if status == 401:
@@ -384,6 +657,12 @@ def _needed_scope(challenge: Challenge) -> str:
         resource, _, actions = scope.rpartition(":")
         scopes.append(f"{resource}:{','.join(sorted(actions.split(',')))}")
     return " ".join(scopes) or "the access it needs"
+
+
+def _describe(err: httpx.HTTPError) -> str:
+    """One line for a transport failure (some have empty messages)."""
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
 
 
 def _reason(response: httpx.Response) -> str:

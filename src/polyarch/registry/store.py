@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from polyarch import mediatype as mt
 from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier
@@ -22,7 +23,7 @@ from polyarch.errors import (
 from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
 from polyarch.registry._auth import repository_scope
 from polyarch.registry._http import httpx
-from polyarch.registry.client import RegistryClient
+from polyarch.registry.client import RegistryClient, worth_retrying
 from polyarch.store import CHUNK_SIZE, Store, is_digest
 
 __all__ = ["RegistryStore"]
@@ -34,9 +35,18 @@ ACCEPT = ", ".join(mt.ACCEPT_MANIFESTS)
 #: every registry accepts and which keep one request's size bounded.
 MONOLITHIC_LIMIT = 512 * 1024 * 1024
 UPLOAD_CHUNK_SIZE = 64 * 1024 * 1024
+#: Waits (seconds) before sending a manifest again that the registry refused for naming a
+#: blob or child it does not know. Distribution 2.8 rewrites a repository's link files in
+#: place (truncate, then write): while another push links the same blob or child manifest,
+#: a manifest naming it is refused for a moment (concurrent pushes of lists that share
+#: children). The refusal is final only if it outlasts these; the same bytes are sent each
+#: time (skopeo converts the manifest instead, which changes its digest).
+LINK_RACE_WAITS = (0.05, 0.2, 0.5, 1.0)
+_BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
 #: Tags asked for per page; the registry may send fewer and a Link to the next page.
 TAGS_PAGE_SIZE = 1000
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 def _status_in(*statuses: int) -> Callable[[httpx.Response], bool]:
@@ -84,7 +94,7 @@ class RegistryStore:
         return f"{self.location}{sep}{identifier}"
 
     def _not_found(self, identifier: str, response: httpx.Response) -> ManifestNotFoundError:
-        response.read()
+        response.close()  # whatever the body says, the status said it
         return ManifestNotFoundError(
             f"manifest {self._where(identifier)} not found", where=self._where(identifier)
         )
@@ -124,6 +134,18 @@ class RegistryStore:
         return Descriptor(media_type, Digest.parse(header_digest), int(length))
 
     def get_manifest(self, identifier: str) -> Manifest:
+        attempt = 0
+        while True:  # bounded: retry_later says no once the retries are spent
+            try:
+                return self._get_manifest(identifier)
+            except NetworkError as err:
+                # The request itself was retried by the client; this is a body that
+                # broke off on the way.
+                if not self.client.retry_later(attempt, f"get {self._where(identifier)}", err):
+                    raise
+                attempt += 1
+
+    def _get_manifest(self, identifier: str) -> Manifest:
         with contextlib.closing(
             self.client.request(
                 "GET",
@@ -155,15 +177,30 @@ class RegistryStore:
 
     def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
         identifier = tag if tag is not None else manifest.digest
-        response = self.client.request(
-            "PUT",
-            self._path("manifests", identifier),
-            scopes=self._push,
-            headers={"Content-Type": manifest.media_type},
-            content=manifest.raw,
-            expect=_status_in(200, 201, 202),
-            what=f"push manifest {self._where(identifier)}",
-        )
+        which = manifest.media_type + (f" {manifest.digest}" if tag is not None else "")
+        what = f"push manifest {self._where(identifier)} ({which})"
+        for wait in (*LINK_RACE_WAITS, None):  # bounded
+            try:
+                response = self.client.request(
+                    "PUT",
+                    self._path("manifests", identifier),
+                    scopes=self._push,
+                    headers={"Content-Type": manifest.media_type},
+                    content=manifest.raw,
+                    expect=_status_in(200, 201, 202),
+                    what=what,
+                )
+                break
+            except RegistryError as err:
+                if wait is not None and err.status == 400 and _BLOB_UNKNOWN in err.codes:
+                    # The same bytes again, never other ones: see LINK_RACE_WAITS.
+                    log.info("%s: %s; trying again in %.2fs", what, _BLOB_UNKNOWN, wait)
+                    time.sleep(wait)
+                    continue
+                # Refused as it is: say so, and that nothing else was tried in its place.
+                if err.status in (400, 415) and err.hint is None:
+                    err.hint = _refused_manifest_hint(self.client.registry, manifest)
+                raise
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != manifest.digest:
             raise DigestMismatchError(
@@ -233,24 +270,47 @@ class RegistryStore:
 
     @contextlib.contextmanager
     def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
-        with contextlib.closing(
-            self.client.request(
-                "GET",
-                self._path("blobs", descriptor.digest),
-                scopes=self._pull,
-                stream=True,
-                expect=_status_in(200, 404),
-                what=f"get blob {descriptor.digest} from {self.location}",
-            )
-        ) as response:
-            if response.status_code == 404:
-                response.read()
-                raise BlobNotFoundError(
-                    f"blob {descriptor.digest} not found in {self.location}",
-                    digest=descriptor.digest,
-                )
+        body = _BlobBody(self, descriptor)
+        try:
+            body.open()
             verifier = DigestVerifier(descriptor.digest, descriptor.size)
-            yield verifier.wrap(_iter_body(response, self.client.registry))
+            yield verifier.wrap(body)
+        finally:
+            body.close()
+
+    def _get_blob(self, descriptor: Descriptor, offset: int) -> httpx.Response:
+        """A blob GET, from byte ``offset`` on (a range request) when it is not 0."""
+        response = self.client.request(
+            "GET",
+            self._path("blobs", descriptor.digest),
+            scopes=self._pull,
+            headers={"Range": f"bytes={offset}-"} if offset else None,
+            stream=True,
+            expect=_status_in(200, 206, 404) if offset else _status_in(200, 404),
+            what=f"get blob {descriptor.digest} from {self.location}",
+        )
+        if response.status_code == 404:
+            response.close()
+            raise BlobNotFoundError(
+                f"blob {descriptor.digest} not found in {self.location}",
+                digest=descriptor.digest,
+            )
+        length = response.headers.get("Content-Length")
+        plain = response.headers.get("Content-Encoding", "identity").strip().lower() in (
+            "",
+            "identity",
+        )
+        expected = descriptor.size - offset if response.status_code == 206 else descriptor.size
+        if plain and length is not None and length.isdigit() and int(length) != expected:
+            # Refused before a byte is read: the verifier would refuse it at the end anyway.
+            response.close()
+            raise SizeMismatchError(
+                f"{self.client.registry} sends blob {descriptor.digest} as {length} bytes, "
+                f"expected {expected}",
+                expected=expected,
+                actual=int(length),
+            )
+        return response
 
     def get_blob(self, descriptor: Descriptor) -> bytes:
         with self.open_blob(descriptor) as chunks:
@@ -264,14 +324,21 @@ class RegistryStore:
             and source.repository != self.repository
         ):
             return False
-        response = self.client.request(
-            "POST",
-            f"/v2/{self.repository}/blobs/uploads/",
-            params={"mount": descriptor.digest, "from": source.repository},
-            scopes=(*self._push, repository_scope(source.repository, "pull")),
-            expect=_status_in(201, 202),
-            what=f"mount blob {descriptor.digest} into {self.location}",
-        )
+        try:
+            response = self.client.request(
+                "POST",
+                f"/v2/{self.repository}/blobs/uploads/",
+                params={"mount": descriptor.digest, "from": source.repository},
+                scopes=(*self._push, repository_scope(source.repository, "pull")),
+                expect=_status_in(201, 202),
+                what=f"mount blob {descriptor.digest} into {self.location}",
+            )
+        except RegistryError as err:
+            if not worth_retrying(err):
+                raise
+            # A mount is a shortcut: the ordinary way (a HEAD, then an upload) retries.
+            log.info("mount of %s into %s failed (%s); copying it", descriptor.digest, self, err)
+            return False
         if response.status_code == 201:
             return True
         location = response.headers.get("Location")
@@ -280,35 +347,64 @@ class RegistryStore:
         return False
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
-        verifier = DigestVerifier(descriptor.digest, descriptor.size)
-        self._upload(descriptor, verifier.wrap(chunks))
+        """Upload a blob, verifying ``chunks`` against the descriptor as they go.
+
+        A failed upload is restarted from a new upload session when that is possible:
+        ``chunks`` not begun yet, or ``chunks`` that can be iterated again (a list, or an
+        object whose ``__iter__`` re-opens its source, as the copy's blob sources do).
+        """
+        self._upload(descriptor, chunks, verify=True)
 
     def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """:meth:`put_blob` for ``chunks`` that verify themselves, as those of another
         store's ``open_blob(descriptor)`` do: they raise before they end when the bytes are
         not the descriptor's. A copy would otherwise hash every byte twice."""
-        self._upload(descriptor, chunks)
+        self._upload(descriptor, chunks, verify=False)
 
-    def _upload(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+    def _upload(self, descriptor: Descriptor, chunks: Iterable[bytes], *, verify: bool) -> None:
+        # An iterable that is not its own iterator (a list, a re-opening source) can be
+        # read again from its first byte.
+        again = iter(chunks) is not chunks
+        attempt = 0
+        while True:  # bounded: retry_later says no once the retries are spent
+            source = _Source(chunks, descriptor if verify else None)
+            try:
+                self._upload_once(descriptor, source)
+                return
+            except RegistryError as err:
+                # What the source raised is its own verdict (it retries its own reads);
+                # what the target raised is worth a new session if the bytes can be had
+                # again from the first one.
+                if source.failed or (source.started and not again):
+                    raise
+                if not self.client.retry_later(
+                    attempt, f"upload blob {descriptor.digest} to {self.location}", err
+                ):
+                    raise
+                attempt += 1
+            finally:
+                source.close()
+
+    def _upload_once(self, descriptor: Descriptor, source: _Source) -> None:
         location = self._open_uploads.pop(descriptor.digest, None) or self._start_upload()
         try:
             chunk_size = self.upload_chunk_size or (
                 UPLOAD_CHUNK_SIZE if descriptor.size > MONOLITHIC_LIMIT else None
             )
             if chunk_size is None:
-                body: Iterable[bytes] = chunks
+                body: bytes | Iterable[bytes] = source.open()
                 headers = {
                     "Content-Type": "application/octet-stream",
                     "Content-Length": str(descriptor.size),
                 }
             else:
-                stream = _Pieces(chunks, descriptor)
+                stream = _Pieces(source.open(), descriptor)
                 for offset in range(0, descriptor.size, chunk_size):
                     length = min(chunk_size, descriptor.size - offset)
                     location = self._patch(location, stream.take(length), offset, length)
                 # Pulling past the end lets the stream verify itself before we commit.
                 stream.finish()
-                body = ()
+                body = b""
                 headers = {"Content-Length": "0"}
             self.client.request(
                 "PUT",
@@ -362,12 +458,25 @@ class RegistryStore:
                 self._absolute(location),
                 scopes=self._push,
                 expect=lambda r: True,
+                retries=0,  # tidying up after a failure: not worth a wait
             ).close()
 
     def _absolute(self, location: str) -> str:
         if location.startswith(("http://", "https://")):
             return location
         return self.client.base_url + location
+
+
+def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
+    """What to do when a registry refuses a manifest: polyarch never pushes another
+    format in its place (another format is other bytes, another digest)."""
+    hint = (
+        f"{registry} does not take this {manifest.media_type} as it is; polyarch pushed "
+        "nothing in its place (converting it would change its digest)"
+    )
+    if mt.is_index(manifest.media_type):
+        hint += "; choose the list's format with push --format docker or --format oci"
+    return hint
 
 
 def _read_limited(response: httpx.Response, limit: int, what: str, registry: str) -> bytes:
@@ -431,3 +540,117 @@ class _Pieces:
                 expected=self._descriptor.size,
                 actual=self._count + extra,
             )
+
+
+class _BlobBody:
+    """The bytes of one blob, picking up where a broken connection left off: a range
+    request for the rest, or, from a registry that ignores ranges, the whole body again
+    with the bytes already passed on skipped. At most ``retries`` times per blob."""
+
+    def __init__(self, store: RegistryStore, descriptor: Descriptor) -> None:
+        self._store = store
+        self._descriptor = descriptor
+        self._response: httpx.Response | None = None
+        self._offset = 0
+        self._skip = 0
+
+    def open(self) -> None:
+        self._response = self._store._get_blob(self._descriptor, 0)
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        client = self._store.client
+        what = f"get blob {self._descriptor.digest} from {self._store.location}"
+        attempt = 0
+        while True:  # bounded: retry_later says no once the retries are spent
+            assert self._response is not None
+            try:
+                for chunk in _iter_body(self._response, client.registry):
+                    if self._skip:
+                        dropped = min(self._skip, len(chunk))
+                        chunk = chunk[dropped:]
+                        self._skip -= dropped
+                        if not chunk:
+                            continue
+                    self._offset += len(chunk)
+                    yield chunk
+                return
+            except NetworkError as err:
+                if not client.retry_later(attempt, what, err):
+                    raise
+                attempt += 1
+                self._resume()
+
+    def _resume(self) -> None:
+        assert self._response is not None
+        self._response.close()
+        self._response = None
+        response = self._store._get_blob(self._descriptor, self._offset)
+        self._response = response
+        if response.status_code == 200:
+            self._skip = self._offset  # the whole blob again
+            return
+        self._skip = 0
+        match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
+        size = self._descriptor.size
+        if not (
+            match
+            and int(match.group(1)) == self._offset
+            and int(match.group(2)) == size - 1
+            and match.group(3) in ("*", str(size))
+        ):
+            raise RegistryError(
+                f"{self._store.client.registry} answered a request for bytes "
+                f"{self._offset}- of blob {self._descriptor.digest} with the range "
+                f"{response.headers.get('Content-Range')!r}",
+                status=response.status_code,
+            )
+
+
+class _Source:
+    """The bytes of one upload attempt, verified against ``verify`` if given, and what
+    became of them: ``started`` (a byte was asked for) and ``failed`` (the source itself
+    raised: damaged bytes, or a download that broke for good; not the target's fault)."""
+
+    def __init__(self, chunks: Iterable[bytes], verify: Descriptor | None) -> None:
+        self._chunks = chunks
+        self._verify = verify
+        self.started = False
+        self.failed = False
+        self._stream: Generator[bytes, None, None] | None = None
+
+    def open(self) -> Iterator[bytes]:
+        self._stream = self._pull()
+        return self._stream
+
+    def close(self) -> None:
+        """Let go of the source (a download's connection) even if it was left half read."""
+        if self._stream is not None:
+            self._stream.close()
+
+    def _pull(self) -> Generator[bytes, None, None]:
+        self.started = True
+        verify = self._verify
+        verifier = DigestVerifier(verify.digest, verify.size) if verify is not None else None
+        chunks = iter(self._chunks)
+        try:
+            while True:
+                try:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        if verifier is not None:
+                            verifier.verify()
+                        return
+                    if verifier is not None:
+                        verifier.update(chunk)
+                except BaseException:
+                    self.failed = True
+                    raise
+                yield chunk
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()

@@ -1,0 +1,517 @@
+"""Where credentials may travel, and how long a token lives: the pure decisions of
+``polyarch.registry`` (``is_loopback``, the scheme choice, ``may_send_credentials``, the
+token realm check, ``token_lifetime``).
+
+Tests may only reach loopback addresses, so the non-loopback cases are decided here
+without a network: the last tests drive a whole :class:`RegistryClient` through an
+``httpx.MockTransport`` that stands for ``registry.example`` and friends (nothing is
+resolved or connected) and check every request it was handed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from polyarch.auth import Credentials
+from polyarch.digest import Digest
+from polyarch.errors import AuthenticationError, NetworkError
+from polyarch.models import Descriptor
+from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore, is_loopback
+from polyarch.registry._auth import (
+    AuthSession,
+    Challenge,
+    may_send_credentials,
+    token_lifetime,
+)
+
+# -- is_loopback -----------------------------------------------------------------------------
+
+LOOPBACK = [
+    "localhost",
+    "localhost:5000",
+    "127.0.0.1",
+    "127.0.0.1:5000",
+    "127.1.2.3:443",
+    "127.255.255.254",
+    "[::1]",
+    "[::1]:5000",
+    "::1",
+    "0:0:0:0:0:0:0:1",
+]
+NOT_LOOPBACK = [
+    "example.com",
+    "registry.example:5000",
+    "ghcr.io",
+    "10.0.0.1:5000",
+    "192.168.1.10",
+    "0.0.0.0",
+    "128.0.0.1",
+    "[2001:db8::1]:5000",
+    "::",
+    "[::]:5000",
+    "localhost.example.com",
+    "mylocalhost",
+    "localhost.evil.example:80",
+    "127.0.0.1.nip.io",
+    "127.1",  # not a dotted quad: resolvers differ, so it is not trusted
+    "0x7f000001",
+    "",
+]
+
+
+@pytest.mark.parametrize("host", LOOPBACK)
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", NOT_LOOPBACK)
+def test_hosts_that_are_not_loopback(host: str) -> None:
+    assert not is_loopback(host)
+
+
+# -- may_send_credentials -------------------------------------------------------------------
+
+#: (URL, insecure, allowed)
+CREDENTIAL_ROUTES = [
+    ("https://registry.example/v2/", False, True),
+    ("https://10.0.0.1:5000/v2/", False, True),
+    ("https://127.0.0.1:5000/v2/", False, True),
+    ("http://127.0.0.1:5000/v2/", False, True),
+    ("http://127.9.8.7/token", False, True),
+    ("http://localhost:5000/v2/", False, True),
+    ("http://[::1]:5000/v2/", False, True),
+    ("http://registry.example/v2/", False, False),
+    ("http://registry.example:443/v2/", False, False),
+    ("http://10.0.0.1:5000/v2/", False, False),
+    ("http://auth.example/token", False, False),
+    ("http://localhost.example.com/token", False, False),
+    ("http://[2001:db8::1]:5000/v2/", False, False),
+    ("http://registry.example/v2/", True, True),
+    ("http://10.0.0.1:5000/v2/", True, True),
+    ("ftp://registry.example/v2/", False, False),
+    ("ftp://registry.example/v2/", True, False),
+    ("ws://127.0.0.1/v2/", False, False),
+]
+
+
+@pytest.mark.parametrize(("url", "insecure", "allowed"), CREDENTIAL_ROUTES)
+def test_where_credentials_may_go(url: str, insecure: bool, allowed: bool) -> None:
+    assert may_send_credentials(httpx.URL(url), insecure=insecure) is allowed
+
+
+# -- the scheme of a registry ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "insecure", "tls_configured", "schemes"),
+    [
+        ("registry.example", False, False, ("https",)),
+        ("registry.example:5000", False, True, ("https",)),
+        ("10.0.0.1:5000", False, False, ("https",)),
+        ("127.0.0.1:5000", False, False, ("http",)),
+        ("localhost:5000", False, False, ("http",)),
+        ("[::1]:5000", False, False, ("http",)),
+        # A loopback registry with a CA configured for it speaks TLS.
+        ("127.0.0.1:5000", False, True, ("https",)),
+        # --insecure: probe HTTPS first, fall back on plain HTTP (docker's behaviour).
+        ("registry.example", True, False, ("https", "http")),
+        ("127.0.0.1:5000", True, False, ("https", "http")),
+    ],
+)
+def test_scheme_choice(
+    tmp_path: Path, host: str, insecure: bool, tls_configured: bool, schemes: tuple[str, ...]
+) -> None:
+    certs = tmp_path / "certs.d"
+    if tls_configured:
+        (certs / host.replace("[", "").replace("]", "")).mkdir(parents=True)
+    client = RegistryClient(host, options=RegistryOptions(insecure=insecure, certs_dir=certs))
+    assert client._schemes() == schemes
+    # Plain HTTP is only ever chosen for this machine, or when the user said so.
+    if "http" in schemes:
+        assert insecure or is_loopback(host)
+
+
+def test_a_ca_file_means_https_even_on_loopback(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    options = RegistryOptions(ca_file=ca, certs_dir=tmp_path / "none")
+    assert RegistryClient("127.0.0.1:5000", options=options)._schemes() == ("https",)
+
+
+# -- the token realm -------------------------------------------------------------------------
+
+ALICE = Credentials(username="alice", password="s3cret-pw", source="the test credentials")
+IDENTITY = Credentials(identity_token="refresh-t0ken", source="~/.docker/config.json (auths)")
+
+
+def session_with_realm(
+    realm: str, credentials: Credentials | None, *, insecure: bool = False
+) -> AuthSession:
+    session = AuthSession("registry.example", lambda: credentials, insecure=insecure)
+    session.challenge = Challenge.parse(f'Bearer realm="{realm}",service="registry.example"')
+    return session
+
+
+SCOPES = frozenset({"repository:me/app:pull"})
+
+
+@pytest.mark.parametrize("credentials", [ALICE, IDENTITY], ids=["basic", "identity-token"])
+@pytest.mark.parametrize(
+    "realm", ["http://auth.example/token", "http://10.0.0.7:8080/token", "HTTP://Auth.Example/t"]
+)
+def test_plain_http_realm_elsewhere_is_refused_with_credentials(
+    realm: str, credentials: Credentials
+) -> None:
+    session = session_with_realm(realm, credentials)
+    with pytest.raises(AuthenticationError) as info:
+        session.token_request(SCOPES)
+    message = str(info.value)
+    assert "plain HTTP" in message
+    assert "registry.example" in message
+    assert credentials.source in message
+    assert httpx.URL(realm).host in message
+    assert "--insecure" in (info.value.hint or "")
+    assert "s3cret-pw" not in message + repr(info.value)
+    assert "refresh-t0ken" not in message
+    assert info.value.exit_code == 4
+
+
+@pytest.mark.parametrize("credentials", [ALICE, IDENTITY], ids=["basic", "identity-token"])
+@pytest.mark.parametrize(
+    ("realm", "insecure"),
+    [
+        ("https://auth.example/token", False),
+        ("http://127.0.0.1:8080/token", False),
+        ("http://localhost/token", False),
+        ("http://auth.example/token", True),
+    ],
+)
+def test_realms_credentials_may_go_to(realm: str, insecure: bool, credentials: Credentials) -> None:
+    request = session_with_realm(realm, credentials, insecure=insecure).token_request(SCOPES)
+    assert request.url.host == httpx.URL(realm).host
+    if credentials.identity_token:
+        assert request.method == "POST"
+        assert b"refresh_token=refresh-t0ken" in request.read()
+        assert "Authorization" not in request.headers
+    else:
+        assert request.method == "GET"
+        assert request.headers["Authorization"].startswith("Basic ")
+
+
+def test_anonymous_token_over_plain_http_sends_no_secret() -> None:
+    request = session_with_realm("http://auth.example/token", None).token_request(SCOPES)
+    assert "Authorization" not in request.headers
+    assert request.method == "GET"
+    assert dict(request.url.params) == {"service": "registry.example", "scope": next(iter(SCOPES))}
+
+
+@pytest.mark.parametrize(
+    "realm", ["", "auth.example/token", "file:///etc/passwd", "ftp://auth.example/", "https://"]
+)
+def test_invalid_realms(realm: str) -> None:
+    with pytest.raises(AuthenticationError, match="invalid realm"):
+        session_with_realm(realm, ALICE).token_request(SCOPES)
+
+
+def test_token_request_inherits_timeout_and_user_agent() -> None:
+    original = httpx.Request(
+        "GET",
+        "https://registry.example/v2/",
+        headers={"User-Agent": "polyarch/test"},
+        extensions={"timeout": {"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}},
+    )
+    request = session_with_realm("https://auth.example/token", ALICE).token_request(
+        SCOPES, original
+    )
+    # httpx gives requests an auth flow makes no timeout of its own: a token service that
+    # never answers would hang polyarch forever.
+    assert request.extensions["timeout"] == original.extensions["timeout"]
+    assert request.headers["User-Agent"] == "polyarch/test"
+
+
+# -- the transport check on every request ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "insecure", "refused"),
+    [
+        ("http://registry.example/v2/", {"Authorization": "Bearer t"}, False, True),
+        ("http://registry.example/v2/", {"Authorization": "Basic YTpi"}, False, True),
+        ("http://registry.example/v2/", {"authorization": "Bearer t"}, False, True),
+        ("http://registry.example/v2/", {}, False, False),
+        ("http://registry.example/v2/", {"Authorization": "Bearer t"}, True, False),
+        ("https://registry.example/v2/", {"Authorization": "Bearer t"}, False, False),
+        ("http://127.0.0.1:5000/v2/", {"Authorization": "Bearer t"}, False, False),
+    ],
+)
+def test_check_transport(url: str, headers: dict[str, str], insecure: bool, refused: bool) -> None:
+    session = AuthSession("registry.example", lambda: ALICE, insecure=insecure)
+    request = httpx.Request("GET", url, headers=headers)
+    if refused:
+        with pytest.raises(AuthenticationError, match="plain HTTP") as info:
+            session.check_transport(request)
+        assert "YTpi" not in str(info.value)
+    else:
+        session.check_transport(request)
+
+
+# -- token lifetimes -------------------------------------------------------------------------
+
+NOW = 1_700_000_000.0
+
+
+def rfc3339(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "issued_at", "expected"),
+    [
+        # Docker Hub's 300 s, issued now: kept 10 s short of its end.
+        (300, rfc3339(NOW), 290.0),
+        (300, None, 290.0),
+        # Spec default: 60 s when missing, zero, negative or nonsense.
+        (None, None, 54.0),
+        (0, None, 54.0),
+        (-5, None, 54.0),
+        ("abc", None, 54.0),
+        ("nan", None, 54.0),
+        ("inf", None, 54.0),
+        (True, None, 54.0),
+        ([300], None, 54.0),
+        ("120", None, 110.0),
+        # Short lifetimes keep a tenth, not 10 s (which would leave nothing).
+        (3, None, 2.7),
+        (3, rfc3339(NOW), 2.7),
+        # issued_at honoured: a token issued 200 s ago has 100 s left.
+        (300, rfc3339(NOW - 200), 90.0),
+        (300, "2023-11-14T22:10:00Z", 300 - (NOW - 1_699_999_800) - 10.0),
+        # Truncated to whole seconds, as the token service writes it.
+        (3, rfc3339(NOW - 0.9), 2.1 - 0.21),
+        # A service clock ahead of ours, or a token "older than its life": the clocks
+        # disagree; the lifetime counts from now.
+        (300, rfc3339(NOW + 3600), 290.0),
+        (300, rfc3339(NOW - 3600), 290.0),
+        (300, "not a date", 290.0),
+        (300, 12345, 290.0),
+    ],
+)
+def test_token_lifetime(expires_in: object, issued_at: object, expected: float) -> None:
+    assert token_lifetime(expires_in, issued_at, now=NOW) == pytest.approx(expected)
+
+
+def test_token_lifetime_is_always_positive_and_within_the_lifetime() -> None:
+    for lifetime in (1, 2, 5, 60, 300, 3600):
+        for age in (0, 0.5, 1, lifetime / 2, lifetime - 0.01, lifetime, lifetime * 2, -10):
+            kept = token_lifetime(lifetime, rfc3339(NOW - age), now=NOW)
+            assert 0 < kept <= lifetime
+
+
+# -- a whole client against hosts that are not this machine (no network) --------------------
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@contextmanager
+def mocked_registry(
+    monkeypatch: pytest.MonkeyPatch,
+    handler: Handler,
+    credentials: Credentials | None = ALICE,
+    *,
+    insecure: bool = False,
+) -> Iterator[tuple[RegistryClient, list[httpx.Request]]]:
+    """A client for ``registry.example`` whose every httpx client talks to ``handler``.
+
+    Yields the client and the requests ``handler`` was handed (bodies read); unless
+    ``insecure``, none of them may carry a secret over plain HTTP to another machine.
+    """
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return handler(request)
+
+    real_client = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return real_client(transport=httpx.MockTransport(record), **kwargs)
+
+    monkeypatch.setattr(httpx, "Client", client)
+    options = RegistryOptions(credentials=credentials, insecure=insecure, retries=0)
+    with RegistryClient("registry.example", options=options) as registry:
+        yield registry, seen
+    if insecure:
+        return
+    for request in seen:
+        if request.url.scheme == "http" and not is_loopback(request.url.host):
+            assert "Authorization" not in request.headers, request.url
+            assert b"refresh_token" not in request.content, request.url
+            assert b"s3cret-pw" not in request.content, request.url
+
+
+def challenge(realm: str) -> httpx.Response:
+    return httpx.Response(
+        401,
+        headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="registry.example"'},
+        json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+    )
+
+
+def token_answer() -> httpx.Response:
+    return httpx.Response(200, json={"token": "tok-123", "expires_in": 300})
+
+
+def authorized(request: httpx.Request) -> bool:
+    return bool(request.headers.get("Authorization") == "Bearer tok-123")
+
+
+def test_mocked_client_refuses_a_plain_http_realm(monkeypatch: pytest.MonkeyPatch) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "registry.example":
+            return challenge("http://auth.example/token")
+        return token_answer()
+
+    with (
+        mocked_registry(monkeypatch, handler) as (client, seen),
+        pytest.raises(AuthenticationError, match="plain HTTP"),
+    ):
+        RegistryStore(client, "me/app").list_tags()
+    assert [r.url.host for r in seen] == ["registry.example"]
+
+
+def test_mocked_client_with_insecure_may_use_the_plain_http_realm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return token_answer()
+        if not authorized(request):
+            return challenge("http://auth.example/token")
+        return httpx.Response(200, json={"name": "me/app", "tags": ["v1"]})
+
+    with mocked_registry(monkeypatch, handler, insecure=True) as (client, seen):
+        assert RegistryStore(client, "me/app").list_tags() == ["v1"]
+    [token] = [r for r in seen if r.url.host == "auth.example"]
+    assert token.url.scheme == "http"
+    assert token.headers["Authorization"].startswith("Basic ")
+
+
+def test_mocked_upload_location_over_plain_http_elsewhere_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = b"layer bytes"
+    digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return token_answer()
+        if not authorized(request):
+            return challenge("https://auth.example/token")
+        if request.method == "POST":
+            # A registry (or someone between) sending the upload to plain HTTP elsewhere.
+            return httpx.Response(202, headers={"Location": "http://uploads.example/u/1"})
+        return httpx.Response(204)
+
+    with (
+        mocked_registry(monkeypatch, handler) as (client, seen),
+        pytest.raises(AuthenticationError, match="plain HTTP") as info,
+    ):
+        RegistryStore(client, "me/app").put_blob(
+            Descriptor("application/octet-stream", digest, len(data)), [data]
+        )
+    assert "uploads.example" in str(info.value)
+    assert "tok-123" not in str(info.value)
+    assert not [r for r in seen if r.url.host == "uploads.example" and r.method == "PUT"]
+
+
+def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 307 keeps a POST's body: the refresh token would follow it to plain HTTP."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return httpx.Response(307, headers={"Location": "http://evil.example/token"})
+        if request.url.host == "evil.example":
+            return token_answer()
+        return challenge("https://auth.example/token")
+
+    with (
+        mocked_registry(monkeypatch, handler, IDENTITY) as (client, seen),
+        pytest.raises(AuthenticationError, match="plain HTTP") as info,
+    ):
+        RegistryStore(client, "me/app").list_tags()
+    assert "evil.example" in str(info.value)
+    assert "refresh-t0ken" not in str(info.value)
+    assert [r.url.host for r in seen] == ["registry.example", "auth.example"]
+
+
+def test_mocked_redirects_to_plain_http_carry_no_authorization(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A blob download redirected elsewhere (a CDN) loses the Authorization header, and so
+    does a basic-auth token request redirected elsewhere: both then succeed."""
+    data = b"config bytes"
+    digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return httpx.Response(302, headers={"Location": "http://mirror.example/token"})
+        if request.url.host == "mirror.example":
+            return token_answer()
+        if request.url.host == "cdn.example":
+            return httpx.Response(200, content=data)
+        if not authorized(request):
+            return challenge("https://auth.example/token")
+        return httpx.Response(307, headers={"Location": "http://cdn.example/blob?sig=x"})
+
+    with mocked_registry(monkeypatch, handler) as (client, seen):
+        blob = RegistryStore(client, "me/app").get_blob(
+            Descriptor("application/octet-stream", digest, len(data))
+        )
+    assert blob == data
+    assert {r.url.host for r in seen} >= {"cdn.example", "mirror.example"}
+
+
+def test_mocked_token_service_down_is_a_network_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            raise httpx.ConnectError("connection refused", request=request)
+        return challenge("https://auth.example:8443/token")
+
+    with (
+        mocked_registry(monkeypatch, handler) as (client, _),
+        pytest.raises(NetworkError) as info,
+    ):
+        RegistryStore(client, "me/app").list_tags()
+    assert "token service" in str(info.value)
+    assert "auth.example:8443" in str(info.value)
+    assert info.value.exit_code == 5
+
+
+def test_mocked_credentials_never_in_the_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    basic = base64.b64encode(b"alice:s3cret-pw").decode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return challenge("http://auth.example/token")
+
+    with (
+        mocked_registry(monkeypatch, handler) as (client, _),
+        pytest.raises(AuthenticationError) as info,
+    ):
+        client.ping()
+    text = f"{info.value} {info.value.hint} {info.value!r}"
+    assert "s3cret-pw" not in text
+    assert basic not in text

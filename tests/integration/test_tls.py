@@ -352,3 +352,16 @@ def test_cli_unusable_ca_file(tls_registry: RegistryServer, tmp_path: Path) -> N
     assert "Traceback" not in stderr
     assert stderr.startswith("polyarch: error: ")
     assert str(bad) in stderr
+
+
+def test_plain_http_registry_client_still_verifies_https_hosts(
+    registry: RegistryServer, tls_registry: RegistryServer
+) -> None:
+    """A plain-HTTP (loopback) registry can send the client to HTTPS hosts, its token
+    service or a blob redirect: those are verified, never trusted blindly."""
+    from polyarch.registry._http import httpx
+
+    with RegistryClient(registry.host) as client:
+        assert client.base_url.startswith("http://")
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.client.get(f"https://{tls_registry.host}/v2/")

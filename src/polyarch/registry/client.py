@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from polyarch import __version__
 from polyarch.errors import (
@@ -336,9 +336,12 @@ class RegistryClient:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(
-                    # Plain HTTP needs no CA store (loading one costs ~20 ms); content is
-                    # verified by digest whatever the transport.
-                    verify=self._ssl_context() if self.scheme == "https" else False,
+                    # A plain-HTTP registry may still send us to HTTPS hosts (its token
+                    # service, a blob redirect): those are verified, but the CA store
+                    # (~20 ms) is loaded only if one is ever contacted.
+                    verify=self._ssl_context()
+                    if self.scheme == "https" or self.options.insecure
+                    else _LazyDefaultContext(ssl.PROTOCOL_TLS_CLIENT),
                     timeout=httpx.Timeout(self.options.timeout, connect=10.0),
                     limits=httpx.Limits(
                         max_connections=self.options.max_connections,
@@ -663,6 +666,24 @@ def _describe(err: httpx.HTTPError) -> str:
     """One line for a transport failure (some have empty messages)."""
     text = " ".join(str(err).split())
     return text or type(err).__name__
+
+
+class _LazyDefaultContext(ssl.SSLContext):
+    """Verifies as ``ssl.create_default_context()`` does, loading the CA store on first use.
+
+    ``PROTOCOL_TLS_CLIENT`` already requires a certificate and checks host names; until the
+    CAs are loaded nothing would verify, so it fails closed, never open.
+    """
+
+    _ca_lock = threading.Lock()
+    _ca_loaded = False
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        with self._ca_lock:
+            if not self._ca_loaded:
+                self.load_default_certs()
+                self._ca_loaded = True
+        return super().wrap_socket(*args, **kwargs)
 
 
 def _reason(response: httpx.Response) -> str:

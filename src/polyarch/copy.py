@@ -10,24 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from polyarch import gojson
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store, is_digest
+from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
 
 __all__ = [
     "BlobTransfer",
     "CopyProgress",
     "CopyResult",
     "Transfers",
-    "VerifiedBlobWriter",
     "copy_image",
     "select_entries",
     "subset_index",
@@ -45,19 +44,6 @@ class BlobTransfer(Enum):
     PRESENT = "present"
     MOUNTED = "mounted"
     COPIED = "copied"
-
-
-@runtime_checkable
-class VerifiedBlobWriter(Protocol):
-    """A store that can take a stream that verifies itself without hashing it again.
-
-    An optional capability beside :class:`~polyarch.store.BlobMounter`, probed at run time.
-    """
-
-    def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
-        """Store a blob from ``chunks`` that raise before they end when the bytes are not
-        the descriptor's, as those of :meth:`Store.open_blob` for the same descriptor do."""
-        ...
 
 
 def transfer_blob(

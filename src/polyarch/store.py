@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from polyarch.digest import Digest
 from polyarch.models import Descriptor, Manifest
 
-__all__ = ["BlobMounter", "Store", "is_digest"]
+__all__ = ["BlobMounter", "Store", "VerifiedBlobWriter", "is_digest"]
 
 #: Streamed blobs arrive in chunks of at most this many bytes.
 CHUNK_SIZE = 1024 * 1024
@@ -85,6 +85,16 @@ class Store(Protocol):
 
         :raises ManifestNotFoundError: nothing under that identifier.
         """
+        ...
+
+
+@runtime_checkable
+class VerifiedBlobWriter(Protocol):
+    """A store that can take a stream that verifies itself without hashing it again."""
+
+    def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Store a blob from ``chunks`` that raise before they end when the bytes are not
+        the descriptor's, as those of :meth:`Store.open_blob` for the same descriptor do."""
         ...
 
 

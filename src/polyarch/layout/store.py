@@ -200,14 +200,18 @@ class LayoutStore:
         write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        verifier = DigestVerifier(descriptor.digest, descriptor.size)
+        self.put_verified_blob(descriptor, verifier.wrap(chunks))
+
+    def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """:meth:`put_blob` for chunks that verify themselves (another store's
+        ``open_blob``): they raise from inside the write, before the blob gets its name."""
         self._ensure_layout()
         target = self._blob_path(descriptor.digest)
         if target.is_file():
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        verifier = DigestVerifier(descriptor.digest, descriptor.size)
-        # The verifier raises from inside the stream, before the blob gets its name.
-        write_stream_atomically(target, verifier.wrap(chunks))
+        write_stream_atomically(target, chunks)
 
     def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
         descriptor = manifest.descriptor()

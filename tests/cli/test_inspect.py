@@ -35,6 +35,7 @@ from tests.imagegen import (
     OCI_INDEX,
     OCI_MANIFEST,
     SyntheticImage,
+    make_attestation,
     make_image,
     make_index,
     sha256_digest,
@@ -144,56 +145,8 @@ def push_list(
 
 def attestation(subject: SyntheticImage) -> tuple[dict[str, Any], bytes, dict[str, bytes]]:
     """A buildx-style provenance attestation of ``subject``: (index entry, manifest, blobs)."""
-    statement = json.dumps(
-        {
-            "_type": "https://in-toto.io/Statement/v0.1",
-            "predicateType": "https://slsa.dev/provenance/v0.2",
-            "subject": [{"name": "_", "digest": {"sha256": subject.manifest_digest[7:]}}],
-            "predicate": {"builder": {"id": "polyarch-tests"}},
-        }
-    ).encode()
-    config = json.dumps(
-        {
-            "architecture": "unknown",
-            "os": "unknown",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(statement)]},
-        }
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": OCI_CONFIG,
-                "digest": sha256_digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.in-toto+json",
-                    "digest": sha256_digest(statement),
-                    "size": len(statement),
-                    "annotations": {
-                        "in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"
-                    },
-                }
-            ],
-        },
-        indent=2,
-    ).encode()
-    entry = {
-        "mediaType": OCI_MANIFEST,
-        "digest": sha256_digest(manifest),
-        "size": len(manifest),
-        "annotations": {
-            "vnd.docker.reference.digest": subject.manifest_digest,
-            "vnd.docker.reference.type": "attestation-manifest",
-        },
-        "platform": {"architecture": "unknown", "os": "unknown"},
-    }
-    blobs = {sha256_digest(config): config, sha256_digest(statement): statement}
-    return entry, manifest, blobs
+    made = make_attestation(subject)
+    return made.descriptor(), made.manifest, dict(made.blobs)
 
 
 def push_raw_manifest(registry: RegistryServer, ref: str, manifest: bytes, media_type: str) -> str:

@@ -28,10 +28,11 @@ import pytest
 from tests.imagegen import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
-    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
+    Attestation,
     SyntheticImage,
+    make_attestation,
     make_image,
     sha256_digest,
 )
@@ -461,81 +462,10 @@ class Blob:
         }
 
 
-@dataclass(frozen=True)
-class Attestation:
-    """A buildx provenance attestation manifest for one image."""
-
-    manifest: bytes
-    config: Blob
-    statement: Blob
-
-    @property
-    def digest(self) -> str:
-        return sha256_digest(self.manifest)
-
-
-def make_attestation(subject: SyntheticImage) -> Attestation:
-    statement = Blob(
-        json.dumps(
-            {
-                "_type": "https://in-toto.io/Statement/v0.1",
-                "predicateType": "https://slsa.dev/provenance/v0.2",
-                "subject": [
-                    {
-                        "name": "pkg:docker/polyarch/test",
-                        "digest": {"sha256": subject.manifest_digest.partition(":")[2]},
-                    }
-                ],
-                "predicate": {"builder": {"id": ""}, "buildType": "https://mobyproject.org/"},
-            },
-            separators=(",", ":"),
-        ).encode(),
-        IN_TOTO,
-    )
-    config = Blob(
-        json.dumps(
-            {
-                "architecture": "unknown",
-                "os": "unknown",
-                "config": {},
-                "rootfs": {"type": "layers", "diff_ids": [statement.digest]},
-            },
-            separators=(",", ":"),
-        ).encode(),
-        OCI_CONFIG,
-    )
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config.descriptor(),
-            "layers": [
-                statement.descriptor(
-                    annotations={"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}
-                )
-            ],
-        },
-        indent=2,
-    ).encode()
-    return Attestation(manifest, config, statement)
-
-
 def buildx_index(images: Sequence[SyntheticImage], attestations: Sequence[Attestation]) -> bytes:
     """An OCI index as ``docker buildx build --provenance`` pushes it."""
     entries: list[dict[str, Any]] = [image.descriptor() for image in images]
-    for image, attestation in zip(images, attestations, strict=True):
-        entries.append(
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": attestation.digest,
-                "size": len(attestation.manifest),
-                "annotations": {
-                    REFERENCE_DIGEST: image.manifest_digest,
-                    REFERENCE_TYPE: "attestation-manifest",
-                },
-                "platform": {"architecture": "unknown", "os": "unknown"},
-            }
-        )
+    entries += [attestation.descriptor() for attestation in attestations]
     return json.dumps(
         {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, indent=2
     ).encode()
@@ -548,8 +478,8 @@ def push_buildx_image(
     for image in images:
         server.push_image(repository, image)
     for attestation in attestations:
-        server.push_blob(repository, attestation.config.data)
-        server.push_blob(repository, attestation.statement.data)
+        for data in attestation.blobs.values():
+            server.push_blob(repository, data)
         server.push_manifest(repository, attestation.digest, attestation.manifest, OCI_MANIFEST)
     index = buildx_index(images, attestations)
     server.push_manifest(repository, tag, index, OCI_INDEX)
@@ -598,8 +528,8 @@ def test_index_member_with_attestations(bench: Workbench) -> None:
         assert skopeo_raw(f"{bench.registry.host}/{bench.repo('dst')}@{attestation.digest}") == (
             attestation.manifest
         )
-        for blob in (attestation.config, attestation.statement):
-            assert blob_exists(bench.registry, bench.repo("dst"), blob.digest)
+        for digest in attestation.blobs:
+            assert blob_exists(bench.registry, bench.repo("dst"), digest)
 
 
 def test_format_docker_refuses_attestations(bench: Workbench) -> None:

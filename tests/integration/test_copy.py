@@ -29,10 +29,10 @@ from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryStore
 from tests.imagegen import (
     DOCKER_MANIFEST_LIST,
-    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
     SyntheticImage,
+    make_attestation,
     make_image,
     sha256_digest,
 )
@@ -110,56 +110,8 @@ def single(image: SyntheticImage) -> Content:
 
 def attestation(image: SyntheticImage) -> tuple[bytes, dict[str, bytes], dict[str, object]]:
     """A buildx-style attestation manifest for ``image``: its bytes, blobs and index entry."""
-    statement = json.dumps(
-        {
-            "_type": "https://in-toto.io/Statement/v0.1",
-            "predicateType": "https://slsa.dev/provenance/v0.2",
-            "subject": [{"name": "_", "digest": {"sha256": image.manifest_digest[7:]}}],
-            "predicate": {"builder": {"id": "polyarch-tests"}},
-        }
-    ).encode()
-    config = json.dumps(
-        {
-            "architecture": "unknown",
-            "os": "unknown",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(statement)]},
-        }
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": OCI_CONFIG,
-                "digest": sha256_digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": IN_TOTO,
-                    "digest": sha256_digest(statement),
-                    "size": len(statement),
-                    "annotations": {
-                        "in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"
-                    },
-                }
-            ],
-        },
-        indent=2,
-    ).encode()
-    entry: dict[str, object] = {
-        "mediaType": OCI_MANIFEST,
-        "digest": sha256_digest(manifest),
-        "size": len(manifest),
-        "annotations": {
-            "vnd.docker.reference.digest": image.manifest_digest,
-            "vnd.docker.reference.type": "attestation-manifest",
-        },
-        "platform": {"architecture": "unknown", "os": "unknown"},
-    }
-    blobs = {sha256_digest(config): config, sha256_digest(statement): statement}
-    return manifest, blobs, entry
+    made = make_attestation(image)
+    return made.manifest, dict(made.blobs), made.descriptor()
 
 
 def multi(

@@ -57,6 +57,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     from tests.registry_server import AccessLogEntry, RegistryServer
 
+from _common import default_polyarch, fmt, progress, ratio_of, tool_version
+
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
 COMMAND_TIMEOUT = 600.0
@@ -580,14 +582,6 @@ class Bench:
 # -- reporting -------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, spec: str = ".0f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
 def _table(header: Sequence[str], rows: list[Sequence[str]], right: set[int]) -> list[str]:
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
 
@@ -630,14 +624,14 @@ def render(bench: Bench) -> str:
             (
                 scenario,
                 tool,
-                _fmt(cell.seconds, ".3f"),
-                _fmt(size_mib / cell.seconds, ".0f") if copies and cell.seconds else "",
-                _fmt(_ratio(cell.seconds, other.seconds), ".2f")
+                fmt(cell.seconds, ".3f"),
+                fmt(size_mib / cell.seconds, ".0f") if copies and cell.seconds else "",
+                fmt(ratio_of(cell.seconds, other.seconds), ".2f")
                 if tool != "skopeo" and other
                 else "",
-                _fmt(cell.cpu, ".2f"),
-                _fmt(cell.registry_cpu, ".2f"),
-                _fmt(cell.rss_mib, ".0f"),
+                fmt(cell.cpu, ".2f"),
+                fmt(cell.registry_cpu, ".2f"),
+                fmt(cell.rss_mib, ".0f"),
                 *reqs,
                 "; ".join(notes),
             )
@@ -695,7 +689,7 @@ def rss_table(bench: Bench) -> list[str]:
         if all(c is None for c in cells):
             continue
         last = cells[-1]
-        rss = [_fmt(c.rss_mib, ".1f") if isinstance(c, Run) else (c or "-")[:40] for c in cells]
+        rss = [fmt(c.rss_mib, ".1f") if isinstance(c, Run) else (c or "-")[:40] for c in cells]
         if isinstance(last, Run):
             timing = [f"{last.seconds:.2f}", f"{sizes[-1] / last.seconds:.0f}", f"{last.cpu:.2f}"]
         else:
@@ -708,10 +702,10 @@ def targets(bench: Bench) -> list[str]:
     lines = []
     poly = bench.cells.get(("reg->reg", "polyarch"))
     skopeo = bench.cells.get(("reg->reg", "skopeo"))
-    ratio = _ratio(poly.seconds, skopeo.seconds) if poly and skopeo else None
+    ratio = ratio_of(poly.seconds, skopeo.seconds) if poly and skopeo else None
     verdict = "n/a " if ratio is None else ("PASS" if ratio <= TARGET_RATIO else "FAIL")
     lines.append(
-        f"  [{verdict}] reg->reg wall {_fmt(ratio, '.2f')}x skopeo copy --all "
+        f"  [{verdict}] reg->reg wall {fmt(ratio, '.2f')}x skopeo copy --all "
         f"(target <= {TARGET_RATIO}x)"
     )
     lines.extend(_rss_targets(bench))
@@ -767,14 +761,6 @@ def _rss_targets(bench: Bench) -> list[str]:
 # -- main ------------------------------------------------------------------------------
 
 
-def _default_polyarch() -> str:
-    # The console script beside this interpreter; a pyenv shim would add its own start-up.
-    beside = Path(sys.executable).parent / "polyarch"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("polyarch") or "polyarch"
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
@@ -782,7 +768,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--big-layer-mib", type=int, default=1024, help="layer size for the peak RSS run"
     )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
-    parser.add_argument("--polyarch", default=_default_polyarch(), help="polyarch executable")
+    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
     parser.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     args = parser.parse_args(argv)
@@ -791,18 +777,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.big_layer_mib < 1:
         parser.error("--big-layer-mib must be at least 1")
     return args
-
-
-def _version(argv: list[str]) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"{argv[0]} ({err})"
-    return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else argv[0]
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -830,8 +804,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"polyarch copy vs skopeo copy --all: {len(PLATFORMS)} platforms x {LAYERS} layers "
         f"x {LAYER_MIB} MiB ({bench.image.size / MIB:.1f} MiB of blobs), median of "
-        f"{args.repeat} runs; {_version([args.polyarch, '--version'])}, "
-        f"{_version([args.skopeo, '--version'])}, Python {sys.version.split()[0]}, "
+        f"{args.repeat} runs; {tool_version([args.polyarch, '--version'])}, "
+        f"{tool_version([args.skopeo, '--version'])}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, load average {load_before:.2f} before, "
         f"{os.getloadavg()[0]:.2f} after"
     )

@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
+from _common import default_polyarch, fmt, progress, ratio_of, tool_version
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_REPOSITORY = "bench/src"
 COMMAND_TIMEOUT = 120.0
@@ -400,14 +402,6 @@ def _polyarch_has_verbose(polyarch: str, runner: Runner) -> str | None:
 # -- reporting -------------------------------------------------------------------------
 
 
-def _fmt(value: float | None, spec: str = ".0f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
-
-
 def render(bench: Bench, startup: list[tuple[str, float | None, str]]) -> str:
     header = ("scenario", "N", "step", "tool", "wall ms", "requests", "x wall", "x req", "notes")
     rows: list[tuple[str, ...]] = []
@@ -423,10 +417,10 @@ def render(bench: Bench, startup: list[tuple[str, float | None, str]]) -> str:
                 str(n),
                 step,
                 tool,
-                _fmt(cell.ms) if not cell.unavailable else "n/a",
-                _fmt(cell.median_requests) if not cell.unavailable else "n/a",
-                _fmt(_ratio(cell.ms, other.ms), ".2f") if is_poly and other else "",
-                _fmt(_ratio(cell.median_requests, other.median_requests), ".2f")
+                fmt(cell.ms) if not cell.unavailable else "n/a",
+                fmt(cell.median_requests) if not cell.unavailable else "n/a",
+                fmt(ratio_of(cell.ms, other.ms), ".2f") if is_poly and other else "",
+                fmt(ratio_of(cell.median_requests, other.median_requests), ".2f")
                 if is_poly and other
                 else "",
                 "; ".join(x for x in notes if x),
@@ -441,7 +435,7 @@ def render(bench: Bench, startup: list[tuple[str, float | None, str]]) -> str:
         ).rstrip()
 
     out = [line(header), line(["-" * w for w in widths]), *map(line, rows), ""]
-    out.append("start-up (median ms): " + ", ".join(f"{k} {_fmt(v)}" for k, v, _ in startup))
+    out.append("start-up (median ms): " + ", ".join(f"{k} {fmt(v)}" for k, v, _ in startup))
     out.extend(f"  {k}: {why}" for k, _, why in startup if why)
     out.append("")
     out.append("targets (issue 3):")
@@ -463,10 +457,10 @@ def targets(bench: Bench) -> list[str]:
                 lines.append(f"  [n/a ] {label}: wall <= {TARGET_RATIO[step]}x docker")
             continue
         if n == at:
-            ratio = _ratio(cell.ms, docker.ms)
+            ratio = ratio_of(cell.ms, docker.ms)
             verdict = "PASS" if ratio is not None and ratio <= TARGET_RATIO[step] else "FAIL"
             lines.append(
-                f"  [{verdict}] {label}: wall {_fmt(ratio, '.2f')}x docker "
+                f"  [{verdict}] {label}: wall {fmt(ratio, '.2f')}x docker "
                 f"(target <= {TARGET_RATIO[step]}x)"
             )
         mine, theirs = cell.median_requests, docker.median_requests
@@ -486,14 +480,6 @@ def targets(bench: Bench) -> list[str]:
 # -- main ------------------------------------------------------------------------------
 
 
-def _default_polyarch() -> str:
-    # The console script beside this interpreter; a pyenv shim would add its own start-up.
-    beside = Path(sys.executable).parent / "polyarch"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("polyarch") or "polyarch"
-
-
 def _sizes(text: str) -> list[int]:
     try:
         sizes = sorted({int(x) for x in text.split(",") if x.strip()})
@@ -508,25 +494,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--platforms", type=_sizes, default=[2, 8, 32], help="list sizes N")
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
-    parser.add_argument("--polyarch", default=_default_polyarch(), help="polyarch executable")
+    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
     parser.add_argument("--docker", default=shutil.which("docker") or "docker")
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
-
-
-def _version(argv: list[str]) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return f"{argv[0]} ({err})"
-    return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else argv[0]
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -553,8 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = render(bench, startup)
     print(
         f"polyarch vs docker manifest: median of {args.repeat} runs; "
-        f"{_version([args.polyarch, '--version'])} ({args.polyarch}), "
-        f"{_version([args.docker, '--version'])}, Python {sys.version.split()[0]}, "
+        f"{tool_version([args.polyarch, '--version'])} ({args.polyarch}), "
+        f"{tool_version([args.docker, '--version'])}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs"
     )
     print(report)

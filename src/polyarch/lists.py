@@ -26,7 +26,6 @@ from urllib.parse import quote, unquote
 
 from polyarch import mediatype as mt
 from polyarch.atomic import write_atomically
-from polyarch.copy import Transfers
 from polyarch.digest import Digest
 from polyarch.errors import (
     ConflictError,
@@ -467,6 +466,10 @@ def push_list(
         for e in pending.entries
         if (e.source.registry, e.source.repository) != (reference.registry, reference.repository)
     ]
+    # Only push moves content: inspect and create, which read pending lists too, need
+    # not load the copy machinery.
+    from polyarch.copy import Transfers
+
     transfers = Transfers()
 
     def push_entry(entry: PendingEntry) -> Reference:

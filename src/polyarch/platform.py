@@ -765,26 +765,6 @@ class _Ordered:
         return False
 
 
-class _AnyOf:
-    """containerd ``Any(platforms...)``: matches any, no preference among them."""
-
-    __slots__ = ("_matchers",)
-
-    def __init__(self, platforms: Iterable[Platform]) -> None:
-        self._matchers = [_Matcher(platform) for platform in platforms]
-
-    def match(self, target: Platform) -> bool:
-        return any(matcher.match(target) for matcher in self._matchers)
-
-    def less(self, a: Platform, b: Platform) -> bool:
-        a_matches, b_matches = self.match(a), self.match(b)
-        if a_matches and b_matches:
-            return len(a.os_features) > len(b.os_features)
-        if not a_matches and not b_matches and (a.os_features or b.os_features):
-            return self.less(_without_features(a), _without_features(b))
-        return a_matches and not b_matches
-
-
 class _OnlyOS:
     """containerd ``OnlyOS``: same OS, any architecture; the host's own arch first."""
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from polyarch.digest import Digest
     from polyarch.lists import PendingEntry, PendingList
     from polyarch.location import Location
-    from polyarch.models import Descriptor, ImageConfig, Manifest
+    from polyarch.models import Descriptor
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries
@@ -105,17 +105,19 @@ def _inspect_stored(
     location: Location, view: _View, wanted: Platform | None, registries: Registries
 ) -> None:
     from polyarch.cli import _docker_json
-    from polyarch.describe import ImageDescription, describe_manifest
+    from polyarch.describe import describe_manifest
     from polyarch.stores import open_target
 
     target = open_target(location, registries=registries)
     manifest = target.get_manifest()
     top = manifest.digest
     if wanted is not None:
-        manifest = _choose(target, manifest, wanted)
+        from polyarch.resolve import image_for_platform
+
+        manifest, choices = image_for_platform(target.store, manifest, wanted, where=str(target))
+        for choice in choices:
+            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
     if view.raw:
-        if wanted is not None:
-            _check_runs(target, wanted, _config_of(target, manifest))
         _write(manifest.raw)
         return
     # docker's verbose JSON of a list takes each platform from the list entry: the
@@ -124,9 +126,6 @@ def _inspect_stored(
 
     configs = view.text or not isinstance(manifest, ImageIndex)
     description = describe_manifest(target.store, manifest, configs=configs)
-    config = description.config if isinstance(description, ImageDescription) else None
-    if wanted is not None and config is not None:
-        _check_runs(target, wanted, config)
     ref = _ref_of(target, None if manifest.digest == top else manifest.digest)
     if view.text:
         from polyarch.cli._tree import print_tree
@@ -152,36 +151,6 @@ def _ref_of(target: Target, digest: Digest | None) -> str:
         return str(reference if digest is None else reference.with_digest(digest))
     # An OCI layout: oci:PATH@DIGEST names an entry so that it can be read back.
     return str(location) if digest is None else f"oci:{location.path}@{digest}"
-
-
-def _choose(target: Target, manifest: Manifest, wanted: Platform) -> Manifest:
-    from polyarch.models import ImageIndex
-    from polyarch.resolve import choose
-
-    while isinstance(manifest, ImageIndex):
-        choice = choose(manifest, wanted)
-        click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
-        manifest = target.store.get_manifest(choice.descriptor.digest)
-    return manifest
-
-
-def _config_of(target: Target, manifest: Manifest) -> ImageConfig:
-    from polyarch.models import ImageConfig, ImageManifest
-
-    assert isinstance(manifest, ImageManifest)
-    return ImageConfig.parse(target.store.get_blob(manifest.config), digest=manifest.config.digest)
-
-
-def _check_runs(target: Target, wanted: Platform, config: ImageConfig) -> None:
-    from polyarch.errors import NoMatchingPlatformError
-    from polyarch.platform import is_compatible
-
-    if not is_compatible(wanted, config.platform):
-        raise NoMatchingPlatformError(
-            f"{target} is a single {config.platform} image, which {wanted} cannot run",
-            wanted=str(wanted),
-            available=(str(config.platform),),
-        )
 
 
 # -- pending lists (polyarch create) ----------------------------------------------------

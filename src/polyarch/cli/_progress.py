@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from polyarch.copy import BlobTransfer, CopyProgress
 
 if TYPE_CHECKING:
     from polyarch.models import Descriptor
+    from polyarch.resolve import Choice
 
 
-def make_progress(*, quiet: bool) -> CopyProgress:
-    """The progress display that suits stderr: bars on a TTY, lines otherwise."""
+@contextlib.contextmanager
+def progress_display(*, quiet: bool) -> Iterator[CopyProgress]:
+    """The progress display that suits stderr: bars on a TTY, lines otherwise, or none."""
     if quiet:
-        return CopyProgress()
-    if sys.stderr.isatty():
-        return RichProgress()
-    return LineProgress()
+        yield CopyProgress()
+    elif sys.stderr.isatty():
+        bars = RichProgress()
+        try:
+            yield bars
+        finally:
+            bars.close()
+    else:
+        yield LineProgress()
+
+
+def report_choices(choices: Iterable[Choice]) -> None:
+    """Say which index entry was taken for the platform, and why (stderr)."""
+    for choice in choices:
+        sys.stderr.write(f"{choice.descriptor.digest}: {choice.reason}\n")
 
 
 def _size(count: int) -> str:

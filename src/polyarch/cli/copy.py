@@ -56,7 +56,7 @@ def copy(
     registry are mounted, the rest is streamed and verified; the index goes last. Run
     it again after an interruption: only what is missing is copied.
     """
-    from polyarch.cli._progress import RichProgress, make_progress
+    from polyarch.cli._progress import progress_display
     from polyarch.copy import BlobTransfer, copy_image
     from polyarch.errors import InvalidInputError
     from polyarch.location import parse_location
@@ -75,8 +75,7 @@ def copy(
         )
     # Something must name the copy, or a layout would hold it as no root at all.
     tag = dest_location.tag or src.location.tag or "latest"
-    progress = make_progress(quiet=quiet)
-    try:
+    with progress_display(quiet=quiet) as progress:
         result = copy_image(
             src.store,
             src.identifier,
@@ -87,9 +86,6 @@ def copy(
             jobs=jobs,
             progress=progress,
         )
-    finally:
-        if isinstance(progress, RichProgress):
-            progress.close()
     if not quiet:
         blobs = result.blobs
         click.echo(

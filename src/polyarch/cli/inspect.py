@@ -112,11 +112,11 @@ def _inspect_stored(
     manifest = target.get_manifest()
     top = manifest.digest
     if wanted is not None:
+        from polyarch.cli._progress import report_choices
         from polyarch.resolve import image_for_platform
 
         manifest, choices = image_for_platform(target.store, manifest, wanted, where=str(target))
-        for choice in choices:
-            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
+        report_choices(choices)
     if view.raw:
         _write(manifest.raw)
         return

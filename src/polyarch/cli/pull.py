@@ -41,17 +41,15 @@ def pull(
     (for docker load). The entry of a multi-platform image is chosen the way containerd
     chooses: the exact platform if present, else the best one the platform can run.
     """
-    from polyarch.cli._progress import RichProgress, make_progress
+    from polyarch.cli._progress import progress_display, report_choices
     from polyarch.copy import copy_image
     from polyarch.errors import InvalidInputError
-    from polyarch.location import LayoutLocation, parse_location
+    from polyarch.location import LayoutLocation, RegistryLocation, parse_location
     from polyarch.platform import Platform
     from polyarch.resolve import image_for_platform
-    from polyarch.stores import open_target
+    from polyarch.stores import open_store, open_target
 
-    source = open_target(image, registries=registries)
-    whole = platform_text == "all"
-    if whole:
+    if platform_text == "all":
         wanted = None
     elif platform_text:
         wanted = Platform.parse(platform_text)
@@ -60,58 +58,57 @@ def pull(
 
         wanted = host_platform()
 
+    # The destination is checked before anything is fetched.
+    archive: Path | None = None
+    layout: LayoutLocation | None = None
     if destination.startswith(ARCHIVE_PREFIX):
+        archive = Path(destination.removeprefix(ARCHIVE_PREFIX))
+        if not archive.name:
+            raise InvalidInputError(f"{destination!r} names no file")
         if wanted is None:
             raise InvalidInputError(
                 "a docker archive holds one image: --platform all needs an oci: destination"
             )
-        path = Path(destination.removeprefix(ARCHIVE_PREFIX))
-        if not path.name:
-            raise InvalidInputError(f"{destination!r} names no file")
-        manifest, choices = image_for_platform(
-            source.store, source.get_manifest(), wanted, where=str(source)
-        )
-        for choice in choices:
-            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
-        from polyarch.archive import write_docker_archive
-        from polyarch.location import RegistryLocation
+    else:
+        location = parse_location(destination, default_tag=None)
+        if not isinstance(location, LayoutLocation):
+            raise InvalidInputError(
+                f"pull writes to oci:DIR or docker-archive:FILE, not {destination!r}",
+                hint="to copy between registries, use: polyarch copy SOURCE DESTINATION",
+            )
+        if location.digest:
+            raise InvalidInputError(f"{destination!r} names a digest; name a tag or nothing")
+        layout = location
 
-        repo_tags = []
-        if isinstance(source.location, RegistryLocation) and source.location.tag:
-            repo_tags = [source.location.reference.with_digest(None).familiar]
-        write_docker_archive(path, source.store, manifest, repo_tags=repo_tags)
-        click.echo(str(manifest.digest))
-        return
-
-    target = parse_location(destination, default_tag=None)
-    if not isinstance(target, LayoutLocation):
-        raise InvalidInputError(
-            f"pull writes to oci:DIR or docker-archive:FILE, not {destination!r}",
-            hint="to copy between registries, use: polyarch copy SOURCE DESTINATION",
-        )
-    if target.digest:
-        raise InvalidInputError(f"{destination!r} names a digest; name a tag or nothing")
+    source = open_target(image, registries=registries)
     identifier = source.identifier
+    manifest = None
     if wanted is not None:
         manifest, choices = image_for_platform(
             source.store, source.get_manifest(), wanted, where=str(source)
         )
-        for choice in choices:
-            click.echo(f"{choice.descriptor.digest}: {choice.reason}", err=True)
+        report_choices(choices)
         identifier = manifest.digest
-    from polyarch.stores import open_store
 
-    progress = make_progress(quiet=quiet)
-    try:
+    if archive is not None:
+        from polyarch.archive import write_docker_archive
+
+        assert manifest is not None
+        repo_tags = []
+        if isinstance(source.location, RegistryLocation) and source.location.tag:
+            repo_tags = [source.location.reference.with_digest(None).familiar]
+        write_docker_archive(archive, source.store, manifest, repo_tags=repo_tags)
+        click.echo(str(manifest.digest))
+        return
+
+    assert layout is not None
+    with progress_display(quiet=quiet) as progress:
         result = copy_image(
             source.store,
             identifier,
-            open_store(target),
-            tag=target.tag or source.location.tag or "latest",
+            open_store(layout),
+            tag=layout.tag or source.location.tag or "latest",
             jobs=jobs,
             progress=progress,
         )
-    finally:
-        if isinstance(progress, RichProgress):
-            progress.close()
     click.echo(str(result.descriptor.digest))

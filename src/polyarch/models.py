@@ -135,8 +135,24 @@ class Descriptor:
         return str.__new__(Digest, subject) if self.is_attestation and subject else None
 
 
+class _Content:
+    """What a manifest or an index is as stored: its exact bytes, under their digest."""
+
+    __slots__ = ()
+    raw: bytes
+    media_type: str
+    digest: Digest
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    def descriptor(self, *, platform: Platform | None = None) -> Descriptor:
+        return Descriptor(self.media_type, self.digest, self.size, platform=platform)
+
+
 @dataclass(frozen=True, slots=True)
-class ImageManifest:
+class ImageManifest(_Content):
     """A single image (or artifact): one config blob and its layers."""
 
     raw: bytes = field(repr=False)
@@ -149,13 +165,6 @@ class ImageManifest:
     artifact_type: str | None = None
 
     @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    def descriptor(self, *, platform: Platform | None = None) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, self.size, platform=platform)
-
-    @property
     def blobs(self) -> tuple[Descriptor, ...]:
         """Every blob the image needs: the config, then the layers in order."""
         return (self.config, *self.layers)
@@ -166,7 +175,7 @@ class ImageManifest:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageIndex:
+class ImageIndex(_Content):
     """A multi-platform list: a Docker manifest list or an OCI image index."""
 
     raw: bytes = field(repr=False)
@@ -176,13 +185,6 @@ class ImageIndex:
     subject: Descriptor | None = None
     annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
     artifact_type: str | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    def descriptor(self, *, platform: Platform | None = None) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, self.size, platform=platform)
 
     @property
     def images(self) -> tuple[Descriptor, ...]:

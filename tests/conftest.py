@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     handler = RecordingHandler(SCAN)
     logging.getLogger().addHandler(handler)
     levels = {}
-    for name in ("polyarch", "httpx"):
+    for name in ("polyarch", "urllib3"):
         levels[name] = logging.getLogger(name).level
         logging.getLogger(name).setLevel(logging.DEBUG)
     config.stash[_RESTORE] = (path, handler, levels)

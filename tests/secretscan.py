@@ -17,8 +17,8 @@ What is searched:
   keeps its PID (a test may SIGKILL it) and its exit status, and copies both streams to
   files under :attr:`SecretScan.output_dir` with ``tee``. A stream that is a terminal is
   left alone, so ``isatty()`` still tells the truth (a test of the progress display);
-* every log record of the ``polyarch``, ``httpx`` and ``httpcore`` loggers emitted in the
-  test process (``polyarch`` and ``httpx`` log at DEBUG for the session).
+* every log record of the ``polyarch`` and ``urllib3`` loggers emitted in the test process
+  (both log at DEBUG for the session).
 
 Each password is searched as itself, inside ``user:password`` in base64 (an HTTP basic
 ``Authorization`` value or a docker ``auth`` field) and URL-encoded (a token request
@@ -41,7 +41,7 @@ __all__ = ["MIN_SECRET_LENGTH", "SCAN", "Leak", "Output", "RecordingHandler", "S
 
 MIN_SECRET_LENGTH = 6
 #: Loggers whose records are searched: polyarch's own, and the HTTP client it drives.
-LOGGERS = ("polyarch", "httpx", "httpcore")
+LOGGERS = ("polyarch", "urllib3")
 
 
 @dataclass(frozen=True)

@@ -543,7 +543,13 @@ def test_cli_copy_over_a_flaky_network(
     repository = destination.split("/", 1)[1].rsplit(":", 1)[0]
     assert registry_manifest(registry, repository, "1") == content.root
     stderr = result.stderr.decode()
-    reasons = ("Connection reset", "Server disconnected", "HTTP 429", "HTTP 502", "broke while")
+    reasons = (
+        "Connection reset",
+        "closed connection without response",
+        "HTTP 429",
+        "HTTP 502",
+        "broke while",
+    )
     for reason in reasons:
         assert reason in stderr, reason
     assert auth_registry.password is not None

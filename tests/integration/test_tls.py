@@ -359,9 +359,10 @@ def test_plain_http_registry_client_still_verifies_https_hosts(
 ) -> None:
     """A plain-HTTP (loopback) registry can send the client to HTTPS hosts, its token
     service or a blob redirect: those are verified, never trusted blindly."""
-    from polyarch.registry._http import httpx
+    from polyarch.registry._http import Request, TransportError
 
     with RegistryClient(registry.host) as client:
         assert client.base_url.startswith("http://")
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            client.client.get(f"https://{tls_registry.host}/v2/")
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED") as info:
+            client.transport.send(Request("GET", f"https://{tls_registry.host}/v2/"))
+        assert info.value.kind == "tls"

@@ -3,9 +3,10 @@
 token realm check, ``token_lifetime``).
 
 Tests may only reach loopback addresses, so the non-loopback cases are decided here
-without a network: the last tests drive a whole :class:`RegistryClient` through an
-``httpx.MockTransport`` that stands for ``registry.example`` and friends (nothing is
-resolved or connected) and check every request it was handed.
+without a network: the last tests drive a whole :class:`RegistryClient` whose connection
+pools are replaced by one that stands for ``registry.example`` and friends (nothing is
+resolved or connected; urllib3 still parses every answer) and check every request it was
+handed.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
+import urllib3
 
 from polyarch.auth import Credentials
 from polyarch.digest import Digest
@@ -32,6 +36,8 @@ from polyarch.registry._auth import (
     may_send_credentials,
     token_lifetime,
 )
+from polyarch.registry._http import Request, Transport
+from polyarch.registry.client import USER_AGENT
 
 # -- is_loopback -----------------------------------------------------------------------------
 
@@ -105,7 +111,7 @@ CREDENTIAL_ROUTES = [
 
 @pytest.mark.parametrize(("url", "insecure", "allowed"), CREDENTIAL_ROUTES)
 def test_where_credentials_may_go(url: str, insecure: bool, allowed: bool) -> None:
-    assert may_send_credentials(httpx.URL(url), insecure=insecure) is allowed
+    assert may_send_credentials(url, insecure=insecure) is allowed
 
 
 # -- the scheme of a registry ----------------------------------------------------------------
@@ -178,7 +184,7 @@ def test_plain_http_realm_elsewhere_is_refused_with_credentials(
     assert "plain HTTP" in message
     assert "registry.example" in message
     assert credentials.source in message
-    assert httpx.URL(realm).host in message
+    assert (urlsplit(realm).hostname or "") in message
     assert "--insecure" in (info.value.hint or "")
     assert "s3cret-pw" not in message + repr(info.value)
     assert "refresh-t0ken" not in message
@@ -197,10 +203,13 @@ def test_plain_http_realm_elsewhere_is_refused_with_credentials(
 )
 def test_realms_credentials_may_go_to(realm: str, insecure: bool, credentials: Credentials) -> None:
     request = session_with_realm(realm, credentials, insecure=insecure).token_request(SCOPES)
-    assert request.url.host == httpx.URL(realm).host
+    assert request.host == urlsplit(realm).hostname
+    assert request.token_request
     if credentials.identity_token:
         assert request.method == "POST"
-        assert b"refresh_token=refresh-t0ken" in request.read()
+        assert request.secret_body
+        assert isinstance(request.body, bytes)
+        assert b"refresh_token=refresh-t0ken" in request.body
         assert "Authorization" not in request.headers
     else:
         assert request.method == "GET"
@@ -211,7 +220,10 @@ def test_anonymous_token_over_plain_http_sends_no_secret() -> None:
     request = session_with_realm("http://auth.example/token", None).token_request(SCOPES)
     assert "Authorization" not in request.headers
     assert request.method == "GET"
-    assert dict(request.url.params) == {"service": "registry.example", "scope": next(iter(SCOPES))}
+    assert dict(parse_qsl(urlsplit(request.url).query)) == {
+        "service": "registry.example",
+        "scope": next(iter(SCOPES)),
+    }
 
 
 @pytest.mark.parametrize(
@@ -220,22 +232,6 @@ def test_anonymous_token_over_plain_http_sends_no_secret() -> None:
 def test_invalid_realms(realm: str) -> None:
     with pytest.raises(AuthenticationError, match="invalid realm"):
         session_with_realm(realm, ALICE).token_request(SCOPES)
-
-
-def test_token_request_inherits_timeout_and_user_agent() -> None:
-    original = httpx.Request(
-        "GET",
-        "https://registry.example/v2/",
-        headers={"User-Agent": "polyarch/test"},
-        extensions={"timeout": {"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}},
-    )
-    request = session_with_realm("https://auth.example/token", ALICE).token_request(
-        SCOPES, original
-    )
-    # httpx gives requests an auth flow makes no timeout of its own: a token service that
-    # never answers would hang polyarch forever.
-    assert request.extensions["timeout"] == original.extensions["timeout"]
-    assert request.headers["User-Agent"] == "polyarch/test"
 
 
 # -- the transport check on every request ----------------------------------------------------
@@ -255,7 +251,7 @@ def test_token_request_inherits_timeout_and_user_agent() -> None:
 )
 def test_check_transport(url: str, headers: dict[str, str], insecure: bool, refused: bool) -> None:
     session = AuthSession("registry.example", lambda: ALICE, insecure=insecure)
-    request = httpx.Request("GET", url, headers=headers)
+    request = Request("GET", url, headers=headers)
     if refused:
         with pytest.raises(AuthenticationError, match="plain HTTP") as info:
             session.check_transport(request)
@@ -318,7 +314,40 @@ def test_token_lifetime_is_always_positive_and_within_the_lifetime() -> None:
 
 # -- a whole client against hosts that are not this machine (no network) --------------------
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[Request], urllib3.HTTPResponse]
+
+
+class _Pools:
+    """Stands for every connection pool: hands each request to a handler, never to a
+    network."""
+
+    def __init__(self, handler: Handler, seen: list[Request]) -> None:
+        self.handler = handler
+        self.seen = seen
+
+    def urlopen(self, method: str, url: str, *, body: Any, headers: Any, **_: Any) -> Any:
+        content = body if isinstance(body, bytes) or body is None else b"".join(body)
+        request = Request(method, url, headers=dict(headers.items()), body=content)
+        self.seen.append(request)
+        return self.handler(request)
+
+
+def answer(
+    status: int, headers: dict[str, str] | None = None, *, data: Any = None, content: bytes = b""
+) -> urllib3.HTTPResponse:
+    """An answer as urllib3 parses it off a connection, its body unread."""
+    if data is not None:
+        content = json.dumps(data).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    headers = {"Content-Length": str(len(content)), **(headers or {})}
+    return urllib3.HTTPResponse(
+        body=io.BytesIO(content), headers=headers, status=status, preload_content=False
+    )
+
+
+def sent_body(request: Request) -> bytes:
+    assert request.body is None or isinstance(request.body, bytes)
+    return request.body or b""
 
 
 @contextmanager
@@ -328,56 +357,49 @@ def mocked_registry(
     credentials: Credentials | None = ALICE,
     *,
     insecure: bool = False,
-) -> Iterator[tuple[RegistryClient, list[httpx.Request]]]:
-    """A client for ``registry.example`` whose every httpx client talks to ``handler``.
+) -> Iterator[tuple[RegistryClient, list[Request]]]:
+    """A client for ``registry.example`` whose every connection goes to ``handler``.
 
     Yields the client and the requests ``handler`` was handed (bodies read); unless
-    ``insecure``, none of them may carry a secret over plain HTTP to another machine.
+    ``insecure``, none of them may carry a secret over plain HTTP to another machine, and
+    all of them say who sends them.
     """
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        request.read()
-        seen.append(request)
-        return handler(request)
-
-    real_client = httpx.Client
-
-    def client(**kwargs: Any) -> httpx.Client:
-        return real_client(transport=httpx.MockTransport(record), **kwargs)
-
-    monkeypatch.setattr(httpx, "Client", client)
+    seen: list[Request] = []
+    pools = _Pools(handler, seen)
+    monkeypatch.setattr(Transport, "_pool_for", lambda self, request: pools)
     options = RegistryOptions(credentials=credentials, insecure=insecure, retries=0)
     with RegistryClient("registry.example", options=options) as registry:
         yield registry, seen
+    for request in seen:
+        assert request.headers["User-Agent"] == USER_AGENT
     if insecure:
         return
     for request in seen:
-        if request.url.scheme == "http" and not is_loopback(request.url.host):
+        if request.scheme == "http" and not is_loopback(request.host):
             assert "Authorization" not in request.headers, request.url
-            assert b"refresh_token" not in request.content, request.url
-            assert b"s3cret-pw" not in request.content, request.url
+            assert b"refresh_token" not in sent_body(request), request.url
+            assert b"s3cret-pw" not in sent_body(request), request.url
 
 
-def challenge(realm: str) -> httpx.Response:
-    return httpx.Response(
+def challenge(realm: str) -> urllib3.HTTPResponse:
+    return answer(
         401,
-        headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="registry.example"'},
-        json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+        {"WWW-Authenticate": f'Bearer realm="{realm}",service="registry.example"'},
+        data={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
     )
 
 
-def token_answer() -> httpx.Response:
-    return httpx.Response(200, json={"token": "tok-123", "expires_in": 300})
+def token_answer() -> urllib3.HTTPResponse:
+    return answer(200, data={"token": "tok-123", "expires_in": 300})
 
 
-def authorized(request: httpx.Request) -> bool:
+def authorized(request: Request) -> bool:
     return bool(request.headers.get("Authorization") == "Bearer tok-123")
 
 
 def test_mocked_client_refuses_a_plain_http_realm(monkeypatch: pytest.MonkeyPatch) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "registry.example":
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "registry.example":
             return challenge("http://auth.example/token")
         return token_answer()
 
@@ -386,23 +408,23 @@ def test_mocked_client_refuses_a_plain_http_realm(monkeypatch: pytest.MonkeyPatc
         pytest.raises(AuthenticationError, match="plain HTTP"),
     ):
         RegistryStore(client, "me/app").list_tags()
-    assert [r.url.host for r in seen] == ["registry.example"]
+    assert [r.host for r in seen] == ["registry.example"]
 
 
 def test_mocked_client_with_insecure_may_use_the_plain_http_realm(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
             return token_answer()
         if not authorized(request):
             return challenge("http://auth.example/token")
-        return httpx.Response(200, json={"name": "me/app", "tags": ["v1"]})
+        return answer(200, data={"name": "me/app", "tags": ["v1"]})
 
     with mocked_registry(monkeypatch, handler, insecure=True) as (client, seen):
         assert RegistryStore(client, "me/app").list_tags() == ["v1"]
-    [token] = [r for r in seen if r.url.host == "auth.example"]
-    assert token.url.scheme == "http"
+    [token] = [r for r in seen if r.host == "auth.example"]
+    assert token.scheme == "http"
     assert token.headers["Authorization"].startswith("Basic ")
 
 
@@ -412,15 +434,15 @@ def test_mocked_upload_location_over_plain_http_elsewhere_is_refused(
     data = b"layer bytes"
     digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
             return token_answer()
         if not authorized(request):
             return challenge("https://auth.example/token")
         if request.method == "POST":
             # A registry (or someone between) sending the upload to plain HTTP elsewhere.
-            return httpx.Response(202, headers={"Location": "http://uploads.example/u/1"})
-        return httpx.Response(204)
+            return answer(202, {"Location": "http://uploads.example/u/1"})
+        return answer(204)
 
     with (
         mocked_registry(monkeypatch, handler) as (client, seen),
@@ -431,7 +453,7 @@ def test_mocked_upload_location_over_plain_http_elsewhere_is_refused(
         )
     assert "uploads.example" in str(info.value)
     assert "tok-123" not in str(info.value)
-    assert not [r for r in seen if r.url.host == "uploads.example" and r.method == "PUT"]
+    assert not [r for r in seen if r.host == "uploads.example" and r.method == "PUT"]
 
 
 def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
@@ -439,10 +461,10 @@ def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
 ) -> None:
     """A 307 keeps a POST's body: the refresh token would follow it to plain HTTP."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
-            return httpx.Response(307, headers={"Location": "http://evil.example/token"})
-        if request.url.host == "evil.example":
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            return answer(307, {"Location": "http://evil.example/token"})
+        if request.host == "evil.example":
             return token_answer()
         return challenge("https://auth.example/token")
 
@@ -453,7 +475,7 @@ def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
         RegistryStore(client, "me/app").list_tags()
     assert "evil.example" in str(info.value)
     assert "refresh-t0ken" not in str(info.value)
-    assert [r.url.host for r in seen] == ["registry.example", "auth.example"]
+    assert [r.host for r in seen] == ["registry.example", "auth.example"]
 
 
 def test_mocked_redirects_to_plain_http_carry_no_authorization(
@@ -464,31 +486,34 @@ def test_mocked_redirects_to_plain_http_carry_no_authorization(
     data = b"config bytes"
     digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
-            return httpx.Response(302, headers={"Location": "http://mirror.example/token"})
-        if request.url.host == "mirror.example":
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            return answer(302, {"Location": "http://mirror.example/token"})
+        if request.host == "mirror.example":
             return token_answer()
-        if request.url.host == "cdn.example":
-            return httpx.Response(200, content=data)
+        if request.host == "cdn.example":
+            return answer(200, content=data)
         if not authorized(request):
             return challenge("https://auth.example/token")
-        return httpx.Response(307, headers={"Location": "http://cdn.example/blob?sig=x"})
+        return answer(307, {"Location": "http://cdn.example/blob?sig=x"})
 
     with mocked_registry(monkeypatch, handler) as (client, seen):
         blob = RegistryStore(client, "me/app").get_blob(
             Descriptor("application/octet-stream", digest, len(data))
         )
     assert blob == data
-    assert {r.url.host for r in seen} >= {"cdn.example", "mirror.example"}
+    assert {r.host for r in seen} >= {"cdn.example", "mirror.example"}
 
 
 def test_mocked_token_service_down_is_a_network_error_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
-            raise httpx.ConnectError("connection refused", request=request)
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            raise urllib3.exceptions.NewConnectionError(
+                None,  # type: ignore[arg-type]
+                "Failed to establish a new connection: [Errno 111] Connection refused",
+            )
         return challenge("https://auth.example:8443/token")
 
     with (
@@ -498,13 +523,14 @@ def test_mocked_token_service_down_is_a_network_error_naming_it(
         RegistryStore(client, "me/app").list_tags()
     assert "token service" in str(info.value)
     assert "auth.example:8443" in str(info.value)
+    assert "Connection refused" in str(info.value)
     assert info.value.exit_code == 5
 
 
 def test_mocked_credentials_never_in_the_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     basic = base64.b64encode(b"alice:s3cret-pw").decode()
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> urllib3.HTTPResponse:
         return challenge("http://auth.example/token")
 
     with (

@@ -21,7 +21,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    _block_async_backends()
     import click
 
     from polyarch.cli._app import cli
@@ -59,14 +58,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         _error("internal error: this is a bug in polyarch; rerun with --debug for details")
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
-
-
-def _block_async_backends() -> None:
-    """httpcore imports trio and anyio when they are installed, for async support the CLI
-    never uses: 50 ms of every registry command here. The CLI's own process declines them
-    (a library user's process is left alone)."""
-    for name in ("trio", "anyio"):
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def _stderr(line: str) -> None:

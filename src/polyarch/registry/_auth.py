@@ -1,10 +1,11 @@
 """Registry authentication: the ``WWW-Authenticate`` challenge, basic auth and bearer tokens.
 
-The flow is an httpx auth generator, because a registry token exchange has exactly that
-shape: send, get a 401 with a challenge, ask the token service named by the challenge
-for a token with the scopes this request needs, send again. What is learned (the
-challenge, the tokens by scope) lives in one :class:`AuthSession` per registry, so later
-requests send the right header up front and no 401 is spent twice.
+The flow is an auth generator (httpx's design, driven by the client), because a registry
+token exchange has exactly that shape: send, get a 401 with a challenge, ask the token
+service named by the challenge for a token with the scopes this request needs, send
+again. What is learned (the challenge, the tokens by scope) lives in one
+:class:`AuthSession` per registry, so later requests send the right header up front and no
+401 is spent twice.
 
 Tokens are renewed before they expire by this machine's clock (``issued_at`` and
 ``expires_in`` of the token service's answer); a token the registry refuses although our
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 from polyarch.errors import (
     AuthenticationError,
@@ -36,7 +38,7 @@ from polyarch.errors import (
     PermissionDeniedError,
     RegistryError,
 )
-from polyarch.registry._http import httpx
+from polyarch.registry._http import Request, Response, TransportError, with_params, without_query
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
@@ -50,11 +52,8 @@ _PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|(
 _EXPIRY_MARGIN = 10.0
 #: The token spec's default lifetime when the service does not say.
 _DEFAULT_TOKEN_LIFETIME = 60.0
-#: Marks a request whose body holds a secret (the refresh-token grant), so that the
-#: transport check recognizes it on every redirect hop (httpx carries extensions over).
-_SECRET_BODY = "polyarch.secret_body"
-#: Marks a request to a token service, so its transport failures name the service.
-_TOKEN_REQUEST = "polyarch.token_request"
+#: The most of a token service's answer that is read.
+_TOKEN_BODY_LIMIT = 1024 * 1024
 
 
 class TokenRenewedError(RegistryError):
@@ -94,7 +93,7 @@ def repository_scope(repository: str, *actions: str) -> str:
     return f"repository:{repository}:{','.join(actions)}"
 
 
-def may_send_credentials(url: httpx.URL, *, insecure: bool) -> bool:
+def may_send_credentials(url: str, *, insecure: bool) -> bool:
     """Whether a credential (password, token) may be sent to ``url``.
 
     Over HTTPS always; over plain HTTP only to this machine, or with ``insecure`` (the
@@ -102,9 +101,11 @@ def may_send_credentials(url: httpx.URL, *, insecure: bool) -> bool:
     """
     from polyarch.registry.client import is_loopback  # defined beside the scheme choice
 
-    if url.scheme == "https":
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
         return True
-    return url.scheme == "http" and (insecure or is_loopback(url.host))
+    return scheme == "http" and (insecure or is_loopback(parts.hostname or ""))
 
 
 def token_lifetime(expires_in: object, issued_at: object, *, now: float) -> float:
@@ -182,17 +183,6 @@ def _covers(granted: frozenset[str], wanted: frozenset[str]) -> bool:
     return True
 
 
-def _replayable(request: httpx.Request) -> bool:
-    """Whether the request's body can be sent a second time: bytes can; a stream (an
-    upload) cannot, its chunks are gone, unless it was declared empty and is no generator."""
-    stream = request.stream
-    if isinstance(stream, httpx.ByteStream):
-        return True
-    return request.headers.get("Content-Length") == "0" and not getattr(
-        stream, "_is_generator", True
-    )
-
-
 @dataclass(slots=True)
 class _Token:
     value: str
@@ -247,21 +237,21 @@ class AuthSession:
 
     # -- where credentials may go ----------------------------------------------------------
 
-    def check_transport(self, request: httpx.Request) -> None:
+    def check_transport(self, request: Request) -> None:
         """Refuse to send ``request`` if it would carry a credential over plain HTTP to
-        another machine. Runs for every request and every redirect hop (an httpx
-        ``request`` event hook) and in the auth flow itself.
+        another machine. Runs for every request and every redirect hop, and in the auth
+        flow itself.
 
         :raises AuthenticationError: it would.
         """
-        if "Authorization" not in request.headers and not request.extensions.get(_SECRET_BODY):
+        if "Authorization" not in request.headers and not request.secret_body:
             return
         if may_send_credentials(request.url, insecure=self.insecure):
             return
-        host = request.url.host
+        host = request.host
         raise AuthenticationError(
             f"refusing to send {self._what_is_sent(request)} to {host} over plain HTTP "
-            f"({request.method} {request.url.copy_with(query=None)}): {host} is not this "
+            f"({request.method} {without_query(request.url)}): {host} is not this "
             "machine, and anyone on the way could read them",
             hint=(
                 f"{self.registry} should name an https:// address there; if the network to "
@@ -269,30 +259,23 @@ class AuthSession:
             ),
         )
 
-    def _what_is_sent(self, request: httpx.Request) -> str:
+    def _what_is_sent(self, request: Request) -> str:
         header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer " and not request.extensions.get(_SECRET_BODY):
+        if header[:7].lower() == "bearer " and not request.secret_body:
             return f"a token for {self.registry}"
         return self._who()
 
-    def transport_error(self, err: httpx.HTTPError) -> NetworkError | None:
+    def transport_error(self, err: TransportError) -> NetworkError | None:
         """A token service that could not be reached, named as such (the request that
         failed was ours to it); ``None`` when the failure was elsewhere."""
-        try:
-            request = err.request
-        except RuntimeError:  # httpx raises when an error carries no request
+        request = err.request
+        if not request.token_request:
             return None
-        if not request.extensions.get(_TOKEN_REQUEST):
-            return None
-        if isinstance(err, httpx.TimeoutException):
-            why = "no answer in time"
-        else:
-            why = str(err) or type(err).__name__
+        why = "no answer in time" if err.timeout else str(err)
         return NetworkError(
-            f"cannot reach the token service of {self.registry} at "
-            f"{request.url.netloc.decode('ascii', 'replace')}: {why}",
+            f"cannot reach the token service of {self.registry} at {request.netloc}: {why}",
             hint=(
-                f"{self.registry} sends clients to {request.url.copy_with(query=None)} for "
+                f"{self.registry} sends clients to {without_query(request.url)} for "
                 "tokens; is that service up and reachable from here?"
             ),
         )
@@ -321,76 +304,79 @@ class AuthSession:
         raw = f"{creds.username}:{creds.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def token_request(
-        self, scopes: frozenset[str], original: httpx.Request | None = None
-    ) -> httpx.Request:
+    def token_request(self, scopes: frozenset[str]) -> Request:
         """The request that asks the challenge's token service for a token.
 
-        :param original: the request the token is for: its timeout and user agent apply.
         :raises AuthenticationError: the realm is not a URL, or is plain HTTP to another
             machine while there are credentials to send.
         """
         assert self.challenge is not None
         realm = self.challenge.realm
         try:
-            url = httpx.URL(realm)
-        except httpx.InvalidURL:
-            url = None
-        if url is None or url.scheme not in ("https", "http") or not url.host:
+            parts = urlsplit(realm)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            host = None
+        if host is None or parts.scheme.lower() not in ("https", "http"):
             raise AuthenticationError(
                 f"{self.registry} asked for a token from an invalid realm {realm!r}"
             )
         creds = self.credentials
-        extensions: dict[str, object] = {_TOKEN_REQUEST: True}
-        if original is not None and "timeout" in original.extensions:
-            # Requests an auth flow makes get no timeout of their own from httpx.
-            extensions["timeout"] = original.extensions["timeout"]
-        headers = {}
-        if original is not None and "User-Agent" in original.headers:
-            headers["User-Agent"] = original.headers["User-Agent"]
+        headers: dict[str, str] = {}
         secret = creds is not None and bool(creds.identity_token or creds.username)
-        if secret and not may_send_credentials(url, insecure=self.insecure):
+        if secret and not may_send_credentials(realm, insecure=self.insecure):
             raise AuthenticationError(
                 f"{self.registry} sends clients to the token service {realm} over plain "
                 f"HTTP; refusing to send the credentials from {self.credential_source} "
-                f"there: {url.host} is not this machine, and anyone on the way could "
+                f"there: {host} is not this machine, and anyone on the way could "
                 "read them",
                 hint=(
                     f"the registry should name an https:// realm; if the network to "
-                    f"{url.host} is trusted, pass --insecure"
+                    f"{host} is trusted, pass --insecure"
                 ),
             )
         if creds is not None and creds.identity_token:
             # An identity token is an OAuth2 refresh token (docker login on Docker Hub and
             # Azure): it is exchanged by POST, never sent as basic auth.
-            form: dict[str, str | list[str]] = {
-                "grant_type": "refresh_token",
-                "refresh_token": creds.identity_token,
-                "client_id": "polyarch",
-                "scope": sorted(scopes),
-            }
+            form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", creds.identity_token),
+                ("client_id", "polyarch"),
+            ]
+            form.extend(("scope", scope) for scope in sorted(scopes))
             if self.challenge.service:
-                form["service"] = self.challenge.service
-            extensions[_SECRET_BODY] = True
-            return httpx.Request("POST", url, data=form, headers=headers, extensions=extensions)
-        params: list[tuple[str, str | int | float | bool | None]] = []
+                form.append(("service", self.challenge.service))
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            return Request(
+                "POST",
+                realm,
+                headers=headers,
+                body=urlencode(form).encode(),
+                token_request=True,
+                secret_body=True,
+            )
+        params: list[tuple[str, str]] = []
         if self.challenge.service:
             params.append(("service", self.challenge.service))
         params.extend(("scope", scope) for scope in sorted(scopes))
         basic = self.basic_header()
         if basic is not None:
             headers["Authorization"] = basic
-        return httpx.Request("GET", url, params=params, headers=headers, extensions=extensions)
+        return Request("GET", with_params(realm, params), headers=headers, token_request=True)
 
-    def accept_token(self, response: httpx.Response, scopes: frozenset[str]) -> str:
+    def accept_token(self, response: Response, scopes: frozenset[str]) -> str:
         """Read a token service's answer; remember and return the token.
 
         :raises AuthenticationError: the service refused the credentials.
         :raises PermissionDeniedError: the service refused the scope.
         :raises NetworkError: the service failed.
         """
-        response.read()
-        service = f"the token service of {self.registry} ({response.request.url.host})"
+        try:
+            body, more = response.read_at_most(_TOKEN_BODY_LIMIT)
+        finally:
+            response.close()
+        service = f"the token service of {self.registry} ({response.request.host})"
         if response.status_code in (401, 403):
             cls = AuthenticationError if response.status_code == 401 else PermissionDeniedError
             # A ping (and so login) asks for a token for no scope at all.
@@ -405,7 +391,9 @@ class AuthSession:
                 status=response.status_code,
             )
         try:
-            doc = response.json()
+            if more:
+                raise ValueError("too long")
+            doc = json.loads(body)
             value = doc.get("token") or doc.get("access_token")
             expires_in, issued_at = doc.get("expires_in"), doc.get("issued_at")
         except (ValueError, AttributeError, TypeError):
@@ -421,7 +409,7 @@ class AuthSession:
             self._tokens.append(token)
         return f"Bearer {value}"
 
-    def learn(self, response: httpx.Response) -> Challenge | None:
+    def learn(self, response: Response) -> Challenge | None:
         header = response.headers.get("WWW-Authenticate")
         challenge = Challenge.parse(header) if header else None
         if challenge is not None and challenge.scheme in ("basic", "bearer"):
@@ -441,19 +429,23 @@ class AuthSession:
             self._tokens = [t for t in self._tokens if t.value != value]
 
 
-class RegistryAuth(httpx.Auth):
-    """One request's auth flow: send with what is known, answer one challenge, send again."""
+class RegistryAuth:
+    """One request's auth flow: send with what is known, answer one challenge, send again.
+
+    The flow yields the requests to send and is sent their answers; the last answer is the
+    request's (the client drives it, following redirects on every request it yields).
+    """
 
     def __init__(self, session: AuthSession, scopes: frozenset[str]) -> None:
         self.session = session
         self.scopes = scopes
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         session = self.session
         header = session.cached_header(self.scopes)
         fresh = False
         if header is None and session.challenge is not None:
-            header = yield from self._fresh_header(request)
+            header = yield from self._fresh_header()
             fresh = True
         if header is not None:
             request.headers["Authorization"] = header
@@ -475,10 +467,10 @@ class RegistryAuth(httpx.Auth):
             # one more try, then the registry's answer stands.
             session.forget_token(header)
         refused = header
-        header = yield from self._fresh_header(request)
+        header = yield from self._fresh_header()
         if header is None:
             return
-        if not _replayable(request):
+        if not request.replayable:
             # The body (an upload's bytes) went with the refused request and cannot be
             # sent again; the session keeps the new token for whoever tries next.
             why = (
@@ -488,7 +480,7 @@ class RegistryAuth(httpx.Auth):
             )
             ready = "a new token is ready" if refused is not None else "they are ready now"
             raise TokenRenewedError(
-                f"{request.method} {request.url.copy_with(query=None)}: {session.registry} "
+                f"{request.method} {without_query(request.url)}: {session.registry} "
                 f"{why} while an upload was being sent, which cannot be sent again; {ready}",
                 status=401,
                 hint="run the command again: blobs already uploaded are skipped",
@@ -497,9 +489,7 @@ class RegistryAuth(httpx.Auth):
         session.check_transport(request)
         yield request
 
-    def _fresh_header(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, str | None]:
+    def _fresh_header(self) -> Generator[Request, Response, str | None]:
         session = self.session
         challenge = session.challenge
         if challenge is None:
@@ -511,5 +501,5 @@ class RegistryAuth(httpx.Auth):
             cached = session.cached_header(self.scopes)
             if cached is not None:
                 return cached
-            token_response = yield session.token_request(self.scopes, request)
+            token_response = yield session.token_request(self.scopes)
             return session.accept_token(token_response, self.scopes)

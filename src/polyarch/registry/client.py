@@ -30,10 +30,11 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urljoin, urlsplit
 
 from polyarch import __version__
 from polyarch.errors import (
@@ -46,7 +47,15 @@ from polyarch.errors import (
 )
 from polyarch.reference import api_host_of
 from polyarch.registry._auth import AuthSession, Challenge, RegistryAuth, TokenRenewedError
-from polyarch.registry._http import httpx
+from polyarch.registry._http import (
+    Request,
+    Response,
+    Transport,
+    TransportError,
+    probe,
+    with_params,
+    without_query,
+)
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
@@ -77,6 +86,8 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 BODY_LIMIT: Final = 16 * 1024 * 1024
 #: The most of an error answer read for its message.
 ERROR_BODY_LIMIT: Final = 64 * 1024
+#: Redirects followed for one request before giving up (httpx's and curl's default).
+MAX_REDIRECTS: Final = 20
 #: Set on an error that :meth:`RegistryClient.request` already retried as often as allowed,
 #: so that callers restarting a larger operation do not multiply the attempts.
 _SPENT: Final = "_polyarch_retries_spent"
@@ -147,34 +158,9 @@ def worth_retrying(err: BaseException) -> bool:
     if isinstance(err, TokenRenewedError):
         return True  # an upload's token was refused and renewed (_auth.py): start again
     cause = err.__cause__
-    if isinstance(err, NetworkError) and isinstance(cause, httpx.HTTPError):
-        return _transient(cause) is not None
+    if isinstance(err, NetworkError) and isinstance(cause, TransportError):
+        return cause.kind in ("sent", "unsent")
     return err.status in RETRY_STATUSES
-
-
-def _transient(err: httpx.HTTPError) -> str | None:
-    """For a transport failure worth a retry, whether the request may have reached the
-    registry (``"sent"``) or surely did not (``"unsent"``); ``None`` when it is final."""
-    if _tls_failure(err):
-        return None
-    if isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return "unsent"
-    if isinstance(
-        err,
-        httpx.ReadError
-        | httpx.WriteError
-        | httpx.ReadTimeout
-        | httpx.WriteTimeout
-        | httpx.RemoteProtocolError
-        | httpx.ProxyError,
-    ):
-        return "sent"
-    return None
-
-
-def _tls_failure(err: BaseException) -> bool:
-    cause = err.__cause__ or err.__context__
-    return isinstance(cause, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(err)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -191,47 +177,6 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _cap_redirect_body(response: httpx.Response) -> None:
-    """Bound the body of a redirect, which httpx reads whole before following it."""
-    if response.has_redirect_location:
-        response.stream = _CappedStream(response, ERROR_BODY_LIMIT)
-
-
-class _CappedStream(httpx.SyncByteStream):
-    def __init__(self, response: httpx.Response, limit: int) -> None:
-        self._stream = response.stream
-        self._where = response.request.url.copy_with(query=None)
-        self._status = response.status_code
-        self._limit = limit
-
-    def __iter__(self) -> Iterator[bytes]:
-        count = 0
-        assert isinstance(self._stream, Iterable)
-        for chunk in self._stream:
-            count += len(chunk)
-            if count > self._limit:
-                raise RegistryError(
-                    f"{self._where} answered with a redirect (HTTP {self._status}) whose body "
-                    f"is over {self._limit} bytes",
-                    status=self._status,
-                )
-            yield chunk
-
-    def close(self) -> None:
-        if isinstance(self._stream, httpx.SyncByteStream):
-            self._stream.close()
-
-
-def read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of a streamed body, and whether there was more."""
-    buffer = bytearray()
-    for chunk in response.iter_bytes():
-        buffer += chunk
-        if len(buffer) > limit:
-            return bytes(buffer[:limit]), True
-    return bytes(buffer), False
 
 
 def _error_codes(body: bytes) -> tuple[tuple[str, ...], str]:
@@ -276,7 +221,7 @@ class RegistryClient:
         self.api_host = api_host or api_host_of(registry)
         self.options = options or RegistryOptions()
         self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
-        self._client: httpx.Client | None = None
+        self._transport: Transport | None = None
         self._scheme: str | None = None
         self._lock = threading.Lock()
         # Until one answer has taught us how the registry authenticates, concurrent
@@ -298,9 +243,12 @@ class RegistryClient:
         """docker's certs.d directory for this host (IPv6 without brackets, as docker has it)."""
         return self.options.certs_dir / self.api_host.replace("[", "").replace("]", "")
 
-    def _ssl_context(self) -> ssl.SSLContext | bool:
+    def _ssl_context(self) -> ssl.SSLContext:
         if self.options.insecure:
-            return False
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
         context = ssl.create_default_context()
         cas = [self.options.ca_file] if self.options.ca_file is not None else []
         host_dir = self._certs_host_dir
@@ -332,32 +280,23 @@ class RegistryClient:
         return context
 
     @property
-    def client(self) -> httpx.Client:
+    def transport(self) -> Transport:
         with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(
+            if self._transport is None:
+                self._transport = Transport(
                     # A plain-HTTP registry may still send us to HTTPS hosts (its token
                     # service, a blob redirect): those are verified, but the CA store
                     # (~20 ms) is loaded only if one is ever contacted.
-                    verify=self._ssl_context()
+                    ssl_context=self._ssl_context()
                     if self.scheme == "https" or self.options.insecure
                     else _LazyDefaultContext(ssl.PROTOCOL_TLS_CLIENT),
-                    timeout=httpx.Timeout(self.options.timeout, connect=10.0),
-                    limits=httpx.Limits(
-                        max_connections=self.options.max_connections,
-                        max_keepalive_connections=self.options.max_connections,
-                    ),
-                    headers={"User-Agent": USER_AGENT},
-                    follow_redirects=True,
-                    # No credential over plain HTTP to another host, on any hop (_auth.py).
-                    event_hooks={
-                        "request": [self.auth.check_transport],
-                        # httpx reads a redirect's body whole before it follows it.
-                        "response": [_cap_redirect_body],
-                    },
-                    trust_env=True,
+                    timeout=self.options.timeout,
+                    connect_timeout=min(10.0, self.options.timeout),
+                    max_connections=self.options.max_connections,
+                    user_agent=USER_AGENT,
+                    insecure=self.options.insecure,
                 )
-            return self._client
+            return self._transport
 
     def _schemes(self) -> tuple[str, ...]:
         """The schemes to try, in order. More than one means: probe once, then stick."""
@@ -380,10 +319,9 @@ class RegistryClient:
         """Find the first scheme the registry answers on (docker's insecure fallback)."""
         for scheme in schemes[:-1]:
             try:
-                with httpx.Client(verify=False, timeout=self.options.timeout) as probe:
-                    probe.get(f"{scheme}://{self.api_host}/v2/")
+                probe(f"{scheme}://{self.api_host}/v2/", timeout=self.options.timeout)
                 return scheme
-            except httpx.TransportError as err:
+            except TransportError as err:
                 log.debug(
                     "%s://%s does not answer (%s), trying the next scheme",
                     scheme,
@@ -398,9 +336,9 @@ class RegistryClient:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -420,10 +358,10 @@ class RegistryClient:
         params: Mapping[str, str] | None = None,
         content: bytes | Iterable[bytes] | None = None,
         stream: bool = False,
-        expect: Callable[[httpx.Response], bool] | None = None,
+        expect: Callable[[Response], bool] | None = None,
         what: str = "",
         retries: int | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send one request and return its response, translating every failure.
 
         ``path`` starts at ``/v2/`` or is an absolute URL (upload locations). Responses
@@ -438,12 +376,12 @@ class RegistryClient:
         :raises NetworkError: no answer.
         :raises InvalidInputError: a CA or client certificate file that cannot be used.
         """
-        url = httpx.URL(path if path.startswith(("http://", "https://")) else self.base_url + path)
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
         if params:
-            # Merged, not replaced: upload locations carry state in their query.
-            url = url.copy_merge_params(params)
+            # Added, not replaced: upload locations carry state in their query.
+            url = with_params(url, params)
         auth = RegistryAuth(self.auth, frozenset(scopes))
-        client = self.client
+        transport = self.transport
         # A body held whole can be sent again; a stream was consumed by the first try.
         replayable = content is None or isinstance(content, bytes)
         idempotent = replayable and method in _IDEMPOTENT
@@ -455,9 +393,9 @@ class RegistryClient:
         try:
             while True:  # every pass returns, raises, or spends one of ``budget`` retries
                 try:
-                    request = client.build_request(method, url, headers=headers, content=content)
-                    # Always streamed: nothing is read before we decide how much to read.
-                    response = client.send(request, auth=auth, stream=True)
+                    request = Request(method, url, headers=headers, body=content)
+                    # Nothing is read before we decide how much to read.
+                    response = self._send(transport, request, auth)
                     if expect(response) if expect is not None else response.is_success:
                         return response if stream else self._buffered(response, label)
                 except PolyarchError as err:
@@ -469,15 +407,15 @@ class RegistryClient:
                             continue
                         setattr(err, _SPENT, budget > 0)
                     raise
-                except httpx.HTTPError as err:
-                    kind = _transient(err)
+                except TransportError as err:
+                    kind = err.kind
                     # A token service that failed is named as such (_auth.py).
                     error = self.auth.transport_error(err) or self._network_error(
                         err, method, url, label
                     )
                     if (kind == "unsent" and replayable) or (kind == "sent" and idempotent):
                         if attempt < budget:
-                            self._pause(attempt, budget, label, _describe(err))
+                            self._pause(attempt, budget, label, str(err))
                             attempt += 1
                             continue
                         setattr(error, _SPENT, budget > 0)
@@ -503,32 +441,65 @@ class RegistryClient:
             if first:
                 self._contacted.set()
 
-    def _buffered(self, response: httpx.Response, what: str) -> httpx.Response:
+    def _buffered(self, response: Response, what: str) -> Response:
         """The response with its body read into memory, refusing one over BODY_LIMIT.
 
-        :raises httpx.HTTPError: the connection broke (the caller decides on a retry).
+        :raises TransportError: the connection broke (the caller decides on a retry).
         """
-        try:
-            body, more = read_capped(response, BODY_LIMIT)
-        finally:
-            response.close()
+        _, more = response.read_at_most(BODY_LIMIT)
         if more:
             raise RegistryError(
                 f"{what}: {self.registry} sent a body over {BODY_LIMIT} bytes",
                 status=response.status_code,
             )
-        # The decoded body: no transfer or content coding left to undo.
-        headers = [
-            (name, value)
-            for name, value in response.headers.multi_items()
-            if name.lower() not in ("content-encoding", "transfer-encoding")
-        ]
-        return httpx.Response(
-            response.status_code,
-            headers=headers,
-            content=body,
-            request=response.request,
-            extensions=response.extensions,
+        return response
+
+    def _send(self, transport: Transport, request: Request, auth: RegistryAuth) -> Response:
+        """Drive one request's auth flow: every request it yields is sent, redirects
+        followed; the answer to the last one is the request's."""
+        flow = auth.auth_flow(request)
+        outgoing = next(flow)
+        while True:
+            response = self._follow(transport, outgoing)
+            try:
+                outgoing = flow.send(response)
+            except StopIteration:
+                return response
+            except BaseException:
+                response.close()
+                raise
+            _discard(response)
+
+    def _follow(self, transport: Transport, request: Request) -> Response:
+        """Send ``request``, following redirects. No credential crosses plain HTTP to
+        another machine on any hop (_auth.py); ``Authorization`` is dropped when a hop
+        leaves the origin (a blob redirected to storage carries its own signature)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.auth.check_transport(request)
+            response = transport.send(request)
+            # Without the query: an upload location's is the registry's state.
+            log.debug(
+                "HTTP Request: %s %s %d",
+                request.method,
+                without_query(request.url),
+                response.status_code,
+            )
+            if not response.is_redirect:
+                return response
+            try:
+                _, more = response.read_at_most(ERROR_BODY_LIMIT)
+            except TransportError:
+                more = False  # the next hop is what matters
+            if more:
+                raise RegistryError(
+                    f"{without_query(request.url)} answered with a redirect (HTTP "
+                    f"{response.status_code}) whose body is over {ERROR_BODY_LIMIT} bytes",
+                    status=response.status_code,
+                )
+            request = _redirected(request, response)
+        raise RegistryError(
+            f"{without_query(request.url)}: more than {MAX_REDIRECTS} redirects",
+            hint=f"{self.registry} sends clients around in a loop",
         )
 
     def _pause(
@@ -568,11 +539,11 @@ class RegistryClient:
         return False
 
     def _network_error(
-        self, err: httpx.HTTPError, method: str, url: httpx.URL, what: str = ""
+        self, err: TransportError, method: str, url: str, what: str = ""
     ) -> NetworkError:
-        cause = err.__cause__ or err.__context__
-        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            err
+        if err.kind == "tls" and (
+            isinstance(_innermost(err.cause), ssl.SSLCertVerificationError)
+            or "CERTIFICATE_VERIFY_FAILED" in str(err)
         ):
             return NetworkError(
                 f"the TLS certificate of {self.api_host} is not trusted: {err}",
@@ -582,25 +553,24 @@ class RegistryClient:
                 ),
             )
         # The query of an upload location is the registry's state, not for messages.
-        where = url.copy_with(query=None)
-        if isinstance(err, httpx.TimeoutException):
+        where = without_query(url)
+        if err.timeout:
             return NetworkError(f"{method} {where} timed out after {self.options.timeout:g}s")
-        if _transient(err) == "sent":
+        if err.kind == "sent":
             return NetworkError(
-                f"{what or f'{method} {where}'}: the connection to {self.api_host} broke: "
-                f"{_describe(err)}"
+                f"{what or f'{method} {where}'}: the connection to {self.api_host} broke: {err}"
             )
         return NetworkError(
-            f"cannot reach {self.api_host}: {_describe(err)}",
+            f"cannot reach {self.api_host}: {err}",
             hint=None if self.scheme == "https" else "is the registry running?",
         )
 
-    def raise_for_response(self, response: httpx.Response, what: str) -> None:
+    def raise_for_response(self, response: Response, what: str) -> None:
         """Turn an unexpected response into the right error; always raises."""
         try:
             # Enough for the message, whatever the registry keeps sending.
-            body, _ = read_capped(response, ERROR_BODY_LIMIT)
-        except httpx.HTTPError:
+            body, _ = response.read_at_most(ERROR_BODY_LIMIT)
+        except TransportError:
             body = b""
         codes, summary = _error_codes(body)
         status = response.status_code
@@ -662,10 +632,64 @@ def _needed_scope(challenge: Challenge) -> str:
     return " ".join(scopes) or "the access it needs"
 
 
-def _describe(err: httpx.HTTPError) -> str:
-    """One line for a transport failure (some have empty messages)."""
-    text = " ".join(str(err).split())
-    return text or type(err).__name__
+def _innermost(err: BaseException) -> BaseException:
+    """The first cause of ``err`` (urllib3 wraps ssl's errors once or twice)."""
+    seen = 0
+    while seen < 8:
+        inner = err.__cause__ or err.__context__
+        if inner is None and err.args and isinstance(err.args[0], BaseException):
+            inner = err.args[0]
+        if inner is None:
+            return err
+        err, seen = inner, seen + 1
+    return err
+
+
+def _discard(response: Response) -> None:
+    """Let go of an answer the auth flow is done with (a 401), keeping its connection
+    when the body is small enough to read."""
+    try:
+        response.read_at_most(ERROR_BODY_LIMIT)
+    except TransportError:
+        pass
+    finally:
+        response.close()
+
+
+def _redirected(request: Request, response: Response) -> Request:
+    """The next hop of a redirect, as browsers and httpx build it: 303 (and 301/302 of a
+    POST) become a GET without the body; ``Authorization`` stays only on the same origin
+    (or its upgrade to HTTPS)."""
+    url = urljoin(request.url, response.headers["Location"].strip())
+    method = request.method
+    status = response.status_code
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    headers = dict(request.headers.items())
+    body = request.body
+    if method != request.method:
+        body = None
+        for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+    elif not request.replayable:
+        raise RegistryError(
+            f"{request.method} {without_query(request.url)} was redirected to "
+            f"{without_query(url)} while streaming a body, which cannot be sent again",
+            status=status,
+        )
+    old, new = urlsplit(request.url), urlsplit(url)
+    same_origin = (old.scheme, old.netloc) == (new.scheme, new.netloc)
+    upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+    if not (same_origin or upgrade):
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    return Request(
+        method,
+        url,
+        headers=headers,
+        body=body,
+        token_request=request.token_request,
+        secret_body=request.secret_body,
+    )
 
 
 class _LazyDefaultContext(ssl.SSLContext):
@@ -686,6 +710,6 @@ class _LazyDefaultContext(ssl.SSLContext):
         return super().wrap_socket(*args, **kwargs)
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(response: Response) -> str:
     text = response.reason_phrase or ""
     return f"({text})" if text else ""

@@ -22,9 +22,9 @@ from polyarch.errors import (
 )
 from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
 from polyarch.registry._auth import repository_scope
-from polyarch.registry._http import httpx
+from polyarch.registry._http import Response, TransportError
 from polyarch.registry.client import RegistryClient, worth_retrying
-from polyarch.store import CHUNK_SIZE, Store, is_digest
+from polyarch.store import Store, is_digest
 
 __all__ = ["RegistryStore"]
 
@@ -49,7 +49,7 @@ _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
-def _status_in(*statuses: int) -> Callable[[httpx.Response], bool]:
+def _status_in(*statuses: int) -> Callable[[Response], bool]:
     return lambda response: response.status_code in statuses
 
 
@@ -93,7 +93,7 @@ class RegistryStore:
         sep = "@" if is_digest(identifier) else ":"
         return f"{self.location}{sep}{identifier}"
 
-    def _not_found(self, identifier: str, response: httpx.Response) -> ManifestNotFoundError:
+    def _not_found(self, identifier: str, response: Response) -> ManifestNotFoundError:
         response.close()  # whatever the body says, the status said it
         return ManifestNotFoundError(
             f"manifest {self._where(identifier)} not found", where=self._where(identifier)
@@ -278,7 +278,7 @@ class RegistryStore:
         finally:
             body.close()
 
-    def _get_blob(self, descriptor: Descriptor, offset: int) -> httpx.Response:
+    def _get_blob(self, descriptor: Descriptor, offset: int) -> Response:
         """A blob GET, from byte ``offset`` on (a range request) when it is not 0."""
         response = self.client.request(
             "GET",
@@ -479,7 +479,7 @@ def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
     return hint
 
 
-def _read_limited(response: httpx.Response, limit: int, what: str, registry: str) -> bytes:
+def _read_limited(response: Response, limit: int, what: str, registry: str) -> bytes:
     """Read a body that must not exceed ``limit`` bytes, whatever the headers claim."""
     length = response.headers.get("Content-Length")
     if length and length.isdigit() and int(length) > limit:
@@ -492,14 +492,12 @@ def _read_limited(response: httpx.Response, limit: int, what: str, registry: str
     return bytes(buffer)
 
 
-def _iter_body(response: httpx.Response, registry: str) -> Iterator[bytes]:
-    # A plain body is passed on as the transport reads it (64 KiB pieces): regrouping it
-    # into CHUNK_SIZE pieces would copy every byte twice more, for nothing. A body with a
-    # content coding is decoded into pieces of at most CHUNK_SIZE, as before.
-    coding = response.headers.get("Content-Encoding", "").strip().lower()
+def _iter_body(response: Response, registry: str) -> Iterator[bytes]:
+    # Passed on as the transport reads it (64 KiB pieces): regrouping it into CHUNK_SIZE
+    # pieces would copy every byte twice more, for nothing.
     try:
-        yield from response.iter_bytes(CHUNK_SIZE if coding not in ("", "identity") else None)
-    except httpx.HTTPError as err:
+        yield from response.iter_bytes()
+    except TransportError as err:
         raise NetworkError(f"the connection to {registry} broke while reading: {err}") from err
 
 
@@ -550,7 +548,7 @@ class _BlobBody:
     def __init__(self, store: RegistryStore, descriptor: Descriptor) -> None:
         self._store = store
         self._descriptor = descriptor
-        self._response: httpx.Response | None = None
+        self._response: Response | None = None
         self._offset = 0
         self._skip = 0
 

@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 import urllib3
 
 from polyarch.auth import Credentials
 from polyarch.digest import Digest
-from polyarch.errors import AuthenticationError, NetworkError
+from polyarch.errors import AuthenticationError, NetworkError, RegistryError
 from polyarch.models import Descriptor
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore, is_loopback
 from polyarch.registry._auth import (
@@ -36,7 +36,7 @@ from polyarch.registry._auth import (
     may_send_credentials,
     token_lifetime,
 )
-from polyarch.registry._http import Request, Transport
+from polyarch.registry._http import Request, Response, Transport
 from polyarch.registry.client import USER_AGENT
 
 # -- is_loopback -----------------------------------------------------------------------------
@@ -541,3 +541,49 @@ def test_mocked_credentials_never_in_the_refusal(monkeypatch: pytest.MonkeyPatch
     text = f"{info.value} {info.value.hint} {info.value!r}"
     assert "s3cret-pw" not in text
     assert basic not in text
+
+
+# -- redirects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "location", "next_method", "keeps_auth"),
+    [
+        ("GET", 307, "/v2/elsewhere", "GET", True),
+        ("GET", 302, "https://registry.example/v2/x", "GET", True),  # upgrade to HTTPS
+        ("GET", 307, "http://cdn.example/blob?sig=1", "GET", False),
+        ("GET", 307, "http://registry.example:5000/v2/x", "GET", False),  # another port
+        ("PUT", 308, "/v2/again", "PUT", True),
+        ("POST", 302, "/v2/form", "GET", True),
+        ("POST", 303, "/v2/see", "GET", True),
+        ("HEAD", 303, "/v2/see", "HEAD", True),
+    ],
+)
+def test_redirect_hops(
+    method: str, status: int, location: str, next_method: str, keeps_auth: bool
+) -> None:
+    from polyarch.registry.client import _redirected
+
+    request = Request(
+        method,
+        "http://registry.example/v2/start",
+        headers={"Authorization": "Bearer t", "Content-Type": "text/plain"},
+        body=b"body" if method in ("PUT", "POST") else None,
+    )
+    hop = _redirected(request, Response(request, status, {"Location": location}))
+    assert hop.method == next_method
+    assert hop.url == urljoin(request.url, location)
+    assert ("Authorization" in hop.headers) is keeps_auth
+    if next_method != method:
+        assert hop.body is None
+        assert "Content-Type" not in hop.headers
+    else:
+        assert hop.body == request.body
+
+
+def test_a_streamed_body_is_not_redirected() -> None:
+    from polyarch.registry.client import _redirected
+
+    request = Request("PUT", "http://registry.example/v2/u", body=iter([b"layer"]))
+    with pytest.raises(RegistryError, match="cannot be sent again"):
+        _redirected(request, Response(request, 307, {"Location": "/v2/other"}))

@@ -665,31 +665,29 @@ def _redirected(request: Request, response: Response) -> Request:
     status = response.status_code
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method = "GET"
-    headers = dict(request.headers.items())
-    body = request.body
-    if method != request.method:
-        body = None
-        for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
-            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
     elif not request.replayable:
         raise RegistryError(
             f"{request.method} {without_query(request.url)} was redirected to "
             f"{without_query(url)} while streaming a body, which cannot be sent again",
             status=status,
         )
+    hop = Request(
+        method,
+        url,
+        headers=request.headers,
+        body=request.body if method == request.method else None,
+        token_request=request.token_request,
+        secret_body=request.secret_body,
+    )
+    if method != request.method:
+        for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
+            hop.headers.discard(name)
     old, new = urlsplit(request.url), urlsplit(url)
     same_origin = (old.scheme, old.netloc) == (new.scheme, new.netloc)
     upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
     if not (same_origin or upgrade):
-        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-    return Request(
-        method,
-        url,
-        headers=headers,
-        body=body,
-        token_request=request.token_request,
-        secret_body=request.secret_body,
-    )
+        hop.headers.discard("Authorization")
+    return hop
 
 
 class _LazyDefaultContext(ssl.SSLContext):

@@ -1,7 +1,9 @@
 """polyarch: container image manifests and multi-architecture manifest lists, no daemon.
 
-The pure core (references, digests, platforms, manifest models, errors) is imported with
-the package; the storage backends, which pull in the HTTP client, load on first use.
+Every name is imported on first use (module ``__getattr__``): the pure core (references,
+digests, platforms, manifest models, errors) as well as the storage backends, which pull
+in the HTTP client. ``import polyarch`` loads nothing else, so ``polyarch --help``, which
+needs only :data:`__version__`, does not pay the ~10 ms of the core.
 """
 
 from __future__ import annotations
@@ -11,24 +13,23 @@ __version__ = "0.1.0"
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from polyarch import platform
-from polyarch.digest import Digest
-from polyarch.errors import (
-    AuthError,
-    ContentError,
-    InvalidInputError,
-    InvalidPlatformError,
-    InvalidReferenceError,
-    NotFoundError,
-    PolyarchError,
-    RegistryError,
-)
-from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
-from polyarch.platform import Platform
-from polyarch.reference import Reference
-
 if TYPE_CHECKING:
+    from polyarch import platform
+    from polyarch.digest import Digest
+    from polyarch.errors import (
+        AuthError,
+        ContentError,
+        InvalidInputError,
+        InvalidPlatformError,
+        InvalidReferenceError,
+        NotFoundError,
+        PolyarchError,
+        RegistryError,
+    )
     from polyarch.layout import LayoutStore
+    from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
+    from polyarch.platform import Platform
+    from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
     from polyarch.store import Store
     from polyarch.stores import Target, open_target
@@ -61,21 +62,47 @@ __all__ = [
     "platform",
 ]
 
+#: Where each name lives. The core modules are attributes too, loaded on first use as
+#: well: ``import polyarch`` then ``polyarch.reference.parse_docker_ref(...)`` works.
 _LAZY = {
+    "AuthError": "polyarch.errors",
+    "ContentError": "polyarch.errors",
+    "Descriptor": "polyarch.models",
+    "Digest": "polyarch.digest",
+    "ImageConfig": "polyarch.models",
+    "ImageIndex": "polyarch.models",
+    "ImageManifest": "polyarch.models",
+    "InvalidInputError": "polyarch.errors",
+    "InvalidPlatformError": "polyarch.errors",
+    "InvalidReferenceError": "polyarch.errors",
     "LayoutStore": "polyarch.layout",
+    "NotFoundError": "polyarch.errors",
+    "Platform": "polyarch.platform",
+    "PolyarchError": "polyarch.errors",
+    "Reference": "polyarch.reference",
     "Registries": "polyarch.registry",
+    "RegistryError": "polyarch.errors",
     "RegistryOptions": "polyarch.registry",
     "RegistryStore": "polyarch.registry",
     "Store": "polyarch.store",
     "Target": "polyarch.stores",
     "open_target": "polyarch.stores",
+    "parse_manifest": "polyarch.models",
 }
+_CORE_MODULES = frozenset({"digest", "errors", "mediatype", "models", "platform", "reference"})
 
 
 def __getattr__(name: str) -> Any:
+    if name in _CORE_MODULES:
+        # Importing a submodule also sets it as an attribute of the package.
+        return importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'polyarch' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_CORE_MODULES})

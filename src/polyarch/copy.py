@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from polyarch import gojson
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest
 from polyarch.platform import Platform
 from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
+
+if TYPE_CHECKING:
+    from polyarch import gojson
 
 __all__ = [
     "BlobTransfer",
@@ -201,6 +203,8 @@ def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Des
 
 def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex:
     """A new index with only ``entries`` of ``index``, each entry's JSON kept as it was."""
+    from polyarch import gojson  # only a platform subset is re-serialized
+
     # Numbers other than integers (and NaN, which Python's parser lets through) are kept
     # as they were spelled: Go's encoder has no Python float, and re-spelling them would
     # change the entries' JSON.
@@ -213,6 +217,8 @@ def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex
 
 
 def _raw_json(token: str) -> gojson.RawJSON:
+    from polyarch import gojson
+
     return gojson.RawJSON(token.encode())
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from polyarch import mediatype as mt
 from polyarch.atomic import write_atomically
@@ -35,12 +34,13 @@ from polyarch.errors import (
     InvalidPlatformError,
     NotFoundError,
 )
-from polyarch.index import ListFormat, build_index
+from polyarch.host import default_home, pending_list_path, pending_lists_directory
 from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
 from polyarch.platform import Platform, normalize, suggest_architecture
 from polyarch.reference import Reference
 
 if TYPE_CHECKING:
+    from polyarch.index import ListFormat
     from polyarch.registry import Registries
 
 __all__ = [
@@ -58,13 +58,6 @@ log = logging.getLogger(__name__)
 
 FILE_VERSION = 1
 DEFAULT_JOBS = 8
-
-
-def default_home(environ: dict[str, str] | None = None) -> Path:
-    """``$POLYARCH_HOME``, else ``~/.polyarch``."""
-    env = os.environ if environ is None else environ
-    configured = env.get("POLYARCH_HOME")
-    return Path(configured) if configured else Path.home() / ".polyarch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +107,9 @@ class PendingList:
         whatever order they were named in; the entries of one index member keep their
         order.
         """
+        # Only push and inspect build the list: create need not load index and gojson.
+        from polyarch.index import build_index
+
         ordered = sorted(self.entries, key=lambda e: _docker_file_name(str(e.source)))
         return build_index([entry.descriptor for entry in ordered], format=format)
 
@@ -134,10 +130,10 @@ class PendingListStore:
 
     @property
     def directory(self) -> Path:
-        return self.home / "lists"
+        return pending_lists_directory(self.home)
 
     def path_for(self, reference: Reference) -> Path:
-        return self.directory / (quote(str(reference), safe="") + ".json")
+        return pending_list_path(reference, self.home)
 
     def load(self, reference: Reference) -> PendingList | None:
         path = self.path_for(reference)
@@ -177,7 +173,7 @@ class PendingListStore:
         if not self.directory.is_dir():
             return []
         return sorted(
-            (
+            (  # the file names of pending_list_path, decoded
                 Reference.parse(unquote(p.name.removesuffix(".json")), default_tag=None)
                 for p in self.directory.glob("*.json")
             ),

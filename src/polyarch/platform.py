@@ -113,12 +113,13 @@ KNOWN_ARCHITECTURES: Final = frozenset(
     }
 )  # fmt: skip
 
-_OS_PART_RE: Final = re.compile(
-    r"([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?"
-)
-_COMPONENT_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
-_INT_RE: Final = re.compile(r"[+-]?[0-9]+")
-_UINT_RE: Final = re.compile(r"[0-9]+")
+# Patterns are matched with re.fullmatch(PATTERN, ...), so they are compiled (and cached by
+# re) on first use: most processes read platforms from JSON and never need one.
+_OS_PART: Final = r"([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?"
+_COMPONENT: Final = r"[A-Za-z0-9_.-]+"
+_INT: Final = r"[+-]?[0-9]+"
+_UINT: Final = r"[0-9]+"
+
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _MAX_QUOTED: Final = 60
 
@@ -154,10 +155,10 @@ _ARCH_ALIASES: Final[dict[str, tuple[str, str | None]]] = {
 }
 # Architecture and variant written as one word: armv7, armv7l, arm32v6, arm64v8, amd64v3,
 # x86-64-v3. The variant in the word wins over a separately given one.
-_GLUED_ARCH_RES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    (re.compile(r"(?:arm32|aarch32|arm)[-_]?v?([5-8])[a-z]*"), "arm"),
-    (re.compile(r"(?:arm64|aarch64)[-_]?v?([89](?:\.[0-9]+)?)"), "arm64"),
-    (re.compile(r"(?:amd64|x86_64|x86-64|x64)[-_]?v?([1-4])"), "amd64"),
+_GLUED_ARCHES: Final[tuple[tuple[str, str], ...]] = (
+    (r"(?:arm32|aarch32|arm)[-_]?v?([5-8])[a-z]*", "arm"),
+    (r"(?:arm64|aarch64)[-_]?v?([89](?:\.[0-9]+)?)", "arm64"),
+    (r"(?:amd64|x86_64|x86-64|x64)[-_]?v?([1-4])", "amd64"),
 )
 _OS_ALIASES: Final[dict[str, str]] = {
     "osx": "darwin",
@@ -368,8 +369,8 @@ def suggest_architecture(arch: str, variant: str = "") -> tuple[str, str] | None
     if alias is not None:
         canonical, fixed_variant = alias
         return canonical, given if fixed_variant is None else fixed_variant
-    for pattern, canonical in _GLUED_ARCH_RES:
-        match = pattern.fullmatch(name)
+    for pattern, canonical in _GLUED_ARCHES:
+        match = re.fullmatch(pattern, name)
         if match is not None:
             return canonical, "v" + match.group(1)
     return None
@@ -486,7 +487,7 @@ def _parse(text: str, host: Platform | None) -> Platform:
     if len(parts) > 3:
         raise _invalid(text, "too many '/'-separated parts; expected os[/arch[/variant]]")
 
-    os_match = _OS_PART_RE.fullmatch(parts[0])
+    os_match = re.fullmatch(_OS_PART, parts[0])
     if os_match is None:
         raise _invalid(
             text,
@@ -496,7 +497,7 @@ def _parse(text: str, host: Platform | None) -> Platform:
     for part in parts[1:]:
         if not part:
             raise _invalid(text, "empty part (leading, trailing or doubled '/')")
-        if _COMPONENT_RE.fullmatch(part) is None:
+        if re.fullmatch(_COMPONENT, part) is None:
             raise _invalid(
                 text, f"{_quote(part)} may only contain letters, digits, '_', '.' and '-'"
             )
@@ -680,7 +681,7 @@ def _windows_version(text: str) -> tuple[int, int, int] | None:
     if len(fields) < 3:
         return None
     major, minor, build = fields[:3]
-    if not all(_UINT_RE.fullmatch(field) for field in (major, minor, build)):
+    if not all(re.fullmatch(_UINT, field) for field in (major, minor, build)):
         return None
     version = (int(major), int(minor), int(build))
     if version[0] > 0xFF or version[1] > 0xFF or version[2] > 0xFFFF or version == (0, 0, 0):
@@ -843,7 +844,7 @@ def _platform_vector(platform: Platform) -> list[Platform]:
 def _variant_number(variant: str) -> int | None:
     """Go ``strconv.Atoi(strings.TrimPrefix(variant, "v"))``, ``None`` on error."""
     digits = variant.removeprefix("v")
-    return int(digits) if _INT_RE.fullmatch(digits) else None
+    return int(digits) if re.fullmatch(_INT, digits) else None
 
 
 def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
@@ -851,5 +852,5 @@ def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     if not version:
         return ()
     return tuple(
-        (0, int(part)) if _UINT_RE.fullmatch(part) else (1, part) for part in version.split(".")
+        (0, int(part)) if re.fullmatch(_UINT, part) else (1, part) for part in version.split(".")
     )

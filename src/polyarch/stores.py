@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyarch.errors import ManifestNotFoundError
-from polyarch.layout import LayoutStore
 from polyarch.location import LayoutLocation, Location, parse_location
 
 if TYPE_CHECKING:
+    from polyarch.layout import LayoutStore
     from polyarch.models import Manifest
     from polyarch.registry import Registries
     from polyarch.store import Store
@@ -37,6 +37,8 @@ def open_store(location: str | Location, *, registries: Registries | None = None
     if isinstance(location, str):
         location = parse_location(location, default_tag=None)
     if isinstance(location, LayoutLocation):
+        from polyarch.layout import LayoutStore  # not loaded for registries
+
         return LayoutStore(location.path)
     if registries is None:
         from polyarch.registry import Registries
@@ -60,6 +62,8 @@ def open_target(location: str | Location, *, registries: Registries | None = Non
         location = parse_location(location)
     store = open_store(location, registries=registries)
     if isinstance(location, LayoutLocation):
+        from polyarch.layout import LayoutStore
+
         assert isinstance(store, LayoutStore)
         return Target(store, location.identifier or _only_root(store), location)
     reference = location.reference

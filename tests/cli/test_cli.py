@@ -60,6 +60,16 @@ def test_help_is_fast_and_lazy() -> None:
     assert out.decode().strip().endswith("[]")
 
 
+def test_a_layout_only_command_loads_no_http_client() -> None:
+    code = (
+        "import sys; from polyarch.cli import run\n"
+        f"code = run(['inspect', 'oci:{EXAMPLE}:1.0'])\n"
+        "print(code, 'urllib3' in sys.modules, 'polyarch.registry.client' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    assert out.decode().strip().endswith("0 False False")  # after the JSON inspect printed
+
+
 def test_help_lists_commands() -> None:
     result = polyarch("--help")
     assert result.returncode == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 import click
 
@@ -56,4 +55,6 @@ def cli(debug: bool) -> None:
     host:5000/app@sha256:...) or OCI layouts on disk (oci:PATH[:TAG|@DIGEST]).
     """
     if debug:
+        import logging  # only --debug configures it: 2-3 ms that --help need not pay
+
         logging.basicConfig(level=logging.DEBUG, format="polyarch: %(name)s: %(message)s")

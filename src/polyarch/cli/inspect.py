@@ -158,6 +158,14 @@ def _ref_of(target: Target, digest: Digest | None) -> str:
 
 def _load_pending(reference: Reference) -> PendingList | None:
     """The local pending list named ``reference``, if there is one."""
+    from polyarch.host import pending_list_path
+
+    try:
+        pending_list_path(reference).stat()
+    except FileNotFoundError:
+        return None  # nearly always, and then the list machinery need not be loaded
+    except OSError:
+        pass  # load reports it, as for a file it cannot read
     from polyarch.lists import PendingListStore
 
     return PendingListStore().load(reference)

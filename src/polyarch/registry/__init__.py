@@ -1,17 +1,38 @@
-"""Registries over the distribution API v2: the client, its auth and the repository store."""
+"""Registries over the distribution API v2: the client, its auth and the repository store.
+
+:class:`Registries` and :class:`RegistryOptions` are cheap; the client and the store,
+which load the HTTP stack, are imported on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from polyarch.registry.client import RegistryClient, RegistryOptions, is_loopback
-from polyarch.registry.store import RegistryStore
+from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.reference import Reference
+    from polyarch.registry.client import RegistryClient, is_loopback
+    from polyarch.registry.store import RegistryStore
 
 __all__ = ["Registries", "RegistryClient", "RegistryOptions", "RegistryStore", "is_loopback"]
+
+_LAZY = {
+    "RegistryClient": "polyarch.registry.client",
+    "is_loopback": "polyarch.registry.client",
+    "RegistryStore": "polyarch.registry.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polyarch.registry' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 class Registries:
@@ -24,6 +45,8 @@ class Registries:
         self._lock = threading.Lock()
 
     def client(self, registry: str) -> RegistryClient:
+        from polyarch.registry.client import RegistryClient
+
         with self._lock:
             client = self._clients.get(registry)
             if client is None:
@@ -32,6 +55,8 @@ class Registries:
             return client
 
     def store(self, reference: Reference) -> RegistryStore:
+        from polyarch.registry.store import RegistryStore
+
         client = self.client(reference.registry)
         return RegistryStore(client, reference.repository)
 

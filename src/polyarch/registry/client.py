@@ -31,7 +31,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -56,12 +55,14 @@ from polyarch.registry._http import (
     with_params,
     without_query,
 )
+from polyarch.registry.options import DEFAULT_CERTS_DIR, RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
 
 __all__ = [
     "BODY_LIMIT",
+    "DEFAULT_CERTS_DIR",
     "ERROR_BODY_LIMIT",
     "RETRY_STATUSES",
     "RegistryClient",
@@ -72,7 +73,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
 USER_AGENT = f"polyarch/{__version__}"
 
 #: Answers that say "not now" rather than "no": the same request may succeed later.
@@ -91,44 +91,6 @@ MAX_REDIRECTS: Final = 20
 #: Set on an error that :meth:`RegistryClient.request` already retried as often as allowed,
 #: so that callers restarting a larger operation do not multiply the attempts.
 _SPENT: Final = "_polyarch_retries_spent"
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryOptions:
-    """How to reach registries. Defaults are the safe ones.
-
-    :param insecure: allow plain HTTP and skip TLS verification, as docker's
-        ``--insecure`` / ``insecure-registries`` does.
-    :param ca_file: an extra CA bundle to trust for every registry.
-    :param certs_dir: docker's per-host certificate directory.
-    :param config_dir: docker's config directory (credentials); ``None`` = ``$DOCKER_CONFIG``
-        or ``~/.docker``.
-    :param credentials: use these instead of looking them up (tests, ``--username``).
-    :param timeout: seconds to wait for a connection or for data.
-    :param retries: how many times a failed request (or blob upload, or a body that broke
-        off) is tried again; 0 never retries.
-    :param backoff: seconds before the first retry; each further one waits twice as long,
-        a random part of it (jitter) so that parallel transfers do not retry in step.
-    :param max_wait: the longest wait before one retry, ``Retry-After`` included.
-    """
-
-    insecure: bool = False
-    ca_file: Path | None = None
-    certs_dir: Path = DEFAULT_CERTS_DIR
-    config_dir: Path | None = None
-    credentials: Credentials | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    max_connections: int = 32
-    retries: int = 4
-    backoff: float = 0.5
-    max_wait: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.retries < 0 or self.backoff < 0 or self.max_wait < 0:
-            raise InvalidInputError(
-                f"retries ({self.retries}), backoff ({self.backoff}) and max_wait "
-                f"({self.max_wait}) cannot be negative"
-            )
 
 
 def is_loopback(host: str) -> bool:

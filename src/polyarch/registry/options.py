@@ -1,0 +1,58 @@
+"""How to reach registries: the options every registry client of a run shares.
+
+Kept apart from the client so that building them (the CLI does for every command) does
+not load the HTTP stack: a command that only reads an OCI layout never needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from polyarch.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from polyarch.auth import Credentials
+
+__all__ = ["DEFAULT_CERTS_DIR", "RegistryOptions"]
+
+DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOptions:
+    """How to reach registries. Defaults are the safe ones.
+
+    :param insecure: allow plain HTTP and skip TLS verification, as docker's
+        ``--insecure`` / ``insecure-registries`` does.
+    :param ca_file: an extra CA bundle to trust for every registry.
+    :param certs_dir: docker's per-host certificate directory.
+    :param config_dir: docker's config directory (credentials); ``None`` = ``$DOCKER_CONFIG``
+        or ``~/.docker``.
+    :param credentials: use these instead of looking them up (tests, ``--username``).
+    :param timeout: seconds to wait for a connection or for data.
+    :param retries: how many times a failed request (or blob upload, or a body that broke
+        off) is tried again; 0 never retries.
+    :param backoff: seconds before the first retry; each further one waits twice as long,
+        a random part of it (jitter) so that parallel transfers do not retry in step.
+    :param max_wait: the longest wait before one retry, ``Retry-After`` included.
+    """
+
+    insecure: bool = False
+    ca_file: Path | None = None
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    config_dir: Path | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    max_connections: int = 32
+    retries: int = 4
+    backoff: float = 0.5
+    max_wait: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.backoff < 0 or self.max_wait < 0:
+            raise InvalidInputError(
+                f"retries ({self.retries}), backoff ({self.backoff}) and max_wait "
+                f"({self.max_wait}) cannot be negative"
+            )

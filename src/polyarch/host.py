@@ -21,11 +21,6 @@ The environment variable ``POLYARCH_PLATFORM`` (a specifier such as ``linux/arm6
 ``windows(10.0.20348)/amd64``) replaces the detected platform; a one-part value takes the
 missing half from the machine. The result is computed once per process; tests call
 ``host_platform.cache_clear()`` after changing the environment.
-
-Where polyarch keeps its own files is the machine's too: :func:`default_home`
-(``$POLYARCH_HOME``, else ``~/.polyarch``) and, under it, the file of each pending list
-(:func:`pending_list_path`), which ``inspect`` can look for without loading
-:mod:`polyarch.lists`.
 """
 
 from __future__ import annotations
@@ -35,23 +30,12 @@ import os
 import platform as _stdlib_platform
 import re
 import struct
-from pathlib import Path
-from typing import TYPE_CHECKING, Final
-from urllib.parse import quote
+from typing import Final
 
 from polyarch.errors import InvalidPlatformError
 from polyarch.platform import Platform, normalize, suggest_architecture
 
-if TYPE_CHECKING:
-    from polyarch.reference import Reference
-
-__all__ = [
-    "ENV_VAR",
-    "default_home",
-    "host_platform",
-    "pending_list_path",
-    "pending_lists_directory",
-]
+__all__ = ["ENV_VAR", "host_platform"]
 
 #: Environment variable that overrides the detected platform.
 ENV_VAR: Final = "POLYARCH_PLATFORM"
@@ -219,24 +203,3 @@ def _read_cpuinfo() -> str:
             return file.read()
     except OSError:
         return ""
-
-
-# -- polyarch's own files --------------------------------------------------------------
-
-
-def default_home(environ: dict[str, str] | None = None) -> Path:
-    """``$POLYARCH_HOME``, else ``~/.polyarch``."""
-    env = os.environ if environ is None else environ
-    configured = env.get("POLYARCH_HOME")
-    return Path(configured) if configured else Path.home() / ".polyarch"
-
-
-def pending_lists_directory(home: Path | None = None) -> Path:
-    """The directory of the pending lists (``polyarch create``): ``HOME/lists``."""
-    return (home if home is not None else default_home()) / "lists"
-
-
-def pending_list_path(reference: Reference, home: Path | None = None) -> Path:
-    """The file that holds the pending list named ``reference``: in
-    :func:`pending_lists_directory`, the reference percent-encoded, then ``.json``."""
-    return pending_lists_directory(home) / (quote(str(reference), safe="") + ".json")

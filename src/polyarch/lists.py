@@ -34,7 +34,7 @@ from polyarch.errors import (
     InvalidPlatformError,
     NotFoundError,
 )
-from polyarch.host import default_home, pending_list_path, pending_lists_directory
+from polyarch.home import default_home, pending_list_path, pending_lists_directory
 from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
 from polyarch.platform import Platform, normalize, suggest_architecture
 from polyarch.reference import Reference

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "polyarch.index": 0,
     # L1: the only code that reads the host
     "polyarch.host": 1,
+    "polyarch.home": 1,
     "polyarch.auth": 1,
     "polyarch.atomic": 1,
     # L2: storage

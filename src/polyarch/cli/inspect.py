@@ -158,7 +158,7 @@ def _ref_of(target: Target, digest: Digest | None) -> str:
 
 def _load_pending(reference: Reference) -> PendingList | None:
     """The local pending list named ``reference``, if there is one."""
-    from polyarch.host import pending_list_path
+    from polyarch.home import pending_list_path
 
     try:
         pending_list_path(reference).stat()

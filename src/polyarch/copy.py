@@ -232,6 +232,7 @@ def copy_image(
     single: bool = False,
     jobs: int = 8,
     progress: CopyProgress | None = None,
+    manifest: Manifest | None = None,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -241,14 +242,19 @@ def copy_image(
 
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy the plain image instead of an index.
+    :param manifest: the manifest ``identifier`` names, when the caller has fetched it
+        already (``pull`` has, to choose it): it is not fetched again.
     :raises InvalidInputError: ``single`` without exactly one platform.
+    :raises ValueError: ``manifest`` is not the one ``identifier`` names.
     :raises NoMatchingPlatformError: a platform the index (or the single image) cannot
         serve.
     """
     if single and len(platforms) != 1:
         raise InvalidInputError("--single needs exactly one --platform")
     report = progress or CopyProgress()
-    root = source.get_manifest(identifier)
+    if manifest is not None and is_digest(identifier) and manifest.digest != identifier:
+        raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
+    root = manifest if manifest is not None else source.get_manifest(identifier)
     if isinstance(root, ImageIndex) and platforms:
         entries = select_entries(root, platforms)
         if single:

@@ -488,6 +488,20 @@ def test_pull_picks_the_right_child(
     assert inspected.stderr == result.stderr.splitlines(keepends=True)[0]
 
 
+def test_pull_fetches_each_manifest_once(
+    registry: RegistryServer, indexes: dict[str, tuple[str, list[SyntheticImage]]], tmp_path: Path
+) -> None:
+    reference, images = indexes["full"]
+    start = registry.mark()
+    ok(polyarch("pull", "--platform", "linux/arm64", reference, f"oci:{tmp_path}/l"))
+    served = [e for e in registry.requests(since=start) if "/manifests/" in e.path]
+    # The index by tag, the chosen child by digest: choosing it and copying it share it.
+    assert [(e.method, e.path.rsplit("/", 1)[1]) for e in served] == [
+        ("GET", "1.0"),
+        ("GET", images[1].manifest_digest),
+    ]
+
+
 @pytest.mark.parametrize(
     ("index", "host", "listing"),
     [

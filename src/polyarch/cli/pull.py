@@ -110,5 +110,6 @@ def pull(
             tag=layout.tag or source.location.tag or "latest",
             jobs=jobs,
             progress=progress,
+            manifest=manifest,  # chosen above: not fetched twice
         )
     click.echo(str(result.descriptor.digest))

@@ -152,9 +152,7 @@ class Response:
         )
         self.reason_phrase = reason_phrase
         self._raw = raw
-        self._content = content if raw is None and content is not None else None
-        if raw is None and content is None:
-            self._content = b""
+        self._content = None if raw is not None else (content or b"")
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {self.request!r}>"
@@ -169,19 +167,14 @@ class Response:
 
     @property
     def content(self) -> bytes:
-        """The body; :meth:`read` it first if the response was streamed."""
+        """The body, once read whole (:meth:`read_at_most`); a streamed body is never read
+        without a bound."""
         if self._content is None:
             raise RuntimeError("the body of a streamed response was not read")
         return self._content
 
-    def read(self) -> bytes:
-        if self._content is None:
-            self._content = b"".join(self.iter_bytes())
-            self.close()
-        return self._content
-
     def json(self) -> Any:
-        return json.loads(self.read())
+        return json.loads(self.content)
 
     def read_at_most(self, limit: int) -> tuple[bytes, bool]:
         """At most ``limit`` bytes of the body, and whether there was more; the body is

@@ -17,7 +17,15 @@ from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
-from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest, parse_manifest
+from polyarch.models import (
+    MAX_INDEX_DEPTH,
+    Descriptor,
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+    parse_manifest,
+    too_deep,
+)
 from polyarch.platform import Platform
 from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
 
@@ -308,7 +316,7 @@ def copy_image(
         return descriptor
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        images, indexes = _gather(source, root, pool)
+        images, indexes = _gather(source, root, pool, where=f"{source.location}@{root.digest}")
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
         list(pool.map(failing_fast(copy_blob), blobs.values()))
         list(pool.map(failing_fast(put), [image for image in images if image is not root]))
@@ -324,12 +332,17 @@ def copy_image(
 
 
 def _gather(
-    source: Store, root: Manifest, pool: ThreadPoolExecutor
+    source: Store, root: Manifest, pool: ThreadPoolExecutor, *, where: str, depth: int = 0
 ) -> tuple[list[ImageManifest], list[ImageIndex]]:
     """Every image under ``root`` (children fetched concurrently) and every index, the
-    innermost first and ``root`` last."""
+    innermost first and ``root`` last.
+
+    :raises InvalidManifestError: indexes nested deeper than :data:`MAX_INDEX_DEPTH`.
+    """
     if isinstance(root, ImageManifest):
         return [root], []
+    if depth == MAX_INDEX_DEPTH:
+        raise too_deep(where)
     children = list(pool.map(lambda d: source.get_manifest(d.digest), root.manifests))
     images: list[ImageManifest] = []
     indexes: list[ImageIndex] = []
@@ -339,7 +352,9 @@ def _gather(
             continue
         seen.add(child.digest)
         if isinstance(child, ImageIndex):
-            nested_images, nested_indexes = _gather(source, child, pool)
+            nested_images, nested_indexes = _gather(
+                source, child, pool, where=where, depth=depth + 1
+            )
             images.extend(nested_images)
             indexes.extend(nested_indexes)
         else:

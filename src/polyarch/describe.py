@@ -25,12 +25,14 @@ from typing import TypeAlias
 from polyarch import mediatype as mt
 from polyarch.errors import BlobNotFoundError, ManifestNotFoundError
 from polyarch.models import (
+    MAX_INDEX_DEPTH,
     MAX_MANIFEST_SIZE,
     Descriptor,
     ImageConfig,
     ImageIndex,
     ImageManifest,
     Manifest,
+    too_deep,
 )
 from polyarch.platform import Platform, format_all
 from polyarch.store import Store
@@ -162,16 +164,21 @@ def describe_manifest(
     entry: Descriptor | None = None,
     configs: bool = True,
     jobs: int = DEFAULT_JOBS,
+    depth: int = 0,
 ) -> Description:
     """Describe a manifest already fetched from ``store`` (see :func:`describe`).
 
     :param entry: the index entry ``manifest`` was reached through, if any.
+    :param depth: how many indexes ``manifest`` is nested in.
+    :raises InvalidManifestError: indexes nested deeper than :data:`MAX_INDEX_DEPTH`.
     """
     if isinstance(manifest, ImageManifest):
         return _describe_image(store, manifest, entry, configs=configs)
     where = f"{store.location}@{manifest.digest}"
+    if depth == MAX_INDEX_DEPTH:
+        raise too_deep(where)
     tasks = [
-        _child_task(store, where, position, child, configs=configs, jobs=jobs)
+        _child_task(store, where, position, child, configs=configs, jobs=jobs, depth=depth)
         for position, child in enumerate(manifest.manifests)
     ]
     return IndexDescription(manifest, _run_all(tasks, jobs), entry)
@@ -205,7 +212,14 @@ def _entry_label(position: int, entry: Descriptor, where: str) -> str:
 
 
 def _child_task(
-    store: Store, where: str, position: int, entry: Descriptor, *, configs: bool, jobs: int
+    store: Store,
+    where: str,
+    position: int,
+    entry: Descriptor,
+    *,
+    configs: bool,
+    jobs: int,
+    depth: int,
 ) -> Callable[[], Description]:
     def run() -> Description:
         try:
@@ -219,7 +233,9 @@ def _child_task(
             ) from err
         if isinstance(manifest, ImageIndex):
             # A nested index: its own children say where they are when they fail.
-            return describe_manifest(store, manifest, entry=entry, configs=configs, jobs=jobs)
+            return describe_manifest(
+                store, manifest, entry=entry, configs=configs, jobs=jobs, depth=depth + 1
+            )
         try:
             return _describe_image(store, manifest, entry, configs=configs)
         except BlobNotFoundError as err:

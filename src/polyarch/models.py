@@ -20,6 +20,7 @@ from polyarch.errors import InvalidManifestError, InvalidPlatformError, Unsuppor
 from polyarch.platform import Platform
 
 __all__ = [
+    "MAX_INDEX_DEPTH",
     "MAX_MANIFEST_SIZE",
     "Descriptor",
     "ImageConfig",
@@ -27,13 +28,26 @@ __all__ = [
     "ImageManifest",
     "Manifest",
     "parse_manifest",
+    "too_deep",
 ]
 
 #: Registries commonly refuse manifests above 4 MiB; reading more is never needed and a
 #: hostile registry must not make us buffer an endless body.
 MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
+#: How many indexes deep an index may nest (an index whose entry is an index, and so on).
+#: Nesting is rare (buildx, some mirrors: one or two levels); content addressing rules out
+#: cycles, but a registry could serve an endless chain of made-up indexes.
+MAX_INDEX_DEPTH: Final = 8
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def too_deep(where: str) -> InvalidManifestError:
+    """The error for an index nested more than :data:`MAX_INDEX_DEPTH` levels deep."""
+    return InvalidManifestError(
+        f"{where}: indexes nested more than {MAX_INDEX_DEPTH} levels deep; polyarch stops "
+        "there (no registry needs that many)"
+    )
 
 
 def _fail(what: str, problem: str) -> InvalidManifestError:

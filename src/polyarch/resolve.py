@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyarch.errors import NoMatchingPlatformError
-from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest
+from polyarch.models import (
+    MAX_INDEX_DEPTH,
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+    too_deep,
+)
 from polyarch.platform import Platform, is_compatible, matches_strict, normalize, rank
 
 if TYPE_CHECKING:
@@ -84,6 +92,8 @@ def image_for_platform(
     """
     choices: list[Choice] = []
     while isinstance(manifest, ImageIndex):
+        if len(choices) == MAX_INDEX_DEPTH:
+            raise too_deep(where)
         choice = choose(manifest, wanted)
         choices.append(choice)
         manifest = store.get_manifest(choice.descriptor.digest)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.models import MAX_INDEX_DEPTH
 from tests.cli.test_cli import POLYARCH, assert_clean_error, polyarch
 from tests.imagegen import OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
 from tests.integration.test_copy import (
@@ -703,3 +704,46 @@ def test_copy_of_an_untagged_layout_is_tagged_latest(tmp_path: Path) -> None:
     from polyarch.layout import LayoutStore
 
     assert LayoutStore(tmp_path / "copy").list_tags() == ["latest"]
+
+
+# -- indexes of indexes -------------------------------------------------------------------------
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def push_nested(registry: RegistryServer, repository: str, depth: int) -> str:
+    """An amd64 image wrapped in ``depth`` indexes, each the only entry of the next (with
+    the platform of what it holds); the outermost is tagged ``1``. Returns its reference."""
+    image = make_image(AMD64, seed=77, oci=True)
+    registry.push_image(repository, image)
+    entry = {**image.descriptor()}
+    for level in range(depth):
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]})
+        data = index.encode()
+        tag = "1" if level == depth - 1 else None
+        digest = registry.push_manifest(repository, tag or sha256_digest(data), data, OCI_INDEX)
+        entry = {"mediaType": OCI_INDEX, "digest": digest, "size": len(data), "platform": AMD64}
+    return f"{registry.host}/{repository}:1"
+
+
+def test_indexes_nested_as_deep_as_allowed_work(registry: RegistryServer, tmp_path: Path) -> None:
+    reference = push_nested(registry, unique("cli/nested-ok"), MAX_INDEX_DEPTH)
+    assert json.loads(ok(polyarch("inspect", "--verbose", reference)))
+    ok(polyarch("pull", "--platform", "linux/amd64", reference, f"oci:{tmp_path}/pulled"))
+    ok(polyarch("copy", reference, f"oci:{tmp_path}/copied:1"))
+
+
+def test_indexes_nested_deeper_are_refused(registry: RegistryServer, tmp_path: Path) -> None:
+    """A registry could serve an endless chain of made-up indexes: every command stops at
+    MAX_INDEX_DEPTH levels with a clear error (exit 6), and nothing is written."""
+    reference = push_nested(registry, unique("cli/nested-deep"), MAX_INDEX_DEPTH + 1)
+    for args in (
+        ("inspect", "--verbose", reference),
+        ("inspect", "--platform", "linux/amd64", reference),
+        ("pull", "--platform", "linux/amd64", reference, f"oci:{tmp_path}/pulled"),
+        ("copy", reference, f"oci:{tmp_path}/copied:1"),
+    ):
+        stderr = assert_clean_error(polyarch(*args), 6)
+        assert f"nested more than {MAX_INDEX_DEPTH} levels deep" in stderr, args
+    assert not (tmp_path / "pulled").exists()
+    assert not (tmp_path / "copied").exists()

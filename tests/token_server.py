@@ -60,7 +60,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -71,6 +71,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from tests.loopback_server import LoopbackServer
 from tests.registry_server import LOOPBACK, RegistryServer, TokenAuth
 
 __all__ = [
@@ -232,11 +233,10 @@ class TokenServer:
         self.key_id = libtrust_key_id(self._key.public_key())
         self._records: list[TokenRequest] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def __repr__(self) -> str:
-        where = self.url if self._httpd is not None else "stopped"
+        where = self.url if self._server is not None else "stopped"
         return f"<TokenServer {where} service={self.service!r}>"
 
     # -- keys -----------------------------------------------------------------------------
@@ -279,10 +279,9 @@ class TokenServer:
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._server is None:
             raise RuntimeError("the token server has not been started")
-        port: int = self._httpd.server_address[1]
-        return port
+        return self._server.port
 
     @property
     def url(self) -> str:
@@ -306,32 +305,20 @@ class TokenServer:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Self:
-        if self._httpd is not None:
+        if self._server is not None:
             raise RuntimeError(f"{self!r} is already running")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.root_certificate_path.write_bytes(
             self._certificate.public_bytes(serialization.Encoding.PEM)
         )
-        httpd = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.token_server = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, name=f"token-server-{self.port}", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(_Handler, self, name="token-server").start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; safe to call more than once."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -565,7 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def _owner(self) -> TokenServer:
-        owner: TokenServer = self.server.token_server  # type: ignore[attr-defined]
+        owner: TokenServer = self.server.owner  # type: ignore[attr-defined]
         return owner
 
     def do_GET(self) -> None:

@@ -14,16 +14,16 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.imagegen import make_image
+from tests.loopback_server import LoopbackServer
 from tests.registry_server import RegistryServer
 
-LOOPBACK = "127.0.0.1"
 POLYARCH = shutil.which("polyarch") or "polyarch"
 _HOP_BY_HOP = {
     "connection",
@@ -51,27 +51,22 @@ class ForwardProxy:
     def __init__(self) -> None:
         self.seen: list[Forwarded] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.proxy = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(_Handler, self, name="forward-proxy")
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+        return self._server.url
 
     def record(self, entry: Forwarded) -> None:
         with self._lock:
             self.seen.append(entry)
 
     def __enter__(self) -> ForwardProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._server.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -81,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _forward(self) -> None:
-        proxy: ForwardProxy = self.server.proxy  # type: ignore[attr-defined]
+        proxy: ForwardProxy = self.server.owner  # type: ignore[attr-defined]
         proxy.record(Forwarded(self.command, self.path, self.headers.get("Proxy-Authorization")))
         target = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)

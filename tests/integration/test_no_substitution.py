@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from tests.imagegen import (
     make_index,
     sha256_digest,
 )
+from tests.loopback_server import LoopbackServer
 from tests.registry_server import LOOPBACK, RegistryServer
 from tests.token_server import TokenRegistry
 
@@ -101,23 +102,18 @@ class RefusingProxy:
         self.rule = rule
         self.puts: list[ManifestPut] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((LOOPBACK, 0), _ProxyHandler)
-        self._httpd.daemon_threads = True
-        self._httpd.proxy = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._server = LoopbackServer(_ProxyHandler, self, name="refusing-proxy")
 
     @property
     def host(self) -> str:
-        return f"{LOOPBACK}:{self._httpd.server_address[1]}"
+        return self._server.host
 
     def __enter__(self) -> RefusingProxy:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def record(self, put: ManifestPut) -> None:
         with self._lock:
@@ -141,7 +137,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _handle(self) -> None:
-        proxy: RefusingProxy = self.server.proxy  # type: ignore[attr-defined]
+        proxy: RefusingProxy = self.server.owner  # type: ignore[attr-defined]
         body = self._body()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         answer = proxy.rule(self.command, self.path, headers, body)

@@ -192,9 +192,10 @@ def test_tag_list(registry: RegistryServer) -> None:
 def test_tag_pagination_follows_link_headers() -> None:
     """distribution 2.8 sends every tag at once, so a tiny paging server stands in for the
     registries that page (distribution 3, GHCR, Harbor), to prove the Link is followed."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
     from urllib.parse import parse_qs, urlsplit
+
+    from tests.loopback_server import LoopbackServer
 
     tags = [f"t{i:02}" for i in range(25)]
     seen: list[str] = []
@@ -217,15 +218,8 @@ def test_tag_pagination_follows_link_headers() -> None:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Pager)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with RegistryClient(f"127.0.0.1:{server.server_address[1]}") as client:
-            assert RegistryStore(client, "r").list_tags() == tags
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(Pager, name="pager") as server, RegistryClient(server.host) as client:
+        assert RegistryStore(client, "r").list_tags() == tags
     assert len(seen) == 3
 
 

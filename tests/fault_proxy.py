@@ -59,6 +59,7 @@ __all__ = [
     "BlobServer",
     "Close",
     "Delay",
+    "Drip",
     "Endless",
     "Fault",
     "FaultProxy",
@@ -248,6 +249,24 @@ class Delay(Fault):
             exchange.cut(reset=False)
             return
         exchange.relay(exchange.forward())
+
+
+class Drip(Fault):
+    """The registry's answer, its body sent ``size`` bytes every ``every`` seconds: a
+    registry that keeps the connection alive, each read within any timeout, and never
+    finishes in any useful time. Stops when the client hangs up or the proxy stops."""
+
+    phase = "after"
+    name = "drip"
+
+    def __init__(self, size: int = 16, every: float = 0.2) -> None:
+        self.size = size
+        self.every = every
+
+    def serve(self, exchange: _Exchange) -> None:
+        upstream = exchange.upstream
+        assert upstream is not None
+        exchange.send_slowly(upstream, self.size, self.every)
 
 
 class Rewrite(Fault):
@@ -506,6 +525,27 @@ class _Exchange:
         handler.end_headers()
         if not head and reply.status not in (204, 304):
             self._write(reply.body)
+
+    def send_slowly(self, upstream: Upstream, size: int, every: float) -> None:
+        handler = self.handler
+        handler.close_connection = True
+        self.seen.status = upstream.status
+        handler.send_response(upstream.status)
+        for name, value in upstream.headers:
+            if name.lower() not in ("connection", "content-length"):
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(upstream.body)))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        if handler.command == "HEAD":
+            return
+        with contextlib.suppress(OSError):
+            for start in range(0, len(upstream.body), size):
+                handler.wfile.write(upstream.body[start : start + size])
+                handler.wfile.flush()
+                self.seen.bytes_sent += min(size, len(upstream.body) - start)
+                if self.proxy.stopping.wait(every):
+                    return
 
     def send_endless(
         self,

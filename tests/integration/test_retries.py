@@ -13,6 +13,7 @@ the registry behind it is the oracle for what was stored.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import email.utils
 import itertools
 import json
@@ -34,12 +35,14 @@ from polyarch.layout import LayoutStore
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryClient, RegistryOptions, RegistryStore
+from polyarch.registry._http import MIN_RATE
 from polyarch.registry.client import _retry_after
 from tests.cli.test_cli import POLYARCH, assert_clean_error
 from tests.fault_proxy import (
     BlobServer,
     Close,
     Delay,
+    Drip,
     FaultProxy,
     Forward,
     Redirect,
@@ -585,3 +588,45 @@ def seeded_with(registry: RegistryServer, image: SyntheticImage) -> str:
     repository = unique("retry")
     registry.push_image(repository, image, tag="1")
     return repository
+
+
+# -- answers that drip ---------------------------------------------------------------------
+
+#: A short timeout, so that a body dripping slower than MIN_RATE is given up within seconds.
+DRIP_OPTIONS = RegistryOptions(backoff=0.01, timeout=1.0)
+
+
+def test_a_manifest_that_drips_is_given_up(registry: RegistryServer, proxy: FaultProxy) -> None:
+    """Each read gets a few bytes within the timeout, so only a rate tells it from a slow
+    network: below MIN_RATE over a whole timeout the answer is given up (exit 5)."""
+    repository = seeded(registry, 12)
+    proxy.add(Drip(size=16, every=0.2), method="GET", path="/manifests/1$")
+    options = dataclasses.replace(DRIP_OPTIONS, retries=0)
+    started = time.monotonic()
+    with (
+        RegistryClient(proxy.host, options=options) as c,
+        pytest.raises(NetworkError, match="came too slowly") as info,
+    ):
+        RegistryStore(c, repository).get_manifest("1")
+    assert time.monotonic() - started < 5
+    assert info.value.exit_code == 5
+    assert f"less than {MIN_RATE} bytes/s" in str(info.value)
+
+
+def test_a_dripping_blob_is_resumed_elsewhere_in_time(
+    registry: RegistryServer, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """A download given up for its pace is picked up where it stopped, like one that
+    broke off."""
+    image = make_image(AMD64, seed=13, oci=True, layers=1, layer_size=200_000)
+    repository = unique("drip")
+    registry.push_image(repository, image, tag="1")
+    layer = image.layers[0]
+    proxy.add(Drip(size=64, every=0.1), method="GET", path=f"/blobs/{layer.digest}", count=1)
+    with Registries(DRIP_OPTIONS) as registries:
+        source = registries.store(Reference.parse(f"{proxy.host}/{repository}"))
+        copy_image(source, "1", LayoutStore(tmp_path / "layout"), tag="1")
+    assert_complete_in_layout(tmp_path / "layout", single(image))
+    first, second = proxy.requests("GET", f"/blobs/{layer.digest}")
+    assert 0 < first.bytes_sent < layer.size
+    assert second.status == 206

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -46,6 +47,10 @@ __all__ = [
 
 #: What one read of a streamed body asks for.
 READ_SIZE: Final = 64 * 1024
+#: A body that arrives slower than this (bytes per second, over a whole read timeout spent
+#: waiting for it) is given up, as curl's ``--speed-limit`` does: a registry that drips a
+#: byte now and then would otherwise hold a transfer forever, each read within the timeout.
+MIN_RATE: Final = 1024
 _REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 #: Retries and redirects are the client's business (client.py), never urllib3's.
 _NO_RETRIES: Final = urllib3.Retry(total=False, redirect=False, raise_on_redirect=False)
@@ -131,7 +136,15 @@ class Response:
     (a half-read connection cannot carry another request).
     """
 
-    __slots__ = ("_content", "_raw", "headers", "reason_phrase", "request", "status_code")
+    __slots__ = (
+        "_content",
+        "_raw",
+        "_stall_window",
+        "headers",
+        "reason_phrase",
+        "request",
+        "status_code",
+    )
 
     def __init__(
         self,
@@ -142,6 +155,7 @@ class Response:
         content: bytes | None = None,
         raw: urllib3.BaseHTTPResponse | None = None,
         reason_phrase: str = "",
+        stall_window: float | None = None,
     ) -> None:
         self.request = request
         self.status_code = status_code
@@ -153,6 +167,7 @@ class Response:
         self.reason_phrase = reason_phrase
         self._raw = raw
         self._content = None if raw is not None else (content or b"")
+        self._stall_window = stall_window
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {self.request!r}>"
@@ -198,7 +213,8 @@ class Response:
         """The body as it arrives, content coding undone, in pieces of at most
         :data:`READ_SIZE` bytes (fewer when fewer have arrived).
 
-        :raises TransportError: the connection broke or timed out on the way.
+        :raises TransportError: the connection broke or timed out on the way, or the body
+            came slower than :data:`MIN_RATE` over a whole stall window.
         """
         if self._content is not None:
             if self._content:
@@ -207,10 +223,25 @@ class Response:
         raw = self._raw
         if raw is None:
             return
+        window = self._stall_window
+        # Only the time spent waiting for the body counts: a consumer that takes its time
+        # with each piece (an upload to a slow target) does not make the source slow.
+        waited, arrived = 0.0, 0
         try:
-            # What each read brings is passed on at once: when the connection breaks, all
-            # that arrived was delivered, and a resumed download asks for the rest.
-            while chunk := raw.read1(READ_SIZE, decode_content=True):
+            while True:
+                began = time.monotonic()
+                # What each read brings is passed on at once: when the connection breaks,
+                # all that arrived was delivered, and a resumed download asks for the rest.
+                chunk = raw.read1(READ_SIZE, decode_content=True)
+                if not chunk:
+                    return
+                if window is not None:
+                    waited += time.monotonic() - began
+                    arrived += len(chunk)
+                    if waited >= window:
+                        if arrived < MIN_RATE * waited:
+                            raise TransportError.too_slow(self.request, arrived, waited)
+                        waited, arrived = 0.0, 0
                 yield chunk
         except urllib3.exceptions.HTTPError as err:
             raise TransportError(err, self.request) from err
@@ -236,11 +267,20 @@ class TransportError(Exception):
     - ``"final"``: anything else that trying again would not change.
     """
 
-    def __init__(self, cause: Exception, request: Request) -> None:
+    def __init__(
+        self, cause: Exception, request: Request, *, description: str | None = None
+    ) -> None:
         self.cause = cause
         self.request = request
         self.kind, self.timeout, text = _classify(cause)
-        super().__init__(text)
+        super().__init__(description or text)
+
+    @classmethod
+    def too_slow(cls, request: Request, arrived: int, seconds: float) -> TransportError:
+        """A body that kept coming, too slowly to ever end (see :data:`MIN_RATE`)."""
+        why = f"{arrived} bytes in {seconds:.0f}s, less than {MIN_RATE} bytes/s"
+        cause = ReadTimeoutError(None, without_query(request.url), why)  # type: ignore[arg-type]
+        return cls(cause, request, description=f"the answer came too slowly ({why})")
 
 
 def _classify(err: Exception) -> tuple[str, bool, str]:
@@ -342,6 +382,7 @@ class Transport:
             "retries": _NO_RETRIES,
         }
         self._user_agent = user_agent
+        self._read_timeout = timeout
         self._direct = urllib3.PoolManager(**self._pool_options)
         self._proxies = _environment_proxies()
         self._via: dict[str, urllib3.ProxyManager] = {}
@@ -377,6 +418,7 @@ class Transport:
             raw.headers,
             raw=raw,
             reason_phrase=getattr(raw, "reason", None) or "",
+            stall_window=self._read_timeout,
         )
 
     def _pool_for(self, request: Request) -> urllib3.PoolManager:

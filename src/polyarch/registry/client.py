@@ -517,7 +517,9 @@ class RegistryClient:
         # The query of an upload location is the registry's state, not for messages.
         where = without_query(url)
         if err.timeout:
-            return NetworkError(f"{method} {where} timed out after {self.options.timeout:g}s")
+            return NetworkError(
+                f"{what or f'{method} {where}'}: {err} (timeout {self.options.timeout:g}s)"
+            )
         if err.kind == "sent":
             return NetworkError(
                 f"{what or f'{method} {where}'}: the connection to {self.api_host} broke: {err}"

@@ -6,6 +6,7 @@ and argument errors never pay for the HTTP client or rich.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,13 @@ EXIT_INTERNAL = 70
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI and exit with the documented code."""
-    sys.exit(run(argv))
+    code = run(argv)
+    # The process ends here. Tearing the interpreter down would have the cyclic collector
+    # walk every object of every module once more (~14 ms of a registry command here, a
+    # tenth of an inspect); frozen, they are left to the exit. Files are closed by then and
+    # atexit handlers still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

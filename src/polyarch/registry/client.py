@@ -253,7 +253,9 @@ class RegistryClient:
                     if self.scheme == "https" or self.options.insecure
                     else _LazyDefaultContext(ssl.PROTOCOL_TLS_CLIENT),
                     timeout=self.options.timeout,
-                    connect_timeout=min(10.0, self.options.timeout),
+                    # urllib3 also waits this long for a body to be taken while sending
+                    # it: shorter, a registry that stores a chunk slowly would be dropped.
+                    connect_timeout=self.options.timeout,
                     max_connections=self.options.max_connections,
                     user_agent=USER_AGENT,
                     insecure=self.options.insecure,

@@ -24,9 +24,7 @@ from urllib.parse import SplitResult, unquote, urlencode, urlsplit, urlunsplit
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
-    DecodeError,
     EmptyPoolError,
-    LocationValueError,
     NewConnectionError,
     ProtocolError,
     ProxyError,
@@ -301,8 +299,7 @@ def _classify(err: Exception) -> tuple[str, bool, str]:
         return "sent", False, f"proxy failed: {_reason_of(err.original_error)}"
     if isinstance(err, ProtocolError):
         return "sent", False, _reason_of(err)
-    if isinstance(err, DecodeError | LocationValueError):
-        return "final", False, _reason_of(err)
+    # A body that cannot be decoded, a URL urllib3 cannot use, anything else: final.
     return "final", False, _reason_of(err)
 
 

@@ -7,11 +7,14 @@ handler reaches whatever it serves for as ``self.server.owner``.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["LOOPBACK", "LoopbackServer"]
+__all__ = ["LOOPBACK", "LoopbackServer", "names_on_loopback"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -69,3 +72,23 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def names_on_loopback(*names: str) -> Iterator[None]:
+    """Resolve ``names`` (``registry.test``) to 127.0.0.1 in this process, so that the
+    code under test sees a host that is not this machine while its connections stay on
+    it (tests reach loopback only). Every other name resolves as usual."""
+    real = socket.getaddrinfo
+    mapped = {name.lower() for name in names}
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.lower() in mapped:
+            host = LOOPBACK
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real  # type: ignore[assignment]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING
 
 from polyarch import mediatype as mt
 from polyarch.atomic import open_atomically
+from polyarch.errors import InvalidInputError, os_error
 from polyarch.models import Descriptor, ImageManifest
 
 if TYPE_CHECKING:
     from polyarch.store import Store
 
-__all__ = ["write_docker_archive"]
+__all__ = ["check_destination", "write_docker_archive"]
 
 _MTIME = 0  # reproducible archives: the same image gives the same bytes
 
@@ -65,7 +67,43 @@ def write_docker_archive(
     """Write ``manifest``'s image from ``store`` to ``path`` as a docker archive.
 
     :raises ContentError: a blob whose bytes do not match its digest (nothing is left).
+    :raises InvalidInputError: ``path`` cannot be written (a directory, a missing
+        directory, a name too long, no permission).
     """
+    check_destination(path)
+    try:
+        _write(path, store, manifest, repo_tags)
+    except OSError as err:  # the stores raise their own errors, never a bare OSError
+        raise os_error(err, f"write {path}") from None
+
+
+def check_destination(path: Path) -> None:
+    """Refuse, before anything is fetched, a path the archive cannot be written to: a
+    directory, a file in a directory that does not exist, a name too long.
+
+    :raises InvalidInputError: saying which.
+    """
+    parent = path.parent
+    try:
+        if not parent.is_dir():
+            raise InvalidInputError(f"cannot write {path}: the directory {parent} does not exist")
+        longest = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(path.name)) > longest:
+        raise InvalidInputError(
+            f"cannot write {path}: its name is longer than the {longest} bytes a file name "
+            "may have here"
+        )
+    try:
+        is_directory = path.is_dir()
+    except OSError as err:
+        raise os_error(err, f"write {path}") from None
+    if is_directory:
+        raise InvalidInputError(f"{path} is a directory; name the archive file to write")
+
+
+def _write(path: Path, store: Store, manifest: ImageManifest, repo_tags: list[str]) -> None:
     config_name = f"{manifest.config.digest.encoded}.json"
     entries = [(config_name, manifest.config)] + [
         (_layer_name(layer), layer) for layer in manifest.layers

@@ -20,7 +20,8 @@ __all__ = ["open_atomically", "write_atomically", "write_stream_atomically"]
 @contextlib.contextmanager
 def open_atomically(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` when the block ends without an exception."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    # Cut short: the temporary name must fit NAME_MAX as the final one does.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:200]}.tmp-")
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 
 from polyarch.atomic import write_atomically
 from polyarch.errors import CredentialHelperError, InvalidInputError, PolyarchError
+from polyarch.jsonread import AmbiguousJSONError, Fields, loads
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -263,25 +264,32 @@ def _display(path: Path) -> str:
 def _read_config(path: Path) -> dict[str, Any]:
     """The parsed file, ``{}`` when absent; the shape of the credential keys is checked."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except UnicodeDecodeError:
-        raise InvalidInputError(f"{_display(path)} is not valid UTF-8") from None
     except OSError as error:
         raise InvalidInputError(f"cannot read {_display(path)}: {error.strerror}") from None
     # docker accepts an empty file as an empty configuration.
-    if not text.strip():
+    if not raw.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{_display(path)} is not valid UTF-8") from None
+    except AmbiguousJSONError as error:
+        raise InvalidInputError(
+            f"{_display(path)} {error}: docker would read it otherwise"
+        ) from None
     except json.JSONDecodeError as error:
         raise InvalidInputError(
             f"{_display(path)} is not valid JSON: {error.msg} "
             f"at line {error.lineno} column {error.colno}"
         ) from None
+    except ValueError as error:
+        raise InvalidInputError(f"{_display(path)} is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidInputError(f"{_display(path)} must hold a JSON object, not {_json_type(data)}")
+    _check_spelling(data, _CONFIG_FIELDS, _display(path))
     auths = data.get("auths")
     if auths is not None and not isinstance(auths, dict):
         raise InvalidInputError(
@@ -299,6 +307,24 @@ def _read_config(path: Path) -> dict[str, Any]:
         for key, name in helpers.items():
             _check_helper_name(name, f'"credHelpers" entry "{key}"', path)
     return data
+
+
+#: The fields of docker's ``ConfigFile`` and ``AuthConfig`` that polyarch reads: docker
+#: matches keys to them without regard to case (Go's decoder), polyarch exactly.
+_CONFIG_FIELDS = Fields(("auths", "credsStore", "credHelpers"))
+_AUTH_FIELDS = Fields(("auth", "username", "password", "identitytoken", "registrytoken"))
+
+
+def _check_spelling(document: Mapping[str, Any], fields: Fields, where: str) -> None:
+    """Refuse a key docker reads as one of ``fields`` although spelled otherwise
+    (``"credsstore"``): polyarch would use other credentials than docker."""
+    found = fields.misspelled(document)
+    if found is not None:
+        key, field = found
+        raise InvalidInputError(
+            f'{where}: "{key}" is read by docker as "{field}" and by polyarch not at all',
+            hint=f'spell it "{field}"',
+        )
 
 
 def _check_helper_name(name: object, what: str, path: Path) -> None:
@@ -437,6 +463,7 @@ def _parse_entry(entry: object, key: str, path: Path) -> tuple[str, str, str]:
     where = f'{_display(path)}: "auths" entry "{key}"'
     if not isinstance(entry, dict):
         raise InvalidInputError(f"{where} must be an object, not {_json_type(entry)}")
+    _check_spelling(entry, _AUTH_FIELDS, where)
     fields: dict[str, str] = {}
     for name in ("auth", "username", "password", "identitytoken"):
         value = entry.get(name)

@@ -27,7 +27,7 @@ from polyarch.models import (
     too_deep,
 )
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
+from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, get_described, is_digest
 
 if TYPE_CHECKING:
     from polyarch import gojson
@@ -71,7 +71,7 @@ def transfer_blob(
     # Not mountable (another registry, or the source lacks it): fall through to a copy.
     if isinstance(target, BlobMounter) and target.mount_blob(descriptor, source):
         return BlobTransfer.MOUNTED
-    if target.has_blob(descriptor.digest):
+    if target.has_blob(descriptor):
         return BlobTransfer.PRESENT
     # Re-iterable: a target whose upload fails midway starts again from a fresh read.
     stream = _BlobSource(source, descriptor, on_bytes)
@@ -266,7 +266,7 @@ def copy_image(
     if isinstance(root, ImageIndex) and platforms:
         entries = select_entries(root, platforms)
         if single:
-            root = source.get_manifest(next(e for e in entries if not e.is_attestation).digest)
+            root = get_described(source, next(e for e in entries if not e.is_attestation))
         else:
             root = subset_index(root, entries)
     elif isinstance(root, ImageManifest) and platforms:
@@ -343,7 +343,7 @@ def _gather(
         return [root], []
     if depth == MAX_INDEX_DEPTH:
         raise too_deep(where)
-    children = list(pool.map(lambda d: source.get_manifest(d.digest), root.manifests))
+    children = list(pool.map(lambda d: get_described(source, d), root.manifests))
     images: list[ImageManifest] = []
     indexes: list[ImageIndex] = []
     seen: set[str] = set()

@@ -35,7 +35,7 @@ from polyarch.models import (
     too_deep,
 )
 from polyarch.platform import Platform, format_all
-from polyarch.store import Store
+from polyarch.store import Store, get_described
 
 __all__ = [
     "DEFAULT_JOBS",
@@ -223,7 +223,7 @@ def _child_task(
 ) -> Callable[[], Description]:
     def run() -> Description:
         try:
-            manifest = store.get_manifest(entry.digest)
+            manifest = get_described(store, entry)
         except ManifestNotFoundError as err:
             raise ManifestNotFoundError(
                 f"{_entry_label(position, entry, where)} is missing: {err}",

@@ -123,6 +123,15 @@ class Digest(str):
         return f"Digest({str(self)!r})"
 
 
+def is_supported(text: str) -> bool:
+    """Whether ``text`` is a well-formed digest of an algorithm polyarch can compute."""
+    try:
+        Digest.parse(text)
+    except InvalidDigestError:
+        return False
+    return True
+
+
 def is_valid_descriptor_digest(text: str) -> bool:
     """Whether ``text`` is acceptable in an OCI descriptor.
 

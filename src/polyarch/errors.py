@@ -22,6 +22,8 @@
     │   ├── DigestMismatchError
     │   ├── SizeMismatchError
     │   ├── InvalidManifestError          not JSON, wrong shape, too large
+    │   │   └── AmbiguousDocumentError    JSON that Go's decoder would read otherwise
+    │   ├── UnsafePathError               a symlink (or no regular file) inside a layout
     │   └── UnsupportedMediaTypeError     e.g. Docker schema 1
     └── ConflictError                  7  the operation would clobber something
 
@@ -31,7 +33,10 @@ match message text; ``hint`` is a sentence that says what to do next, or ``None`
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
+    "AmbiguousDocumentError",
     "AuthError",
     "AuthenticationError",
     "BlobNotFoundError",
@@ -53,7 +58,9 @@ __all__ = [
     "PolyarchError",
     "RegistryError",
     "SizeMismatchError",
+    "UnsafePathError",
     "UnsupportedMediaTypeError",
+    "os_error",
 ]
 
 
@@ -229,6 +236,28 @@ class InvalidManifestError(ContentError):
     """A manifest or index is not valid JSON of the expected shape."""
 
 
+class AmbiguousDocumentError(InvalidManifestError):
+    """A document that Go's ``encoding/json`` (containerd, docker, skopeo) would read
+    otherwise than polyarch: a key twice, or a key that Go takes for a field spelled
+    otherwise (``key`` and ``field``: ``"Digest"`` and ``"digest"``; ``None`` when the
+    ambiguity is not one key)."""
+
+    def __init__(self, message: str, *, key: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.field = field
+
+
+class UnsafePathError(ContentError):
+    """A path inside an OCI layout that polyarch will not read or write through: a
+    symbolic link (someone else may have planted it to make polyarch read or overwrite
+    another file), or something other than a regular file or directory."""
+
+    def __init__(self, message: str, *, path: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
 class UnsupportedMediaTypeError(ContentError):
     """A media type polyarch recognizes but refuses (Docker schema 1) or does not know."""
 
@@ -241,3 +270,30 @@ class ConflictError(PolyarchError):
     """The operation would overwrite or contradict something that exists."""
 
     exit_code = 7
+
+
+#: File system errors that the path the user named makes certain: bad input (exit 2).
+_PATH_ERRORS = frozenset(
+    {
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.EEXIST,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.EINVAL,
+    }
+)
+
+
+def os_error(err: OSError, action: str) -> PolyarchError:
+    """An ``OSError`` met while trying to ``action`` ("write /x/y.tar"), as polyarch says
+    it: one line, "cannot ACTION: REASON". What the path makes impossible (a missing or
+    non-directory parent, a name too long, no permission, a read-only file system) is bad
+    input, exit 2; anything else (a full disk, an I/O error) exit 1."""
+    reason = err.strerror or str(err)
+    cls = InvalidInputError if err.errno in _PATH_ERRORS else PolyarchError
+    return cls(f"cannot {action}: {reason}")

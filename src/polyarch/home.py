@@ -12,7 +12,14 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     from polyarch.reference import Reference
 
-__all__ = ["default_home", "pending_list_path", "pending_lists_directory"]
+__all__ = ["HASHED_NAME_MARK", "default_home", "pending_list_path", "pending_lists_directory"]
+
+#: The longest pending-list file name written (NAME_MAX is 255 bytes on every common file
+#: system; the temporary file written beside it needs a few more).
+MAX_FILE_NAME = 200
+#: Separates a long name's readable start from its hash; ``quote`` never writes it (it is
+#: unreserved) and no reference holds it.
+HASHED_NAME_MARK = "~"
 
 
 def default_home(environ: dict[str, str] | None = None) -> Path:
@@ -29,5 +36,17 @@ def pending_lists_directory(home: Path | None = None) -> Path:
 
 def pending_list_path(reference: Reference, home: Path | None = None) -> Path:
     """The file that holds the pending list named ``reference``: in
-    :func:`pending_lists_directory`, the reference percent-encoded, then ``.json``."""
-    return pending_lists_directory(home) / (quote(str(reference), safe="") + ".json")
+    :func:`pending_lists_directory`, the reference percent-encoded, then ``.json``.
+
+    A name longer than :data:`MAX_FILE_NAME` (a long repository path, each ``/`` three
+    bytes) keeps its start and ends in ``~`` and the SHA-256 of the reference, so it fits
+    every file system; such a file is known by the reference it holds.
+    """
+    name = quote(str(reference), safe="")
+    if len(name) + len(".json") > MAX_FILE_NAME:
+        import hashlib
+
+        digest = hashlib.sha256(str(reference).encode()).hexdigest()
+        keep = MAX_FILE_NAME - len(".json") - len(HASHED_NAME_MARK) - len(digest)
+        name = f"{name[:keep]}{HASHED_NAME_MARK}{digest}"
+    return pending_lists_directory(home) / (name + ".json")

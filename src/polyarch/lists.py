@@ -33,11 +33,25 @@ from polyarch.errors import (
     InvalidManifestError,
     InvalidPlatformError,
     NotFoundError,
+    os_error,
 )
-from polyarch.home import default_home, pending_list_path, pending_lists_directory
-from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
+from polyarch.home import (
+    HASHED_NAME_MARK,
+    default_home,
+    pending_list_path,
+    pending_lists_directory,
+)
+from polyarch.models import (
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    load_document,
+    parse_manifest,
+)
 from polyarch.platform import Platform, normalize, suggest_architecture
 from polyarch.reference import Reference
+from polyarch.store import get_described
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
@@ -58,6 +72,9 @@ log = logging.getLogger(__name__)
 
 FILE_VERSION = 1
 DEFAULT_JOBS = 8
+#: The largest pending-list file read: every entry's manifest bytes, base64, up to the
+#: manifest size limit each, for lists of a few hundred entries.
+MAX_FILE_SIZE = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,30 +154,48 @@ class PendingListStore:
 
     def load(self, reference: Reference) -> PendingList | None:
         path = self.path_for(reference)
-        try:
-            doc = json.loads(path.read_bytes())
-        except FileNotFoundError:
+        doc = self._read(path)
+        if doc is None:
             return None
-        except (OSError, ValueError, RecursionError) as err:
-            # RecursionError: JSON nested deeper than the parser goes (a damaged file).
-            raise InvalidManifestError(f"pending list file {path} is unreadable: {err}") from err
         try:
             if doc.get("version") != FILE_VERSION:
                 raise ValueError(f"unknown version {doc.get('version')!r}")
+            if doc.get("reference", str(reference)) != str(reference):
+                raise ValueError(f"it holds the list {doc.get('reference')!r}")
             entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
         except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
         return PendingList(reference, entries)
 
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        """The parsed file, ``None`` when there is none.
+
+        :raises InvalidManifestError: it cannot be read, or is not a JSON object.
+        """
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(MAX_FILE_SIZE + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise InvalidManifestError(
+                f"pending list file {path} is unreadable: {err.strerror}"
+            ) from err
+        return load_document(data, f"pending list file {path}", limit=MAX_FILE_SIZE)
+
     def save(self, pending: PendingList) -> None:
         path = self.path_for(pending.reference)
-        path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
             "version": FILE_VERSION,
             "reference": str(pending.reference),
             "entries": [entry.to_json() for entry in pending.entries],
         }
-        write_atomically(path, json.dumps(doc, indent=1).encode())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, json.dumps(doc, indent=1).encode())
+        except OSError as err:
+            raise os_error(err, f"save the pending list {path}") from None
 
     def remove(self, reference: Reference) -> bool:
         try:
@@ -170,15 +205,22 @@ class PendingListStore:
         return True
 
     def names(self) -> list[Reference]:
+        """The references of the pending lists, from their file names (or, for a name
+        too long to be one, from the file); files that are not pending lists are left
+        out."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            (  # the file names of pending_list_path, decoded
-                Reference.parse(unquote(p.name.removesuffix(".json")), default_tag=None)
-                for p in self.directory.glob("*.json")
-            ),
-            key=str,
-        )
+        names: list[Reference] = []
+        for path in self.directory.glob("*.json"):
+            text: object = unquote(path.name.removesuffix(".json"))
+            try:
+                if HASHED_NAME_MARK in path.name:
+                    text = (self._read(path) or {}).get("reference")
+                if isinstance(text, str):
+                    names.append(Reference.parse(text, default_tag=None))
+            except (InvalidInputError, ContentError) as err:
+                log.warning("%s is not a pending list: %s", path, err)
+        return sorted(names, key=str)
 
 
 # -- create ----------------------------------------------------------------------------
@@ -200,7 +242,7 @@ def _fetch_member(registries: Registries, member: Reference) -> list[PendingEntr
             "%s: skipping %d nested entries that are not image manifests", member, len(skipped)
         )
     for child in children:
-        raw = store.get_manifest(child.digest).raw
+        raw = get_described(store, child).raw
         platform = child.platform
         if platform is None and not child.is_attestation:
             # An index entry without a platform: the image's config says what it is.

@@ -8,7 +8,6 @@ the same rule.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -16,7 +15,13 @@ from typing import Any, Final, TypeAlias
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest, is_valid_descriptor_digest, verify_bytes
-from polyarch.errors import InvalidManifestError, InvalidPlatformError, UnsupportedMediaTypeError
+from polyarch.errors import (
+    AmbiguousDocumentError,
+    InvalidManifestError,
+    InvalidPlatformError,
+    UnsupportedMediaTypeError,
+)
+from polyarch.jsonread import AmbiguousJSONError, Fields, loads
 from polyarch.platform import Platform
 
 __all__ = [
@@ -27,6 +32,8 @@ __all__ = [
     "ImageIndex",
     "ImageManifest",
     "Manifest",
+    "check_index_fields",
+    "load_document",
     "parse_manifest",
     "too_deep",
 ]
@@ -39,7 +46,48 @@ MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
 #: cycles, but a registry could serve an endless chain of made-up indexes.
 MAX_INDEX_DEPTH: Final = 8
 
+#: The largest size a descriptor may state: Go reads it into an int64.
+MAX_SIZE: Final = 2**63 - 1
+
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+
+# The JSON fields of the Go structs containerd, docker and skopeo read these documents
+# into (OCI image-spec ``specs-go/v1``; distribution's ``schema2`` and ``manifestlist``):
+# a key Go would take for one of them must be spelled as it is (see polyarch.jsonread).
+#: Manifests and indexes alike: containerd reads both into one struct to tell them apart.
+_DOCUMENT_FIELDS: Final = Fields(
+    (
+        "schemaVersion",
+        "mediaType",
+        "artifactType",
+        "config",
+        "layers",
+        "manifests",
+        "subject",
+        "annotations",
+    )
+)
+_DESCRIPTOR_FIELDS: Final = Fields(
+    ("mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType")
+)
+#: Docker's manifest-list platform adds ``features`` to the OCI fields.
+_PLATFORM_FIELDS: Final = Fields(
+    ("architecture", "os", "os.version", "os.features", "variant", "features")
+)
+_CONFIG_FIELDS: Final = Fields(
+    (
+        "created",
+        "author",
+        "architecture",
+        "variant",
+        "os",
+        "os.version",
+        "os.features",
+        "config",
+        "rootfs",
+        "history",
+    )
+)
 
 
 def too_deep(where: str) -> InvalidManifestError:
@@ -52,6 +100,31 @@ def too_deep(where: str) -> InvalidManifestError:
 
 def _fail(what: str, problem: str) -> InvalidManifestError:
     return InvalidManifestError(f"invalid {what}: {problem}")
+
+
+def _ambiguous(
+    what: str, problem: str, *, key: str | None = None, field: str | None = None
+) -> AmbiguousDocumentError:
+    return AmbiguousDocumentError(
+        f"ambiguous document: {what} {problem}; refusing it", key=key, field=field
+    )
+
+
+def _check_fields(document: Mapping[str, object], fields: Fields, what: str) -> None:
+    """Refuse a key that Go would read as one of ``fields`` although spelled otherwise.
+
+    :raises AmbiguousDocumentError: naming the key and the field.
+    """
+    found = fields.misspelled(document)
+    if found is not None:
+        key, field = found
+        raise _ambiguous(
+            what,
+            f"has the key {key!r}, which Go's decoder (containerd, docker, skopeo) reads as "
+            f"{field!r}",
+            key=key,
+            field=field,
+        )
 
 
 def _str_map(value: object, what: str) -> Mapping[str, str]:
@@ -87,6 +160,7 @@ class Descriptor:
         """
         if not isinstance(data, dict):
             raise _fail(what, "expected an object")
+        _check_fields(data, _DESCRIPTOR_FIELDS, what)
         media_type = data.get("mediaType")
         digest = data.get("digest")
         size = data.get("size")
@@ -94,12 +168,15 @@ class Descriptor:
             raise _fail(what, "mediaType must be a non-empty string")
         if not isinstance(digest, str) or not is_valid_descriptor_digest(digest):
             raise _fail(what, f"digest {digest!r} is not a valid digest")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise _fail(what, f"size {size!r} must be a non-negative integer")
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
+            raise _fail(what, f"size {size!r} must be an integer from 0 to {MAX_SIZE}")
         platform = None
-        if data.get("platform") is not None:
+        platform_data = data.get("platform")
+        if platform_data is not None:
+            if isinstance(platform_data, dict):
+                _check_fields(platform_data, _PLATFORM_FIELDS, f"the platform of {what}")
             try:
-                platform = Platform.from_dict(data["platform"])
+                platform = Platform.from_dict(platform_data)
             except InvalidPlatformError as err:
                 raise _fail(what, f"platform: {err}") from err
         urls = data.get("urls") or []
@@ -234,7 +311,8 @@ class ImageConfig:
         """
         if digest is not None:
             verify_bytes(data, digest)
-        doc = _load_json(data, "image config")
+        doc = load_document(data, "image config")
+        _check_fields(doc, _CONFIG_FIELDS, "the image config")
         try:
             platform = Platform.from_dict(
                 {
@@ -250,18 +328,32 @@ class ImageConfig:
         )
 
 
-def _load_json(data: bytes, what: str) -> dict[str, Any]:
-    if len(data) > MAX_MANIFEST_SIZE:
-        raise _fail(what, f"{len(data)} bytes is over the {MAX_MANIFEST_SIZE} byte limit")
+def load_document(data: bytes, what: str, *, limit: int = MAX_MANIFEST_SIZE) -> dict[str, Any]:
+    """A JSON object read as Go reads it (:mod:`polyarch.jsonread`).
+
+    :raises AmbiguousDocumentError: JSON that Go would read otherwise.
+    :raises InvalidManifestError: over ``limit`` bytes, not JSON, or not an object.
+    """
+    if len(data) > limit:
+        raise _fail(what, f"{len(data)} bytes is over the {limit} byte limit")
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as err:
-        # ValueError covers undecodable bytes, bad JSON and integers too long to convert;
-        # RecursionError, arrays or objects nested deeper than the parser goes.
+        doc = loads(data)
+    except AmbiguousJSONError as err:
+        raise _ambiguous(f"the {what}", str(err), key=err.key) from err
+    except ValueError as err:
         raise _fail(what, f"not JSON ({err})") from err
     if not isinstance(doc, dict):
         raise _fail(what, "expected a JSON object")
     return doc
+
+
+def check_index_fields(document: Mapping[str, object], what: str) -> None:
+    """Refuse an index document (a layout's ``index.json``) with a key Go would read as
+    one of its fields although spelled otherwise.
+
+    :raises AmbiguousDocumentError: naming the key.
+    """
+    _check_fields(document, _DOCUMENT_FIELDS, what)
 
 
 def _detect_media_type(doc: Mapping[str, Any]) -> str:
@@ -289,7 +381,8 @@ def parse_manifest(
     """
     if digest is not None:
         verify_bytes(data, digest)
-    doc = _load_json(data, "manifest")
+    doc = load_document(data, "manifest")
+    _check_fields(doc, _DOCUMENT_FIELDS, "the manifest")
     declared = doc.get("mediaType")
     if declared is not None and not isinstance(declared, str):
         raise _fail("manifest", "mediaType must be a string")
@@ -316,8 +409,21 @@ def parse_manifest(
             if kind == mt.OCI_ARTIFACT_MANIFEST
             else None,
         )
-    if doc.get("schemaVersion") != 2:
-        raise _fail("manifest", f"schemaVersion must be 2, not {doc.get('schemaVersion')!r}")
+    version = doc.get("schemaVersion")
+    if isinstance(version, bool) or not isinstance(version, int) or version != 2:
+        # 2.0 too: Go cannot read a float into the int field.
+        raise _fail("manifest", f"schemaVersion must be 2, not {version!r}")
+    # containerd refuses what could be read as both (images.validateMediaType).
+    foreign = ("config", "layers") if mt.is_index(kind) else ("manifests",)
+    for name in foreign:
+        if doc.get(name) is not None:
+            what = "an index" if mt.is_index(kind) else "an image manifest"
+            raise _ambiguous(
+                "the manifest",
+                f"is {what} ({kind}) with {name!r}, which could be read as either "
+                "(containerd refuses it too)",
+                field=name,
+            )
     the_digest = Digest.parse(digest) if digest else Digest.of(data)
     subject = (
         Descriptor.from_dict(doc["subject"], what="subject")

@@ -96,7 +96,9 @@ def image_for_platform(
             raise too_deep(where)
         choice = choose(manifest, wanted)
         choices.append(choice)
-        manifest = store.get_manifest(choice.descriptor.digest)
+        from polyarch.store import get_described
+
+        manifest = get_described(store, choice.descriptor)
     config = ImageConfig.parse(store.get_blob(manifest.config), digest=manifest.config.digest)
     if not choices and not is_compatible(wanted, config.platform):
         raise NoMatchingPlatformError(

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from polyarch.digest import Digest
+from polyarch.errors import SizeMismatchError
 from polyarch.models import Descriptor, Manifest
 
-__all__ = ["BlobMounter", "Store", "VerifiedBlobWriter", "is_digest"]
+__all__ = ["BlobMounter", "Store", "VerifiedBlobWriter", "get_described", "is_digest"]
 
 #: Streamed blobs arrive in chunks of at most this many bytes.
 CHUNK_SIZE = 1024 * 1024
@@ -54,8 +54,12 @@ class Store(Protocol):
         """Store the manifest's exact bytes under its digest, and under ``tag`` if given."""
         ...
 
-    def has_blob(self, digest: Digest) -> bool:
-        """Whether a blob with this digest is present."""
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        """Whether the blob ``descriptor`` names is present, with its size.
+
+        :raises SizeMismatchError: a registry says it holds the digest with another size
+            (a layout's file of another size is damage: not present, and replaced).
+        """
         ...
 
     def open_blob(self, descriptor: Descriptor) -> AbstractContextManager[Iterator[bytes]]:
@@ -78,6 +82,14 @@ class Store(Protocol):
 
     def list_tags(self) -> list[str]:
         """Every tag, sorted."""
+        ...
+
+    def iter_tags(self) -> Iterator[str]:
+        """Every tag, as the store yields them (a registry page by page, each page sorted,
+        the pages in its order), without holding them all.
+
+        :raises ContentError: a registry whose pages loop or have no end.
+        """
         ...
 
     def delete(self, identifier: str) -> None:
@@ -105,3 +117,22 @@ class BlobMounter(Protocol):
     def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
         """Try to mount ``descriptor`` from ``source``; ``False`` if it had to be declined."""
         ...
+
+
+def get_described(store: Store, descriptor: Descriptor) -> Manifest:
+    """The manifest an index entry (or another descriptor) names, checked against it:
+    its digest (the store verifies the bytes) and its size.
+
+    :raises ManifestNotFoundError: the store does not hold it.
+    :raises SizeMismatchError: the bytes are not as long as the entry says.
+    """
+    manifest = store.get_manifest(descriptor.digest)
+    if manifest.size != descriptor.size:
+        # The digest vouches for the bytes, not for the entry's word on their size.
+        raise SizeMismatchError(
+            f"{store.location}@{descriptor.digest} is {manifest.size} bytes; the entry that "
+            f"names it says {descriptor.size}",
+            expected=descriptor.size,
+            actual=manifest.size,
+        )
+    return manifest

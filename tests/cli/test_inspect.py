@@ -248,15 +248,7 @@ def test_single_image(
     assert_verbose_same(homes, f"{repo}@{image.manifest_digest}")
 
 
-def test_single_image_config_platform_read_as_go_reads_it(
-    registry: RegistryServer, repo: str, homes: dict[str, str]
-) -> None:
-    """docker unmarshals the config into a Platform: case-insensitive keys, last one wins,
-    null ignored, a platform with no OS at all."""
-    config = (
-        b'{"Architecture":"arm64","os":"linux","OS":"freebsd","variant":null,'
-        b'"os.version":"","OS.Features":["a","b"],"rootfs":{"type":"layers","diff_ids":[]}}'
-    )
+def _push_single_with_config(registry: RegistryServer, repo: str, config: bytes, tag: str) -> None:
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -272,13 +264,51 @@ def test_single_image_config_platform_read_as_go_reads_it(
         indent=1,
     ).encode()
     registry.push_blob(path_of(repo), config)
-    registry.push_manifest(path_of(repo), "odd", manifest, OCI_MANIFEST)
+    registry.push_manifest(path_of(repo), tag, manifest, OCI_MANIFEST)
+
+
+def test_single_image_config_platform_read_as_go_reads_it(
+    registry: RegistryServer, repo: str, homes: dict[str, str]
+) -> None:
+    """docker unmarshals the config into a Platform: null ignored, a platform with no
+    variant at all, other keys left alone."""
+    config = (
+        b'{"architecture":"arm64","os":"freebsd","variant":null,'
+        b'"os.version":"","os.features":["a","b"],"rootfs":{"type":"layers","diff_ids":[]}}'
+    )
+    _push_single_with_config(registry, repo, config, "odd")
     shown = assert_verbose_same(homes, f"{repo}:odd")
     assert shown["Descriptor"]["platform"] == {
         "architecture": "arm64",
         "os": "freebsd",
         "os.features": ["a", "b"],
     }
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        # docker reads arm64 and freebsd (keys matched without case, the last one wins);
+        # an exact reader would see linux and no architecture at all.
+        (b'{"Architecture":"arm64","os":"linux","OS":"freebsd"}', "Architecture"),
+        (b'{"architecture":"amd64","architecture":"arm64","os":"linux"}', "architecture"),
+        (b'{"architecture":"amd64","os":"linux","ARCHITECTURE":"arm64"}', "ARCHITECTURE"),
+        # LONG S: Go folds it onto s.
+        ('{"architecture":"amd64","o\u017f":"windows","os":"linux"}'.encode(), "o\u017f"),
+    ],
+)
+def test_single_image_config_that_go_reads_otherwise_is_refused(
+    registry: RegistryServer, repo: str, homes: dict[str, str], config: bytes, key: str
+) -> None:
+    """What Go's decoder and an exact reader would see differently is refused, never
+    guessed at (exit 6), however docker reads it."""
+    _push_single_with_config(registry, repo, config, "ambiguous")
+    for args in (("--verbose",), ("--platform", "linux/amd64")):
+        stderr = assert_clean_error(
+            polyarch(homes, "inspect", *args, f"{repo}:ambiguous", check=False), 6
+        )
+        assert "ambiguous document" in stderr
+        assert repr(key) in stderr
 
 
 # -- OCI indexes --------------------------------------------------------------------------

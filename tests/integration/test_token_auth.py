@@ -194,7 +194,7 @@ def test_cross_repository_mount_asks_for_both_scopes_in_one_token(
         assert [(e.method, e.status) for e in marks.registry_requests()] == [("POST", 201)]
         mount = marks.registry_requests()[0]
         assert mount.query == {"mount": [str(layer.digest)], "from": [source]}
-        assert dst.has_blob(layer.digest)
+        assert dst.has_blob(layer)
 
 
 def test_mount_from_a_readable_namespace(token_registry: TokenRegistry) -> None:

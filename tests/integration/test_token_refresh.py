@@ -252,7 +252,7 @@ def test_a_mount_after_expiry_asks_for_both_scopes_in_one_token(
         # The mount token serves later pulls of the source and mounts between the same
         # two repositories; a push to the source needs a token of its own.
         marks = Marks(tr)
-        assert src.has_blob(descriptor.digest)
+        assert src.has_blob(descriptor)
         other = make_image(ARM64, seed=44)
         push_image(src, other, tag="v2")
         assert dst.mount_blob(
@@ -387,7 +387,7 @@ def test_a_one_shot_upload_refused_midway_fails_cleanly_and_the_next_works(
         assert "had not expired by this machine's clock" in message
         assert "a new token is ready" in message
         assert info.value.exit_code == 5
-        assert not store.has_blob(blob(data).digest)
+        assert not store.has_blob(blob(data))
         # The session holds the renewed token: the next try needs no exchange.
         store.put_blob(blob(data), iter([data]))
         assert [r.scopes for r in marks.token_requests()] == [(push_scope(repo),)]

@@ -36,7 +36,7 @@ from polyarch.registry._auth import (
     may_send_credentials,
     token_lifetime,
 )
-from polyarch.registry._http import Request, Response, Transport
+from polyarch.registry._http import Request, Response, Transport, parse_url
 from polyarch.registry.client import USER_AGENT
 
 # -- is_loopback -----------------------------------------------------------------------------
@@ -428,9 +428,11 @@ def test_mocked_client_with_insecure_may_use_the_plain_http_realm(
     assert token.headers["Authorization"].startswith("Basic ")
 
 
-def test_mocked_upload_location_over_plain_http_elsewhere_is_refused(
+def test_mocked_upload_location_elsewhere_gets_no_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """An upload Location on another origin (plain HTTP or not) gets no Authorization:
+    credentials go only where they were challenged for (the refusal there is the error)."""
     data = b"layer bytes"
     digest = Digest.parse("sha256:" + hashlib.sha256(data).hexdigest())
 
@@ -446,14 +448,16 @@ def test_mocked_upload_location_over_plain_http_elsewhere_is_refused(
 
     with (
         mocked_registry(monkeypatch, handler) as (client, seen),
-        pytest.raises(AuthenticationError, match="plain HTTP") as info,
+        pytest.raises(AuthenticationError, match="only") as info,
     ):
         RegistryStore(client, "me/app").put_blob(
             Descriptor("application/octet-stream", digest, len(data)), [data]
         )
-    assert "uploads.example" in str(info.value)
+    assert "http://uploads.example" in str(info.value)
     assert "tok-123" not in str(info.value)
-    assert not [r for r in seen if r.host == "uploads.example" and r.method == "PUT"]
+    elsewhere = [r for r in seen if r.host == "uploads.example"]
+    assert elsewhere
+    assert all("Authorization" not in r.headers for r in elsewhere)
 
 
 def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
@@ -550,7 +554,10 @@ def test_mocked_credentials_never_in_the_refusal(monkeypatch: pytest.MonkeyPatch
     ("method", "status", "location", "next_method", "keeps_auth"),
     [
         ("GET", 307, "/v2/elsewhere", "GET", True),
-        ("GET", 302, "https://registry.example/v2/x", "GET", True),  # upgrade to HTTPS
+        # An upgrade to HTTPS is another origin (port 443): docker's challenge manager
+        # keys credentials by scheme, host and port too.
+        ("GET", 302, "https://registry.example/v2/x", "GET", False),
+        ("GET", 302, "HTTP://REGISTRY.example:80/v2/x", "GET", True),  # the same origin
         ("GET", 307, "http://cdn.example/blob?sig=1", "GET", False),
         ("GET", 307, "http://registry.example:5000/v2/x", "GET", False),  # another port
         ("PUT", 308, "/v2/again", "PUT", True),
@@ -572,7 +579,7 @@ def test_redirect_hops(
     )
     hop = _redirected(request, Response(request, status, {"Location": location}))
     assert hop.method == next_method
-    assert hop.url == urljoin(request.url, location)
+    assert hop.target == parse_url(urljoin(request.url, location))
     assert ("Authorization" in hop.headers) is keeps_auth
     if next_method != method:
         assert hop.body is None

@@ -26,7 +26,6 @@ gets ``oci:PATH[:TAG]`` / ``oci:PATH@DIGEST`` as ``Ref``.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,8 +34,7 @@ from polyarch import gojson
 from polyarch import mediatype as mt
 from polyarch.describe import ImageDescription, IndexDescription
 from polyarch.digest import Digest
-from polyarch.errors import InvalidManifestError
-from polyarch.models import Descriptor, Manifest
+from polyarch.models import Descriptor, ImageConfig, Manifest
 from polyarch.platform import Platform
 
 __all__ = ["DockerImage", "config_platform", "from_description", "render"]
@@ -76,7 +74,10 @@ def from_description(
     if isinstance(description, ImageDescription):
         image = description.manifest
         blob = description.config_blob
-        platform = None if blob is None else config_platform(blob, what=f"image {image.digest}")
+        if description.config is not None:
+            platform: Platform | None = description.config.platform
+        else:
+            platform = None if blob is None else config_platform(blob)
         return DockerImage(ref, image.descriptor(platform=platform), image)
     images = []
     for child in description.children:
@@ -100,68 +101,12 @@ def _image(image: DockerImage) -> dict[str, Any]:
     return out
 
 
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object's members in document order, duplicates kept (as Go reads them)."""
+def config_platform(blob: bytes) -> Platform:
+    """The platform docker reads from a config blob (``json.Unmarshal`` into an
+    ``ocispec.Platform``), which is the one polyarch reads: a config Go would read
+    otherwise (a key spelled ``Architecture``, a key twice) is refused, whatever its media
+    type.
 
-
-#: ocispec.Platform's JSON names -> Platform attributes.
-_STRING_FIELDS = {
-    "architecture": "architecture",
-    "os": "os",
-    "os.version": "os_version",
-    "variant": "variant",
-}
-_FIELD_NAMES = (*_STRING_FIELDS, "os.features")
-
-
-def config_platform(blob: bytes, *, what: str = "the image") -> Platform:
-    """The platform docker reads from a config: ``json.Unmarshal(config, &ocispec.Platform{})``.
-
-    Go's rules: keys match field names exactly, else case-insensitively; a later
-    duplicate wins; ``null`` leaves a string as it was; other keys are ignored.
-
-    :raises InvalidManifestError: not a JSON object, or a field of the wrong type.
+    :raises InvalidManifestError: not a JSON object, or platform fields of the wrong type.
     """
-    try:
-        document = json.loads(blob, object_pairs_hook=_Pairs)
-    except (ValueError, RecursionError) as err:
-        raise InvalidManifestError(f"the config of {what} is not JSON: {err}") from err
-    if not isinstance(document, _Pairs):
-        raise InvalidManifestError(f"the config of {what} is not a JSON object")
-    values: dict[str, Any] = {"os": "", "architecture": "", "variant": "", "os_version": ""}
-    features: tuple[str, ...] = ()
-    for key, value in document:
-        name = _field_for(key)
-        if name is None:
-            continue
-        if name == "os.features":
-            features = _string_list(value, what)
-        elif value is not None:
-            if not isinstance(value, str):
-                raise InvalidManifestError(
-                    f"the config of {what}: {key!r} must be a string, not {json.dumps(value)}"
-                )
-            values[_STRING_FIELDS[name]] = value
-    return Platform(os_features=features, **values)
-
-
-def _field_for(key: str) -> str | None:
-    if key in _FIELD_NAMES:
-        return key
-    folded = key.casefold()
-    return next((name for name in _FIELD_NAMES if name.casefold() == folded), None)
-
-
-def _string_list(value: object, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or isinstance(value, _Pairs):
-        raise InvalidManifestError(f"the config of {what}: 'os.features' must be a list")
-    items: list[str] = []
-    for item in value:
-        if item is not None and not isinstance(item, str):
-            raise InvalidManifestError(
-                f"the config of {what}: 'os.features' must hold strings, not {item!r}"
-            )
-        items.append(item or "")  # Go decodes null into a slice element as ""
-    return tuple(items)
+    return ImageConfig.parse(blob).platform

@@ -65,6 +65,9 @@ def pull(
         archive = Path(destination.removeprefix(ARCHIVE_PREFIX))
         if not archive.name:
             raise InvalidInputError(f"{destination!r} names no file")
+        from polyarch.archive import check_destination
+
+        check_destination(archive)
         if wanted is None:
             raise InvalidInputError(
                 "a docker archive holds one image: --platform all needs an oci: destination"

@@ -16,14 +16,18 @@ if TYPE_CHECKING:
 @click.argument("repository")
 @registry_options
 def tags(repository: str, registries: Registries) -> None:
-    """List the tags of REPOSITORY (a registry repository or oci:PATH), one per line."""
+    """List the tags of REPOSITORY (a registry repository or oci:PATH), one per line.
+
+    Tags are sorted; a registry's are printed page by page as they arrive (each page
+    sorted, the pages in the registry's order), so a huge list starts at once.
+    """
     from polyarch.location import LayoutLocation, parse_location
     from polyarch.stores import open_store
 
     location = parse_location(repository, default_tag=None)
     if isinstance(location, LayoutLocation) and location.identifier:
         location = LayoutLocation(location.path)
-    for tag in open_store(location, registries=registries).list_tags():
+    for tag in open_store(location, registries=registries).iter_tags():
         click.echo(tag)
 
 

@@ -10,23 +10,21 @@
 Every write lands whole or not at all: bytes go to a temporary file beside their final
 name, are verified and flushed, then renamed into place. ``index.json`` is rewritten the
 same way under an exclusive lock on the layout directory, so concurrent writers never
-lose each other's tags.
+lose each other's tags. No symbolic link below ``PATH`` is ever followed (``_dir.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from polyarch import mediatype as mt
-from polyarch.atomic import write_atomically, write_stream_atomically
 from polyarch.digest import Digest, DigestVerifier
 from polyarch.errors import (
     BlobNotFoundError,
@@ -34,7 +32,15 @@ from polyarch.errors import (
     InvalidManifestError,
     ManifestNotFoundError,
 )
-from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
+from polyarch.layout._dir import LayoutDir
+from polyarch.models import (
+    MAX_MANIFEST_SIZE,
+    Descriptor,
+    Manifest,
+    check_index_fields,
+    load_document,
+    parse_manifest,
+)
 from polyarch.store import CHUNK_SIZE, is_digest
 
 __all__ = ["LayoutStore"]
@@ -42,6 +48,8 @@ __all__ = ["LayoutStore"]
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = "1.0.0"
+#: The most of ``index.json`` read: its entries are small, but a layout may hold many tags.
+MAX_INDEX_SIZE: Final = 64 * 1024 * 1024
 
 
 class LayoutStore:
@@ -52,6 +60,7 @@ class LayoutStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._dir = LayoutDir(self.path)
         self._ready = False
         self._init_lock = threading.Lock()
 
@@ -64,28 +73,22 @@ class LayoutStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _blob_path(self, digest: Digest) -> Path:
-        digest = Digest.parse(digest)  # never build a path from an unchecked string
-        return self.path / "blobs" / digest.algorithm / digest.encoded
+    @staticmethod
+    def _blob_name(digest: Digest) -> tuple[str, str, str]:
+        digest = Digest.parse(str(digest))  # never a path from an unchecked string
+        return ("blobs", digest.algorithm, digest.encoded)
 
     def _read_index(self) -> dict[str, Any]:
-        index_path = self.path / "index.json"
-        try:
-            data = index_path.read_bytes()
-        except FileNotFoundError:
-            if not self.path.exists():
-                raise ManifestNotFoundError(
-                    f"no OCI layout at {self.path}", where=self.location
-                ) from None
+        data = self._dir.read("index.json", limit=MAX_INDEX_SIZE)
+        if data is None:
+            if not self._dir.exists():
+                raise ManifestNotFoundError(f"no OCI layout at {self.path}", where=self.location)
             return {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
-        try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError) as err:
-            # ValueError: undecodable bytes, bad JSON, an integer too long to convert;
-            # RecursionError: arrays nested deeper than the parser goes.
-            raise InvalidManifestError(f"{index_path} is not valid JSON: {err}") from err
-        if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
-            raise InvalidManifestError(f"{index_path} is not an OCI image index")
+        what = f"{self.path}/index.json"
+        doc = load_document(data, what, limit=MAX_INDEX_SIZE)
+        check_index_fields(doc, what)
+        if not isinstance(doc.get("manifests", []), list):
+            raise InvalidManifestError(f"{what} is not an OCI image index")
         return doc
 
     def roots(self) -> list[Descriptor]:
@@ -114,34 +117,31 @@ class LayoutStore:
         return matches[-1]
 
     def _read_manifest(self, digest: Digest, media_type: str | None) -> Manifest:
-        path = self._blob_path(digest)
-        try:
-            with path.open("rb") as f:
-                data = f.read(MAX_MANIFEST_SIZE + 1)
-        except FileNotFoundError:
+        data = self._dir.read(*self._blob_name(digest), limit=MAX_MANIFEST_SIZE)
+        if data is None:
             raise ManifestNotFoundError(
                 f"manifest {digest} not found in {self.location}",
                 where=f"{self.location}@{digest}",
-            ) from None
+            )
         return parse_manifest(data, media_type, digest=digest)
 
     def get_manifest(self, identifier: str) -> Manifest:
         descriptor = self.resolve(identifier)
         return self._read_manifest(descriptor.digest, descriptor.media_type)
 
-    def has_blob(self, digest: Digest) -> bool:
-        return self._blob_path(digest).is_file()
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        # A file of another size is damaged (a disk error, a hand edit): not the blob, and
+        # put_blob replaces it.
+        return self._dir.size_of(*self._blob_name(descriptor.digest)) == descriptor.size
 
     @contextlib.contextmanager
     def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
-        try:
-            f = self._blob_path(descriptor.digest).open("rb")
-        except FileNotFoundError:
-            raise BlobNotFoundError(
-                f"blob {descriptor.digest} not found in {self.location}",
-                digest=descriptor.digest,
-            ) from None
-        with f:
+        with self._dir.open(*self._blob_name(descriptor.digest)) as f:
+            if f is None:
+                raise BlobNotFoundError(
+                    f"blob {descriptor.digest} not found in {self.location}",
+                    digest=descriptor.digest,
+                )
             verifier = DigestVerifier(descriptor.digest, descriptor.size)
             yield verifier.wrap(iter(lambda: f.read(CHUNK_SIZE), b""))
 
@@ -151,6 +151,9 @@ class LayoutStore:
 
     def list_tags(self) -> list[str]:
         return self._tags_of(self.roots())
+
+    def iter_tags(self) -> Iterator[str]:
+        return iter(self.list_tags())
 
     @staticmethod
     def _tags_of(roots: list[Descriptor]) -> list[str]:
@@ -167,37 +170,33 @@ class LayoutStore:
     def _ensure_layout(self) -> None:
         if self._ready:
             return
-        with self._init_lock:
-            marker = self.path / "oci-layout"
-            if marker.is_file():
-                self._ready = True
-                return
-            if self.path.exists() and not self.path.is_dir():
-                raise InvalidInputError(f"{self.path} exists and is not a directory")
-            self.path.mkdir(parents=True, exist_ok=True)
-            with self._flock():
-                if not marker.is_file():
-                    self._create_layout(marker)
+        with self._init_lock, self._dir.locked() as root:  # made if missing
+            if self._dir.size_of("oci-layout") is None:
+                self._create_layout(root)
             self._ready = True
 
-    def _create_layout(self, marker: Path) -> None:
+    def _create_layout(self, root: int) -> None:
         # Only files of a layout (and the temporary files of one being written) may be
         # there already: never turn someone's directory into a layout.
         stray = [
-            p.name
-            for p in self.path.iterdir()
-            if p.name not in ("blobs", "index.json") and not p.name.startswith(".")
+            name
+            for name in self._dir.names(root)
+            if name not in ("blobs", "index.json") and not name.startswith(".")
         ]
         if stray:
             raise InvalidInputError(
                 f"{self.path} is a non-empty directory that is not an OCI layout",
                 hint="name a new or empty directory",
             )
-        (self.path / "blobs").mkdir(exist_ok=True)
-        if not (self.path / "index.json").exists():
-            self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+        with self._dir.directory("blobs", create=True):
+            pass
+        if self._dir.size_of("index.json") is None:
+            self._write_index(
+                {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}, root
+            )
         # The marker last: its presence says the layout is complete.
-        write_atomically(marker, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
+        marker = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode()
+        self._dir.write("oci-layout", chunks=[marker], root=root)
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         verifier = DigestVerifier(descriptor.digest, descriptor.size)
@@ -207,11 +206,9 @@ class LayoutStore:
         """:meth:`put_blob` for chunks that verify themselves (another store's
         ``open_blob``): they raise from inside the write, before the blob gets its name."""
         self._ensure_layout()
-        target = self._blob_path(descriptor.digest)
-        if target.is_file():
+        if self.has_blob(descriptor):
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_stream_atomically(target, chunks)
+        self._dir.write(*self._blob_name(descriptor.digest), chunks=chunks)
 
     def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
         descriptor = manifest.descriptor()
@@ -221,7 +218,7 @@ class LayoutStore:
         return descriptor
 
     def _set_tag(self, descriptor: Descriptor, tag: str) -> None:
-        with self._locked():
+        with self._locked() as root:
             doc = self._read_index()
             kept = [
                 entry
@@ -235,10 +232,10 @@ class LayoutStore:
                 annotations={mt.ANNOTATION_REF_NAME: tag},
             ).to_dict()
             doc["manifests"] = [*kept, entry]
-            self._write_index(doc)
+            self._write_index(doc, root)
 
     def delete(self, identifier: str) -> None:
-        with self._locked():
+        with self._locked() as root:
             doc = self._read_index()
             entries = self._checked_entries(doc)
             if is_digest(identifier):
@@ -255,7 +252,7 @@ class LayoutStore:
                     where=f"{self.location}:{identifier}",
                 )
             doc["manifests"] = kept
-            self._write_index(doc)
+            self._write_index(doc, root)
 
     def _checked_entries(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The entries of a read index.json, each checked to be a descriptor: a damaged
@@ -265,26 +262,15 @@ class LayoutStore:
             Descriptor.from_dict(entry, what=f"{self.path}/index.json entry")
         return entries
 
-    def _write_index(self, doc: dict[str, Any]) -> None:
-        write_atomically(self.path / "index.json", json.dumps(doc, indent=2).encode() + b"\n")
+    def _write_index(self, doc: dict[str, Any], root: int) -> None:
+        data = json.dumps(doc, indent=2).encode() + b"\n"
+        self._dir.write("index.json", chunks=[data], root=root)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[int]:
         self._ensure_layout()
-        with self._flock():
-            yield
-
-    @contextlib.contextmanager
-    def _flock(self) -> Iterator[None]:
-        # Lock the directory itself: index.json is replaced by rename, so a lock on that
-        # file would be a lock on an inode that is about to vanish. Each call opens its
-        # own descriptor, so threads of one process exclude each other too.
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        with self._dir.locked() as root:
+            yield root
 
 
 def _tags_hint(tags: list[str]) -> str:

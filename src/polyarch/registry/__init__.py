@@ -14,14 +14,15 @@ from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.reference import Reference
-    from polyarch.registry.client import RegistryClient, is_loopback
+    from polyarch.registry._http import is_loopback
+    from polyarch.registry.client import RegistryClient
     from polyarch.registry.store import RegistryStore
 
 __all__ = ["Registries", "RegistryClient", "RegistryOptions", "RegistryStore", "is_loopback"]
 
 _LAZY = {
     "RegistryClient": "polyarch.registry.client",
-    "is_loopback": "polyarch.registry.client",
+    "is_loopback": "polyarch.registry._http",
     "RegistryStore": "polyarch.registry.store",
 }
 

@@ -11,17 +11,19 @@ Tokens are renewed before they expire by this machine's clock (``issued_at`` and
 ``expires_in`` of the token service's answer); a token the registry refuses although our
 clock says it is valid is renewed once and the request sent once more, never in a loop.
 
-Credentials travel only where they cannot be read on the way: HTTPS, or plain HTTP to
-this machine (``localhost``, 127.0.0.0/8, ``::1``), unless the registry was declared
-``--insecure``. That covers the registry, upload locations it names, redirects and the
-token service its challenge sends us to (:func:`may_send_credentials`).
+Credentials go only to the origin (scheme, host, port) they were given for: the
+registry's own, or the token service its challenge names; never to another origin that
+the registry points to (a tag page's ``Link``, an upload ``Location``, a redirect), as
+docker's authorizer adds credentials only for the hosts that challenged. On the way they
+travel only where they cannot be read: HTTPS, or plain HTTP to this machine
+(``localhost``, 127.0.0.0/8, ``::1``) unless the registry was declared ``--insecure``, and
+never over plain HTTP through a proxy on another machine (:meth:`AuthSession.check_transport`).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import json
 import logging
 import math
 import re
@@ -30,7 +32,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from polyarch.errors import (
     AuthenticationError,
@@ -38,7 +40,20 @@ from polyarch.errors import (
     PermissionDeniedError,
     RegistryError,
 )
-from polyarch.registry._http import Request, Response, TransportError, with_params, without_query
+from polyarch.jsonread import loads
+from polyarch.registry._http import (
+    BadURLError,
+    Origin,
+    Proxy,
+    Request,
+    Response,
+    TransportError,
+    Url,
+    is_loopback,
+    parse_url,
+    with_params,
+    without_query,
+)
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
@@ -93,19 +108,21 @@ def repository_scope(repository: str, *actions: str) -> str:
     return f"repository:{repository}:{','.join(actions)}"
 
 
-def may_send_credentials(url: str, *, insecure: bool) -> bool:
-    """Whether a credential (password, token) may be sent to ``url``.
+def may_send_credentials(url: str | Url, *, insecure: bool) -> bool:
+    """Whether a credential (password, token) may be sent to ``url`` (as urllib3 reads
+    it: the host it connects to).
 
     Over HTTPS always; over plain HTTP only to this machine, or with ``insecure`` (the
     user declared the network trusted, as docker's ``insecure-registries``).
     """
-    from polyarch.registry.client import is_loopback  # defined beside the scheme choice
-
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "https":
+    if isinstance(url, str):
+        try:
+            url = parse_url(url)
+        except BadURLError:
+            return False
+    if url.scheme == "https":
         return True
-    return scheme == "http" and (insecure or is_loopback(parts.hostname or ""))
+    return url.scheme == "http" and (insecure or is_loopback(url.host or ""))
 
 
 def token_lifetime(expires_in: object, issued_at: object, *, now: float) -> float:
@@ -159,7 +176,7 @@ def _granted_scopes(token: str) -> frozenset[str] | None:
     if len(parts) != 3:
         return None
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        payload = loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         access = payload["access"]
         return frozenset(
             f"{entry['type']}:{entry['name']}:{','.join(sorted(entry['actions']))}"
@@ -237,27 +254,42 @@ class AuthSession:
 
     # -- where credentials may go ----------------------------------------------------------
 
-    def check_transport(self, request: Request) -> None:
-        """Refuse to send ``request`` if it would carry a credential over plain HTTP to
-        another machine. Runs for every request and every redirect hop, and in the auth
-        flow itself.
+    def check_transport(self, request: Request, *, proxy: Proxy | None = None) -> None:
+        """Refuse to send ``request`` if it would carry a credential to another origin
+        than the one it was given for, over plain HTTP to another machine, or over plain
+        HTTP through ``proxy`` (the one it would go through) on another machine. Runs for
+        every request and every redirect hop, and in the auth flow itself.
 
         :raises AuthenticationError: it would.
         """
-        if "Authorization" not in request.headers and not request.secret_body:
-            return
-        if may_send_credentials(request.url, insecure=self.insecure):
+        if not request.carries_credentials:
             return
         host = request.host
-        raise AuthenticationError(
-            f"refusing to send {self._what_is_sent(request)} to {host} over plain HTTP "
-            f"({request.method} {without_query(request.url)}): {host} is not this "
-            "machine, and anyone on the way could read them",
-            hint=(
-                f"{self.registry} should name an https:// address there; if the network to "
-                f"{host} is trusted, pass --insecure"
-            ),
-        )
+        where = f"({request.method} {without_query(request.url)})"
+        if not may_send_credentials(request.target, insecure=self.insecure):
+            raise AuthenticationError(
+                f"refusing to send {self._what_is_sent(request)} to {host} over plain HTTP "
+                f"{where}: {host} is not this machine, and anyone on the way could read them",
+                hint=(
+                    f"{self.registry} should name an https:// address there; if the network "
+                    f"to {host} is trusted, pass --insecure"
+                ),
+            )
+        given_for = request.credential_origin
+        if given_for is not None and request.origin != given_for:
+            # Only a body can get here: an Authorization header is dropped on the way.
+            raise AuthenticationError(
+                f"refusing to send {self._what_is_sent(request)} to {request.origin} "
+                f"{where}: they were given for {given_for} only",
+                hint=f"{self.registry} or its token service sends clients elsewhere",
+            )
+        if request.scheme == "http" and proxy is not None and not is_loopback(proxy.host):
+            raise AuthenticationError(
+                f"refusing to send {self._what_is_sent(request)} to {host} over plain HTTP "
+                f"{where} through the proxy {proxy.host}, which is not this machine and "
+                "could read them",
+                hint=f"exempt {host} from the proxy with NO_PROXY, or reach it over HTTPS",
+            )
 
     def _what_is_sent(self, request: Request) -> str:
         header = request.headers.get("Authorization", "")
@@ -313,19 +345,17 @@ class AuthSession:
         assert self.challenge is not None
         realm = self.challenge.realm
         try:
-            parts = urlsplit(realm)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises on a port that is not a number
-        except ValueError:
-            host = None
-        if host is None or parts.scheme.lower() not in ("https", "http"):
+            realm_url = parse_url(realm)
+        except BadURLError:
             raise AuthenticationError(
-                f"{self.registry} asked for a token from an invalid realm {realm!r}"
-            )
+                f"{self.registry} asked for a token from an invalid realm {realm[:200]!r}"
+            ) from None
+        host = realm_url.host
+        realm_origin = Origin.of(realm_url)
         creds = self.credentials
         headers: dict[str, str] = {}
         secret = creds is not None and bool(creds.identity_token or creds.username)
-        if secret and not may_send_credentials(realm, insecure=self.insecure):
+        if secret and not may_send_credentials(realm_url, insecure=self.insecure):
             raise AuthenticationError(
                 f"{self.registry} sends clients to the token service {realm} over plain "
                 f"HTTP; refusing to send the credentials from {self.credential_source} "
@@ -350,11 +380,12 @@ class AuthSession:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             return Request(
                 "POST",
-                realm,
+                realm_url,
                 headers=headers,
                 body=urlencode(form).encode(),
                 token_request=True,
                 secret_body=True,
+                credential_origin=realm_origin,
             )
         params: list[tuple[str, str]] = []
         if self.challenge.service:
@@ -363,7 +394,13 @@ class AuthSession:
         basic = self.basic_header()
         if basic is not None:
             headers["Authorization"] = basic
-        return Request("GET", with_params(realm, params), headers=headers, token_request=True)
+        return Request(
+            "GET",
+            with_params(realm_url.url, params),
+            headers=headers,
+            token_request=True,
+            credential_origin=realm_origin,
+        )
 
     def accept_token(self, response: Response, scopes: frozenset[str]) -> str:
         """Read a token service's answer; remember and return the token.
@@ -393,10 +430,10 @@ class AuthSession:
         try:
             if more:
                 raise ValueError("too long")
-            doc = json.loads(body)
+            doc = loads(body)
             value = doc.get("token") or doc.get("access_token")
             expires_in, issued_at = doc.get("expires_in"), doc.get("issued_at")
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError):
             value = expires_in = issued_at = None
         if not isinstance(value, str) or not value:
             raise AuthenticationError(f"{service} sent no token in its answer")
@@ -434,13 +471,20 @@ class RegistryAuth:
 
     The flow yields the requests to send and is sent their answers; the last answer is the
     request's (the client drives it, following redirects on every request it yields).
+    Credentials are attached only to requests to ``origin``, the registry's.
     """
 
-    def __init__(self, session: AuthSession, scopes: frozenset[str]) -> None:
+    def __init__(self, session: AuthSession, scopes: frozenset[str], *, origin: Origin) -> None:
         self.session = session
         self.scopes = scopes
+        self.origin = origin
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
+        if request.origin != self.origin:
+            # Another origin the registry named (a tag page, an upload location): it gets
+            # no credentials, and a challenge from it is not the registry's to answer.
+            yield request
+            return
         session = self.session
         header = session.cached_header(self.scopes)
         fresh = False
@@ -449,6 +493,7 @@ class RegistryAuth:
             fresh = True
         if header is not None:
             request.headers["Authorization"] = header
+            request.credential_origin = self.origin
             session.check_transport(request)
         response = yield request
         if response.status_code != 401:
@@ -486,6 +531,7 @@ class RegistryAuth:
                 hint="run the command again: blobs already uploaded are skipped",
             )
         request.headers["Authorization"] = header
+        request.credential_origin = self.origin
         session.check_transport(request)
         yield request
 

@@ -23,8 +23,7 @@ caller streams (blobs, manifests) it bounds itself; every other body is read up 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
-import json
+import functools
 import logging
 import random
 import ssl
@@ -33,7 +32,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urljoin, urlsplit
 
 from polyarch import __version__
 from polyarch.errors import (
@@ -47,11 +45,15 @@ from polyarch.errors import (
 from polyarch.reference import api_host_of
 from polyarch.registry._auth import AuthSession, Challenge, RegistryAuth, TokenRenewedError
 from polyarch.registry._http import (
+    BadURLError,
+    Origin,
     Request,
     Response,
     Transport,
     TransportError,
-    probe,
+    is_loopback,
+    join_url,
+    parse_url,
     with_params,
     without_query,
 )
@@ -93,21 +95,6 @@ MAX_REDIRECTS: Final = 20
 _SPENT: Final = "_polyarch_retries_spent"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host[:port]`` is this machine: localhost, 127.0.0.0/8 or ::1."""
-    name = host
-    if name.startswith("["):
-        name = name[1 : name.find("]")]
-    elif name.count(":") == 1:
-        name = name.partition(":")[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def worth_retrying(err: BaseException) -> bool:
     """Whether a failed operation may succeed if started again: the registry did not answer,
     the connection broke, or it answered "not now" (:data:`RETRY_STATUSES`); and
@@ -126,47 +113,60 @@ def worth_retrying(err: BaseException) -> bool:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP-date."""
+    """Seconds a ``Retry-After`` header asks for: delay-seconds or an HTTP-date; ``None``
+    for anything else (``²`` is no number of seconds, whatever ``str.isdigit`` says)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _error_codes(body: bytes) -> tuple[tuple[str, ...], str]:
     """The distribution error codes of a response body and a readable summary of them."""
+    from polyarch.jsonread import loads
+
     try:
-        doc = json.loads(body)
+        doc = loads(body)
         errors = doc.get("errors") if isinstance(doc, dict) else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except ValueError:
         errors = None
     if not isinstance(errors, list):
         return (), ""
     codes: list[str] = []
     parts: list[str] = []
-    for error in errors:
+    for error in errors[:8]:
         if not isinstance(error, dict):
             continue
-        code = str(error.get("code") or "")
-        message = str(error.get("message") or "")
+        code = _text(error.get("code"))
+        message = _text(error.get("message"))
         detail = error.get("detail")
         codes.append(code)
         text = f"{code}: {message}" if code and message else code or message
-        if detail and not isinstance(detail, (dict, list)):
-            text += f" ({detail})"
+        if isinstance(detail, str | int | float) and not isinstance(detail, bool) and detail:
+            text += f" ({_text(detail)})"
         elif isinstance(detail, list) and detail and isinstance(detail[0], dict):
             # e.g. DENIED details list the scopes that were refused.
-            text += f" ({', '.join(str(d.get('Name') or d) for d in detail[:3])})"
+            names = [_text(d.get("Name")) for d in detail[:3] if isinstance(d, dict)]
+            text += f" ({', '.join(n for n in names if n)})"
         parts.append(text)
     return tuple(codes), "; ".join(p for p in parts if p)
+
+
+def _text(value: object, limit: int = 300) -> str:
+    """A scalar of an error answer as message text, cut short; anything else is nothing
+    (a nested structure could be deeper than ``str`` goes)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class RegistryClient:
@@ -249,8 +249,9 @@ class RegistryClient:
                     # A plain-HTTP registry may still send us to HTTPS hosts (its token
                     # service, a blob redirect): those are verified, but the CA store
                     # (~20 ms) is loaded only if one is ever contacted.
+                    # (--insecure first: its scheme is found by probing, through this.)
                     ssl_context=self._ssl_context()
-                    if self.scheme == "https" or self.options.insecure
+                    if self.options.insecure or self.scheme == "https"
                     else _LazyDefaultContext(ssl.PROTOCOL_TLS_CLIENT),
                     timeout=self.options.timeout,
                     # urllib3 also waits this long for a body to be taken while sending
@@ -280,10 +281,11 @@ class RegistryClient:
         return self._scheme
 
     def _probe(self, schemes: tuple[str, ...]) -> str:
-        """Find the first scheme the registry answers on (docker's insecure fallback)."""
+        """Find the first scheme the registry answers on (docker's insecure fallback),
+        through the transport, so proxies apply as to every other request."""
         for scheme in schemes[:-1]:
             try:
-                probe(f"{scheme}://{self.api_host}/v2/", timeout=self.options.timeout)
+                self.transport.send(Request("GET", f"{scheme}://{self.api_host}/v2/")).close()
                 return scheme
             except TransportError as err:
                 log.debug(
@@ -297,6 +299,11 @@ class RegistryClient:
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://{self.api_host}"
+
+    @functools.cached_property
+    def origin(self) -> Origin:
+        """The registry's origin: the one its credentials are sent to."""
+        return Origin.of(parse_url(self.base_url))
 
     def close(self) -> None:
         with self._lock:
@@ -328,7 +335,8 @@ class RegistryClient:
     ) -> Response:
         """Send one request and return its response, translating every failure.
 
-        ``path`` starts at ``/v2/`` or is an absolute URL (upload locations). Responses
+        ``path`` starts at ``/v2/`` or is an absolute URL (an upload location, a tag page,
+        already resolved against the URL that named it). Responses
         for which ``expect(response)`` is true (default: a 2xx status) are returned as
         they are; others become errors. Transient failures are retried when that is safe
         (see the module docstring), up to ``retries`` times (default: the options').
@@ -336,28 +344,33 @@ class RegistryClient:
         read whole, up to :data:`BODY_LIMIT` bytes.
 
         :raises AuthenticationError, PermissionDeniedError: 401 / 403.
-        :raises RegistryError: any other unexpected status, or a body over the limit.
+        :raises RegistryError: any other unexpected status, a body over the limit, or a
+            ``path`` that is not an ``http(s)://`` URL.
         :raises NetworkError: no answer.
         :raises InvalidInputError: a CA or client certificate file that cannot be used.
         """
-        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        # The query of an upload location is the registry's state, not for messages.
+        label = what or f"{method} {path.partition('?')[0]}"
+        url = self.base_url + path if path.startswith("/") else path
         if params:
             # Added, not replaced: upload locations carry state in their query.
             url = with_params(url, params)
-        auth = RegistryAuth(self.auth, frozenset(scopes))
+        try:
+            target = parse_url(url)
+        except BadURLError as err:
+            raise RegistryError(f"{label}: {self.registry} named {err}") from None
+        auth = RegistryAuth(self.auth, frozenset(scopes), origin=self.origin)
         transport = self.transport
         # A body held whole can be sent again; a stream was consumed by the first try.
         replayable = content is None or isinstance(content, bytes)
         idempotent = replayable and method in _IDEMPOTENT
         budget = self.options.retries if retries is None else retries
-        # The query of an upload location is the registry's state, not for messages.
-        label = what or f"{method} {path.partition('?')[0]}"
         first = self._await_first_contact()
         attempt = 0
         try:
             while True:  # every pass returns, raises, or spends one of ``budget`` retries
                 try:
-                    request = Request(method, url, headers=headers, body=content)
+                    request = Request(method, target, headers=headers, body=content)
                     # Nothing is read before we decide how much to read.
                     response = self._send(transport, request, auth)
                     if expect(response) if expect is not None else response.is_success:
@@ -435,11 +448,12 @@ class RegistryClient:
             _discard(response)
 
     def _follow(self, transport: Transport, request: Request) -> Response:
-        """Send ``request``, following redirects. No credential crosses plain HTTP to
-        another machine on any hop (_auth.py); ``Authorization`` is dropped when a hop
-        leaves the origin (a blob redirected to storage carries its own signature)."""
+        """Send ``request``, following redirects. On every hop credentials go only to the
+        origin they were given for, never over plain HTTP to another machine or through a
+        proxy elsewhere (_auth.py); ``Authorization`` is dropped when a hop leaves the
+        origin (a blob redirected to storage carries its own signature)."""
         for _ in range(MAX_REDIRECTS + 1):
-            self.auth.check_transport(request)
+            self.auth.check_transport(request, proxy=transport.proxy_for(request.target))
             response = transport.send(request)
             # Without the query: an upload location's is the registry's state.
             log.debug(
@@ -541,6 +555,14 @@ class RegistryClient:
         codes, summary = _error_codes(body)
         status = response.status_code
         detail = f": {summary}" if summary else ""
+        elsewhere = response.request.origin
+        if status in (401, 403) and elsewhere != self.origin:
+            raise AuthenticationError(
+                f"{what}: {elsewhere}, where {self.registry} sent the request, answered HTTP "
+                f"{status}{detail}; polyarch sends the credentials for {self.registry} to "
+                f"{self.origin} only",
+                hint=f"{self.registry} should not send clients to another origin there",
+            )
         if status == 401:
             creds = self.auth.credentials
             if creds is None:
@@ -625,8 +647,20 @@ def _discard(response: Response) -> None:
 def _redirected(request: Request, response: Response) -> Request:
     """The next hop of a redirect, as browsers and httpx build it: 303 (and 301/302 of a
     POST) become a GET without the body; ``Authorization`` stays only on the same origin
-    (or its upgrade to HTTPS)."""
-    url = urljoin(request.url, response.headers["Location"].strip())
+    (scheme, host and port: an upgrade to HTTPS is another origin too). A body that holds
+    a credential cannot be dropped: :meth:`AuthSession.check_transport` refuses the hop
+    when it leaves the origin.
+
+    :raises RegistryError: the ``Location`` is not a URL, or a streamed body would have to
+        be sent again.
+    """
+    try:
+        target = join_url(request.url, response.headers["Location"])
+    except BadURLError as err:
+        raise RegistryError(
+            f"{request.method} {without_query(request.url)} was redirected to {err}",
+            status=response.status_code,
+        ) from None
     method = request.method
     status = response.status_code
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
@@ -634,24 +668,22 @@ def _redirected(request: Request, response: Response) -> Request:
     elif not request.replayable:
         raise RegistryError(
             f"{request.method} {without_query(request.url)} was redirected to "
-            f"{without_query(url)} while streaming a body, which cannot be sent again",
+            f"{without_query(target.url)} while streaming a body, which cannot be sent again",
             status=status,
         )
     hop = Request(
         method,
-        url,
+        target,
         headers=request.headers,
         body=request.body if method == request.method else None,
         token_request=request.token_request,
-        secret_body=request.secret_body,
+        secret_body=request.secret_body and method == request.method,
+        credential_origin=request.credential_origin,
     )
     if method != request.method:
         for name in ("Content-Length", "Content-Type", "Transfer-Encoding"):
             hop.headers.discard(name)
-    old, new = urlsplit(request.url), urlsplit(url)
-    same_origin = (old.scheme, old.netloc) == (new.scheme, new.netloc)
-    upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
-    if not (same_origin or upgrade):
+    if hop.origin != request.origin:
         hop.headers.discard("Authorization")
     return hop
 

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 
 from polyarch import mediatype as mt
-from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier
+from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier, is_supported
 from polyarch.errors import (
     BlobNotFoundError,
+    ContentError,
     DigestMismatchError,
     InvalidManifestError,
     ManifestNotFoundError,
@@ -22,7 +23,7 @@ from polyarch.errors import (
 )
 from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
 from polyarch.registry._auth import repository_scope
-from polyarch.registry._http import Response, TransportError
+from polyarch.registry._http import BadURLError, Response, TransportError, join_url, without_query
 from polyarch.registry.client import RegistryClient, worth_retrying
 from polyarch.store import Store, is_digest
 
@@ -45,8 +46,13 @@ LINK_RACE_WAITS = (0.05, 0.2, 0.5, 1.0)
 _BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
 #: Tags asked for per page; the registry may send fewer and a Link to the next page.
 TAGS_PAGE_SIZE = 1000
+#: The most pages of tags read for one repository (the registry makes them up: without a
+#: bound, one that links to ever new pages would be read forever).
+MAX_TAG_PAGES = 10_000
+#: The most tags listed for one repository.
+MAX_TAGS = 1_000_000
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-_CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_CONTENT_RANGE_RE = re.compile(r"bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)")
 
 
 def _status_in(*statuses: int) -> Callable[[Response], bool]:
@@ -86,7 +92,7 @@ class RegistryStore:
 
     def _path(self, kind: str, identifier: str) -> str:
         if kind == "blobs" or is_digest(identifier):
-            identifier = Digest.parse(identifier)  # never send what we could not verify
+            identifier = Digest.parse(str(identifier))  # never send what we could not verify
         return f"/v2/{self.repository}/{kind}/{identifier}"
 
     def _where(self, identifier: str) -> str:
@@ -114,24 +120,24 @@ class RegistryStore:
             raise self._not_found(identifier, response)
         header_digest = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        length = response.headers.get("Content-Length")
+        length = response.declared_length()
         if is_digest(identifier):
             if header_digest and header_digest != identifier:
                 raise DigestMismatchError(
-                    f"{self.client.registry} answered for {identifier} with {header_digest}",
+                    f"{self.client.registry} answered for {identifier} with {header_digest[:100]}",
                     expected=identifier,
                     actual=header_digest,
                 )
             header_digest = identifier
         if (
-            not header_digest
-            or not length
-            or not length.isdigit()
+            header_digest is None
+            or not is_supported(header_digest)
+            or length is None
             or not (mt.is_index(media_type) or mt.is_manifest(media_type))
         ):
-            # Some registries leave HEAD answers bare; the body always tells.
+            # Some registries leave HEAD answers bare (or garbled); the body always tells.
             return self.get_manifest(identifier).descriptor()
-        return Descriptor(media_type, Digest.parse(header_digest), int(length))
+        return Descriptor(media_type, Digest.parse(header_digest), length)
 
     def get_manifest(self, identifier: str) -> Manifest:
         attempt = 0
@@ -170,6 +176,13 @@ class RegistryStore:
             expected: str | None = identifier
         elif claimed and claimed.partition(":")[0] in SUPPORTED_ALGORITHMS:
             # For a tag the header is the only statement of what the bytes should be.
+            if not is_supported(claimed):
+                raise DigestMismatchError(
+                    f"{self.client.registry} sent {self._where(identifier)} with a malformed "
+                    f"Docker-Content-Digest {claimed[:100]!r}",
+                    expected=claimed,
+                    actual=Digest.of(data, claimed.partition(":")[0]),
+                )
             expected = claimed
         else:
             expected = None
@@ -231,9 +244,23 @@ class RegistryStore:
             )
 
     def list_tags(self) -> list[str]:
-        tags: list[str] = []
-        url: str | None = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE_SIZE}"
-        while url is not None:
+        return sorted(set(self.iter_tags()))
+
+    def iter_tags(self) -> Iterator[str]:
+        """The tags, page by page as the registry sends them (``Link`` pagination), each
+        page sorted (registries that page do so in lexical order, so the whole is sorted;
+        distribution 2.8 sends a page in no order): memory holds one page, however many
+        tags there are.
+
+        :raises NotFoundError: no such repository.
+        :raises InvalidManifestError: a page that is not a tag list.
+        :raises ContentError: a ``Link`` back to a page already read, or more than
+            :data:`MAX_TAG_PAGES` pages or :data:`MAX_TAGS` tags.
+        """
+        url = f"/v2/{self.repository}/tags/list?n={TAGS_PAGE_SIZE}"
+        pages: set[str] = set()
+        count = 0
+        for _ in range(MAX_TAG_PAGES):  # bounded: the registry makes up the pages
             response = self.client.request(
                 "GET",
                 url,
@@ -241,24 +268,54 @@ class RegistryStore:
                 expect=_status_in(200, 404),
                 what=f"list tags of {self.location}",
             )
+            pages.add(response.request.url)
             if response.status_code == 404:
                 raise NotFoundError(f"repository {self.location} not found")
+            for tag in sorted(self._tag_page(response)):
+                count += 1
+                if count > MAX_TAGS:
+                    raise ContentError(
+                        f"{self.client.registry} lists more than {MAX_TAGS} tags for "
+                        f"{self.location}; polyarch stops there"
+                    )
+                yield tag
+            link = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
+            if link is None:
+                return
             try:
-                page = response.json().get("tags") or []
-            except (ValueError, AttributeError) as err:
-                raise InvalidManifestError(
-                    f"{self.client.registry} sent an invalid tag list for {self.location}"
-                ) from err
-            tags.extend(t for t in page if isinstance(t, str))
-            match = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
-            url = match.group(1) if match else None
-            if url is not None and not url.startswith(("/", "http://", "https://")):
-                url = "/" + url
-        return sorted(set(tags))
+                url = join_url(response.request.url, link.group(1)).url
+            except BadURLError as err:
+                raise ContentError(
+                    f"{self.client.registry} links the next tag page of {self.location} to {err}"
+                ) from None
+            if url in pages:
+                raise ContentError(
+                    f"{self.client.registry} links the tags of {self.location} back to a page "
+                    f"already read ({without_query(url)}): the list would never end"
+                )
+        raise ContentError(
+            f"{self.client.registry} sends more than {MAX_TAG_PAGES} pages of tags for "
+            f"{self.location}; polyarch stops there"
+        )
+
+    def _tag_page(self, response: Response) -> list[str]:
+        try:
+            page = response.json()
+            tags = page.get("tags") if isinstance(page, dict) else ()
+            if tags is None:  # distribution answers null for a repository without tags
+                tags = []
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise ValueError("'tags' must be a list of strings")
+        except ValueError as err:
+            raise InvalidManifestError(
+                f"{self.client.registry} sent an invalid tag list for {self.location}: {err}"
+            ) from None
+        return tags
 
     # -- blobs -----------------------------------------------------------------------------
 
-    def has_blob(self, digest: Digest) -> bool:
+    def has_blob(self, descriptor: Descriptor) -> bool:
+        digest = descriptor.digest
         response = self.client.request(
             "HEAD",
             self._path("blobs", digest),
@@ -266,7 +323,19 @@ class RegistryStore:
             expect=_status_in(200, 404),
             what=f"check blob {digest} in {self.location}",
         )
-        return response.status_code == 200
+        if response.status_code != 200:
+            return False
+        length = response.declared_length()
+        if length is not None and length != descriptor.size:
+            # The same digest is the same bytes: a registry that says otherwise is wrong,
+            # and a copy that skipped the blob on its word would leave a broken image.
+            raise SizeMismatchError(
+                f"{self.location} says it holds blob {digest} with {length} bytes; "
+                f"the image names it with {descriptor.size}",
+                expected=descriptor.size,
+                actual=length,
+            )
+        return True
 
     @contextlib.contextmanager
     def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
@@ -295,20 +364,24 @@ class RegistryStore:
                 f"blob {descriptor.digest} not found in {self.location}",
                 digest=descriptor.digest,
             )
-        length = response.headers.get("Content-Length")
+        try:
+            length = response.declared_length()
+        except RegistryError:
+            response.close()
+            raise
         plain = response.headers.get("Content-Encoding", "identity").strip().lower() in (
             "",
             "identity",
         )
         expected = descriptor.size - offset if response.status_code == 206 else descriptor.size
-        if plain and length is not None and length.isdigit() and int(length) != expected:
+        if plain and length is not None and length != expected:
             # Refused before a byte is read: the verifier would refuse it at the end anyway.
             response.close()
             raise SizeMismatchError(
                 f"{self.client.registry} sends blob {descriptor.digest} as {length} bytes, "
                 f"expected {expected}",
                 expected=expected,
-                actual=int(length),
+                actual=length,
             )
         return response
 
@@ -341,9 +414,8 @@ class RegistryStore:
             return False
         if response.status_code == 201:
             return True
-        location = response.headers.get("Location")
-        if location:
-            self._open_uploads[descriptor.digest] = location
+        with contextlib.suppress(RegistryError):  # no usable session: a new one later
+            self._open_uploads[descriptor.digest] = self._location(response)
         return False
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
@@ -408,7 +480,7 @@ class RegistryStore:
                 headers = {"Content-Length": "0"}
             self.client.request(
                 "PUT",
-                self._absolute(location),
+                location,
                 params={"digest": descriptor.digest},
                 scopes=self._push,
                 headers=headers,
@@ -428,17 +500,30 @@ class RegistryStore:
             expect=_status_in(202),
             what=f"start an upload to {self.location}",
         )
-        location: str | None = response.headers.get("Location")
+        return self._location(response)
+
+    def _location(self, response: Response) -> str:
+        """Where an upload goes on: the answer's ``Location``, resolved against the URL
+        that answered (RFC 9110), as urllib3 will connect to it.
+
+        :raises RegistryError: none, or not a URL.
+        """
+        location = response.headers.get("Location")
         if not location:
             raise RegistryError(
                 f"{self.client.registry} started an upload without saying where (no Location)"
             )
-        return location
+        try:
+            return join_url(response.request.url, location).url
+        except BadURLError as err:
+            raise RegistryError(
+                f"{self.client.registry} sends the upload to {self.location} to {err}"
+            ) from None
 
     def _patch(self, location: str, piece: Iterable[bytes], offset: int, length: int) -> str:
         response = self.client.request(
             "PATCH",
-            self._absolute(location),
+            location,
             scopes=self._push,
             headers={
                 "Content-Type": "application/octet-stream",
@@ -449,22 +534,17 @@ class RegistryStore:
             expect=_status_in(202),
             what=f"upload a chunk to {self.location}",
         )
-        return response.headers.get("Location") or location
+        return self._location(response) if "Location" in response.headers else location
 
     def _cancel_upload(self, location: str) -> None:
         with contextlib.suppress(Exception):
             self.client.request(
                 "DELETE",
-                self._absolute(location),
+                location,
                 scopes=self._push,
                 expect=lambda r: True,
                 retries=0,  # tidying up after a failure: not worth a wait
             ).close()
-
-    def _absolute(self, location: str) -> str:
-        if location.startswith(("http://", "https://")):
-            return location
-        return self.client.base_url + location
 
 
 def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
@@ -481,8 +561,8 @@ def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
 
 def _read_limited(response: Response, limit: int, what: str, registry: str) -> bytes:
     """Read a body that must not exceed ``limit`` bytes, whatever the headers claim."""
-    length = response.headers.get("Content-Length")
-    if length and length.isdigit() and int(length) > limit:
+    length = response.declared_length()
+    if length is not None and length > limit:
         raise InvalidManifestError(f"{what} is {length} bytes, over the {limit} byte limit")
     buffer = bytearray()
     for chunk in _iter_body(response, registry):

@@ -8,13 +8,15 @@ handler reaches whatever it serves for as ``self.server.owner``.
 from __future__ import annotations
 
 import contextlib
+import json as _json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["LOOPBACK", "LoopbackServer", "names_on_loopback"]
+__all__ = ["LOOPBACK", "Asked", "LoopbackServer", "Reply", "ScriptedServer", "names_on_loopback"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -92,3 +94,85 @@ def names_on_loopback(*names: str) -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = real  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A request a :class:`ScriptedServer` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    """What a :class:`ScriptedServer` answers: a status, headers and a body (a
+    ``Content-Length`` is added unless the headers name one)."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, document: object, status: int = 200, **headers: str) -> Reply:
+        return cls(
+            status, {"Content-Type": "application/json", **headers}, _json.dumps(document).encode()
+        )
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        owner: ScriptedServer = self.server.owner  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        asked = Asked(self.command, self.path, dict(self.headers.items()), body)
+        owner.asked.append(asked)
+        reply = owner.respond(asked)
+        self.send_response(reply.status)
+        names = {name.lower() for name in reply.headers}
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+
+class ScriptedServer:
+    """A stand-in registry (or token service, or upload target) on its own loopback port,
+    so its own origin: ``respond(asked) -> Reply`` answers each request, and ``asked``
+    records them all, headers included."""
+
+    def __init__(self, respond: Callable[[Asked], Reply], *, name: str = "scripted") -> None:
+        self.respond = respond
+        self.asked: list[Asked] = []
+        self._server = LoopbackServer(_ScriptedHandler, self, name=name)
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def __enter__(self) -> Self:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()

@@ -203,3 +203,28 @@ def test_mount_capability_is_optional(store: Store) -> None:
         assert isinstance(store, BlobMounter)
     else:
         assert not isinstance(store, BlobMounter)
+
+
+def test_has_blob_asks_for_the_described_size(store: Store) -> None:
+    data = b"sized blob"
+    desc = blob_descriptor(data)
+    store.put_blob(desc, [data])
+    assert store.has_blob(desc)
+    other = Descriptor(desc.media_type, desc.digest, desc.size + 1)
+    if isinstance(store, LayoutStore):
+        assert not store.has_blob(other)  # a file of another size: damage, not the blob
+    else:
+        with pytest.raises(SizeMismatchError):  # the registry says it holds other bytes
+            store.has_blob(other)
+
+
+def test_a_damaged_layout_blob_is_replaced(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path / "layout")
+    data = b"the real bytes"
+    desc = blob_descriptor(data)
+    store.put_blob(desc, [data])
+    path = tmp_path / "layout" / "blobs" / "sha256" / desc.digest.encoded
+    path.write_bytes(b"truncat")
+    assert not store.has_blob(desc)
+    store.put_blob(desc, [data])
+    assert path.read_bytes() == data

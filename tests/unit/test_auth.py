@@ -890,3 +890,38 @@ def test_round_trip_without_helper(config_dir: Path) -> None:
     assert load_credentials("ghcr.io", config_dir=config_dir) is None
     assert load_credentials("docker.io", config_dir=config_dir) is not None
     assert stat.S_IMODE((config_dir / "config.json").stat().st_mode) == 0o600
+
+
+# -- read as docker reads it -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"auths": {}, "credsstore": "pass"}, "credsstore"),
+        ({"Auths": {"registry.example": {"auth": b64("a:b")}}}, "Auths"),
+        ({"credhelpers": {"registry.example": "pass"}}, "credhelpers"),
+        ({"auths": {"registry.example": {"Auth": b64("a:b")}}}, "Auth"),
+        ({"auths": {"registry.example": {"IdentityToken": "t"}}}, "IdentityToken"),
+    ],
+)
+def test_a_key_docker_reads_otherwise_is_refused(config_dir: Path, config: Any, key: str) -> None:
+    write_config(config_dir, config)
+    with pytest.raises(InvalidInputError, match=f'"{key}" is read by docker as') as info:
+        load_credentials("registry.example", config_dir=config_dir)
+    assert "a:b" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"auths": {}, "auths": {"registry.example": {"auth": "YTpi"}}}',
+        '\ufeff{"auths": {}}',
+        '{"auths": {"registry.example": {"auth": "YTpi", "auth": "Yjpj"}}}',
+    ],
+)
+def test_a_config_go_reads_otherwise_is_refused(config_dir: Path, text: str) -> None:
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.json").write_bytes(text.encode())
+    with pytest.raises(InvalidInputError):
+        load_credentials("registry.example", config_dir=config_dir)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
 from polyarch.errors import (
+    AmbiguousDocumentError,
     ContentError,
     DigestMismatchError,
     InvalidManifestError,
@@ -1046,3 +1047,144 @@ def test_generated_indexes_round_trip(
     assert json.dumps(rebuilt, indent=indent, ensure_ascii=ascii_only).encode() == raw
     for descriptor in manifests:
         assert Descriptor.from_dict(descriptor.to_dict()) == descriptor
+
+
+# --------------------------------------------------------------------------------------
+# What Go's decoder (containerd, docker, skopeo) would read otherwise is refused
+
+
+def _raw(document: str) -> bytes:
+    return document.encode()
+
+
+_ENTRY = f'"mediaType": "{mt.OCI_MANIFEST}", "digest": "{AMD64}", "size": 1054'
+_PLATFORM = '"platform": {"architecture": "amd64", "os": "linux"}'
+_INDEX_HEAD = f'"schemaVersion": 2, "mediaType": "{mt.OCI_INDEX}"'
+_CONFIG = f'"config": {{"mediaType": "{mt.OCI_CONFIG}", "digest": "{AMD64}", "size": 2}}'
+_MANIFEST_HEAD = f'"schemaVersion": 2, "mediaType": "{mt.OCI_MANIFEST}", {_CONFIG}'
+
+
+@pytest.mark.parametrize(
+    ("document", "key"),
+    [
+        # An index entry whose digest Go reads as B, an exact reader as A.
+        (f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "Digest": "{ARM64}"}}]}}', "Digest"),
+        (f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "SIZE": 7}}]}}', "SIZE"),
+        (f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "\u017fize": 7}}]}}', "\u017fize"),
+        (f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "MediaType": "x/y"}}]}}', "MediaType"),
+        (f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "Platform": {{}}}}]}}', "Platform"),
+        (
+            f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "platform": '
+            '{"architecture": "amd64", "os": "linux", "Architecture": "arm64"}}]}',
+            "Architecture",
+        ),
+        (
+            f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "platform": '
+            '{"architecture": "amd64", "os": "linux", "O\u017f.version": "10"}}]}',
+            "O\u017f.version",
+        ),
+        # A manifest that is two images: "layers" for an exact reader, "Layers" for Go.
+        (f'{{{_MANIFEST_HEAD}, "layers": [], "Layers": [{{{_ENTRY}}}]}}', "Layers"),
+        (f'{{{_MANIFEST_HEAD}, "layers": [], "Config": {{{_ENTRY}}}}}', "Config"),
+        (f'{{{_MANIFEST_HEAD}, "layers": [], "SchemaVersion": 2}}', "SchemaVersion"),
+        (f'{{{_MANIFEST_HEAD}, "layers": [{{{_ENTRY}, "dIgEsT": "{ARM64}"}}]}}', "dIgEsT"),
+        (f'{{{_INDEX_HEAD}, "Manifests": [], "manifests": []}}', "Manifests"),
+        (f'{{{_INDEX_HEAD}, "manifests": [], "Annotations": {{"a": "b"}}}}', "Annotations"),
+        (
+            f'{{{_INDEX_HEAD}, "manifests": [], "\u212aey": 1, "subject": null, "Subject": 1}}',
+            "Subject",
+        ),
+    ],
+)
+def test_a_key_go_reads_as_a_field_spelled_otherwise_is_refused(document: str, key: str) -> None:
+    with pytest.raises(AmbiguousDocumentError) as info:
+        parse_manifest(_raw(document))
+    assert info.value.key == key
+    assert info.value.exit_code == 6
+    assert str(info.value).startswith("ambiguous document: ")
+    assert repr(key) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, "digest": "{ARM64}"}}]}}',
+        f'{{{_INDEX_HEAD}, "manifests": [], "manifests": [{{{_ENTRY}}}]}}',
+        f'{{{_INDEX_HEAD}, "schemaVersion": 2, "manifests": []}}',
+        f'{{{_INDEX_HEAD}, "manifests": [], "annotations": {{"a": "1", "a": "2"}}}}',
+        f'{{{_INDEX_HEAD}, "manifests": [{{{_ENTRY}, {_PLATFORM}, {_PLATFORM}}}]}}',
+        f'{{{_INDEX_HEAD}, "manifests": [], "annotations": {{"a": "\\udc00"}}}}',
+    ],
+)
+def test_a_key_twice_or_a_lone_surrogate_is_refused(document: str) -> None:
+    with pytest.raises(AmbiguousDocumentError):
+        parse_manifest(_raw(document))
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (f'{{{_INDEX_HEAD}, "manifests": [], "layers": []}}', "layers"),
+        (f'{{{_INDEX_HEAD}, "manifests": [], {_CONFIG}}}', "config"),
+        (f'{{{_MANIFEST_HEAD}, "layers": [], "manifests": []}}', "manifests"),
+        # Without a mediaType: "manifests" makes it an index, then "config" is too much.
+        (f'{{"schemaVersion": 2, "manifests": [], {_CONFIG}}}', "config"),
+    ],
+)
+def test_a_document_that_is_both_index_and_manifest_is_refused(document: str, field: str) -> None:
+    with pytest.raises(AmbiguousDocumentError, match="read as either") as info:
+        parse_manifest(_raw(document))
+    assert info.value.field == field
+
+
+def test_null_fields_of_the_other_kind_are_no_ambiguity() -> None:
+    index = parse_manifest(_raw(f'{{{_INDEX_HEAD}, "manifests": [], "layers": null}}'))
+    assert index.is_index
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf" + _raw(f'{{{_INDEX_HEAD}, "manifests": []}}'),
+        f'{{{_INDEX_HEAD}, "manifests": []}}'.encode("utf-16"),
+        _raw(f'{{{_INDEX_HEAD}, "manifests": [], "x": NaN}}'),
+        _raw(f'{{"schemaVersion": 2.0, "mediaType": "{mt.OCI_INDEX}", "manifests": []}}'),
+        _raw(
+            f'{{{_INDEX_HEAD}, "manifests": [{{"mediaType": "{mt.OCI_MANIFEST}", '
+            f'"digest": "{AMD64}", "size": 9223372036854775808}}]}}'
+        ),
+    ],
+    ids=["bom", "utf-16", "nan", "schema-version-float", "size-over-int64"],
+)
+def test_what_go_cannot_read_is_refused(data: bytes) -> None:
+    with pytest.raises(InvalidManifestError):
+        parse_manifest(data)
+
+
+def test_the_largest_size_go_reads_is_accepted() -> None:
+    entry = f'"mediaType": "{mt.OCI_MANIFEST}", "digest": "{AMD64}", "size": 9223372036854775807'
+    index = parse_manifest(_raw(f'{{{_INDEX_HEAD}, "manifests": [{{{entry}}}]}}'))
+    assert isinstance(index, ImageIndex)
+    assert index.manifests[0].size == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        (b'{"Architecture": "arm64", "os": "linux"}', "Architecture"),
+        (b'{"architecture": "amd64", "OS": "windows", "os": "linux"}', "OS"),
+        (b'{"architecture": "amd64", "os": "linux", "Variant": "v8"}', "Variant"),
+        (b'{"architecture": "amd64", "os": "linux", "OS.Version": "1"}', "OS.Version"),
+        (b'{"architecture": "amd64", "os": "linux", "RootFS": {}}', "RootFS"),
+        (b'{"architecture": "amd64", "architecture": "arm64", "os": "linux"}', "architecture"),
+    ],
+)
+def test_an_ambiguous_image_config_is_refused(config: bytes, key: str) -> None:
+    with pytest.raises(AmbiguousDocumentError) as info:
+        ImageConfig.parse(config)
+    assert info.value.key == key
+
+
+def test_an_image_config_keeps_docker_fields_that_are_not_ours() -> None:
+    config = b'{"architecture": "amd64", "os": "linux", "container_config": {"Env": []}}'
+    assert ImageConfig.parse(config).platform.architecture == "amd64"

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 
 from polyarch.auth import Credentials
 from polyarch.digest import Digest
@@ -36,7 +38,7 @@ from polyarch.registry._auth import (
     may_send_credentials,
     token_lifetime,
 )
-from polyarch.registry._http import Request, Response, Transport, parse_url
+from polyarch.registry._http import BadURLError, Origin, Request, Response, Transport, parse_url
 from polyarch.registry.client import USER_AGENT
 
 # -- is_loopback -----------------------------------------------------------------------------
@@ -71,6 +73,17 @@ NOT_LOOPBACK = [
     "127.1",  # not a dotted quad: resolvers differ, so it is not trusted
     "0x7f000001",
     "",
+    # Spelled for a resolver, not as this machine: trailing dots, encodings, mappings.
+    "localhost.",
+    "localhost.:5000",
+    "127.0.0.1.",
+    "LOCALHOST.",
+    "%6cocalhost",
+    "%31%32%37.0.0.1",
+    "[::ffff:127.0.0.1]",
+    "2130706433",
+    "127.0.0.1\t",
+    "[::1",
 ]
 
 
@@ -106,6 +119,27 @@ CREDENTIAL_ROUTES = [
     ("ftp://registry.example/v2/", False, False),
     ("ftp://registry.example/v2/", True, False),
     ("ws://127.0.0.1/v2/", False, False),
+    # Where urllib3 connects decides, not what the standard library's parser reads: a
+    # backslash ends the authority for urllib3, so this is evil.example, not 127.0.0.1.
+    ("http://evil.example:5452\\@127.0.0.1:5999/token", False, False),
+    ("http://evil.example\\@127.0.0.1/token", False, False),
+    ("http://127.0.0.1\\@evil.example/token", False, True),
+    ("http://user:pass@127.0.0.1:5000/v2/", False, True),
+    ("http://127.0.0.1:5000@evil.example/v2/", False, False),
+    ("http://user@evil.example@127.0.0.1/v2/", False, True),
+    ("http://%31%32%37.0.0.1/v2/", False, False),
+    ("http://%6cocalhost/v2/", False, False),
+    ("http://localhost./v2/", False, False),
+    ("http://127.0.0.1./v2/", False, False),
+    ("http://[::1]:5000/v2/", False, True),
+    ("http://[::1%25lo]/v2/", False, True),
+    ("http://[::ffff:127.0.0.1]/v2/", False, False),
+    ("http://[2001:db8::1]/v2/", False, False),
+    ("HTTP://LOCALHOST:5000/v2/", False, True),
+    ("http://127.0.0.1:99999/v2/", False, False),
+    ("http://[::1/v2/", False, False),
+    ("http:/127.0.0.1/v2/", False, False),
+    ("//127.0.0.1/v2/", False, False),
 ]
 
 
@@ -247,6 +281,7 @@ def test_invalid_realms(realm: str) -> None:
         ("http://registry.example/v2/", {"Authorization": "Bearer t"}, True, False),
         ("https://registry.example/v2/", {"Authorization": "Bearer t"}, False, False),
         ("http://127.0.0.1:5000/v2/", {"Authorization": "Bearer t"}, False, False),
+        ("http://x.example\\@127.0.0.1/v2/", {"Authorization": "Bearer t"}, False, True),
     ],
 )
 def test_check_transport(url: str, headers: dict[str, str], insecure: bool, refused: bool) -> None:
@@ -258,6 +293,118 @@ def test_check_transport(url: str, headers: dict[str, str], insecure: bool, refu
         assert "YTpi" not in str(info.value)
     else:
         session.check_transport(request)
+
+
+def test_credentials_go_to_the_origin_they_were_given_for_only() -> None:
+    session = AuthSession("registry.example", lambda: ALICE)
+    given = Request("GET", "https://auth.example/token").origin
+    for url, refused in [
+        ("https://auth.example/token", False),
+        ("https://AUTH.example:443/token", False),
+        ("https://auth.example:8443/token", True),
+        ("https://evil.example/token", True),
+        ("http://auth.example/token", True),
+    ]:
+        request = Request("POST", url, body=b"refresh_token=x", secret_body=True)
+        request.credential_origin = given
+        if refused:
+            with pytest.raises(AuthenticationError):
+                session.check_transport(request)
+        else:
+            session.check_transport(request)
+
+
+@pytest.mark.parametrize(
+    ("proxy", "refused"),
+    [
+        ("http://proxy.example:3128", True),
+        ("https://proxy.example", True),
+        ("http://127.0.0.1:3128", False),
+        (None, False),
+    ],
+)
+def test_plain_http_credentials_through_a_proxy(proxy: str | None, refused: bool) -> None:
+    from polyarch.registry._http import _parse_proxy
+
+    session = AuthSession("registry.example", lambda: ALICE, insecure=True)
+    through = None if proxy is None else _parse_proxy(proxy)
+    request = Request("GET", "http://registry.example/v2/", headers={"Authorization": "Basic YTpi"})
+    if refused:
+        with pytest.raises(AuthenticationError, match=r"through the proxy proxy\.example") as info:
+            session.check_transport(request, proxy=through)
+        assert "NO_PROXY" in (info.value.hint or "")
+    else:
+        session.check_transport(request, proxy=through)
+    # Over HTTPS the proxy only tunnels: it never sees the header.
+    tunnelled = Request("GET", "https://registry.example/v2/", headers={"Authorization": "x"})
+    session.check_transport(tunnelled, proxy=through)
+
+
+@pytest.mark.parametrize(
+    ("url", "proxied"),
+    [
+        ("http://registry.example/v2/", True),
+        ("https://registry.example/v2/", True),
+        ("http://127.0.0.1:5000/v2/", False),
+        ("http://127.9.9.9/v2/", False),
+        ("http://localhost:5000/v2/", False),
+        ("http://[::1]:5000/v2/", False),
+        ("http://exempt.example/v2/", False),
+        ("http://sub.exempt.example:80/v2/", False),
+        ("http://localhost./v2/", True),
+    ],
+)
+def test_which_requests_go_through_the_proxy(
+    monkeypatch: pytest.MonkeyPatch, url: str, proxied: bool
+) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "exempt.example")
+    transport = Transport(
+        ssl_context=None, timeout=1, connect_timeout=1, max_connections=1, user_agent="t"
+    )
+    proxy = transport.proxy_for(parse_url(url))
+    assert (proxy is not None) is proxied
+    if proxy is not None:
+        assert proxy.url.url == "http://proxy.example:3128"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://u:s3cr3t@[::1", "http://u:s3cr3t@:99999999", "socks5://u:s3cr3t@h:1", "http://"],
+)
+def test_a_malformed_proxy_is_bad_input_without_its_password(value: str) -> None:
+    from polyarch.errors import InvalidInputError
+    from polyarch.registry._http import _parse_proxy
+
+    with pytest.raises(InvalidInputError) as info:
+        _parse_proxy(value)
+    assert "s3cr3t" not in f"{info.value} {info.value.hint}"
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "Https"]),
+    authority=st.text(
+        alphabet=st.sampled_from(list("aZ09.-_~%:@[]\\/?#!$&'()*+,;= \t")), max_size=30
+    ),
+    rest=st.text(alphabet=st.sampled_from(list("a/?#%\\@: ")), max_size=15),
+)
+def test_the_url_a_request_sends_is_the_url_it_was_decided_on(
+    scheme: str, authority: str, rest: str
+) -> None:
+    """A Request keeps the text of the parsed URL; parsed again, as urllib3's pool does
+    when it connects, it names the same origin the decisions were taken on."""
+    try:
+        request = Request("GET", f"{scheme}://{authority}{rest}")
+    except BadURLError:
+        return
+    again = parse_url(request.url)
+    assert Origin.of(again) == request.origin
+    assert may_send_credentials(request.url, insecure=False) == may_send_credentials(
+        request.target, insecure=False
+    )
 
 
 # -- token lifetimes -------------------------------------------------------------------------
@@ -480,6 +627,43 @@ def test_mocked_redirect_of_the_token_grant_to_plain_http_is_refused(
     assert "evil.example" in str(info.value)
     assert "refresh-t0ken" not in str(info.value)
     assert [r.host for r in seen] == ["registry.example", "auth.example"]
+
+
+def test_mocked_redirect_of_the_token_grant_to_another_origin_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over HTTPS too: the refresh token was given for the realm's origin only."""
+
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            return answer(307, {"Location": "https://elsewhere.example/token"})
+        if request.host == "elsewhere.example":
+            return token_answer()
+        return challenge("https://auth.example/token")
+
+    with (
+        mocked_registry(monkeypatch, handler, IDENTITY) as (client, seen),
+        pytest.raises(AuthenticationError, match=r"given for https://auth\.example only"),
+    ):
+        RegistryStore(client, "me/app").list_tags()
+    assert [r.host for r in seen] == ["registry.example", "auth.example"]
+
+
+def test_mocked_tag_pages_elsewhere_get_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            return token_answer()
+        if request.host == "pages.example":
+            return answer(200, data={"name": "me/app", "tags": ["v2"]})
+        if not authorized(request):
+            return challenge("https://auth.example/token")
+        link = '<https://pages.example/v2/me/app/tags/list?last=v1>; rel="next"'
+        return answer(200, {"Link": link}, data={"name": "me/app", "tags": ["v1"]})
+
+    with mocked_registry(monkeypatch, handler) as (client, seen):
+        assert RegistryStore(client, "me/app").list_tags() == ["v1", "v2"]
+    [page] = [r for r in seen if r.host == "pages.example"]
+    assert "Authorization" not in page.headers
 
 
 def test_mocked_redirects_to_plain_http_carry_no_authorization(

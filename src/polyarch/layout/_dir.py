@@ -190,12 +190,13 @@ class LayoutDir:
                 if err.errno == errno.ELOOP:
                     raise self._unsafe(parent, name, parts, "a file") from None
                 raise os_error(err, f"read {self._shown(parts)}") from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise UnsafePathError(
+                    f"{self._shown(parts)} is not a regular file", path=self._shown(parts)
+                )
+            os.set_blocking(fd, True)
             with os.fdopen(fd, "rb") as stream:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise UnsafePathError(
-                        f"{self._shown(parts)} is not a regular file", path=self._shown(parts)
-                    )
-                os.set_blocking(fd, True)
                 yield stream
 
     def read(self, *parts: str, limit: int) -> bytes | None:
@@ -293,6 +294,37 @@ class LayoutDir:
             f"cannot make a temporary file beside {self._shown(parts)}: every name tried exists",
             path=self._shown(parts),
         )
+
+    def check_tree(self, root: int) -> None:
+        """Refuse a layout with a link (or a FIFO, a device...) where polyarch reads or
+        writes: ``oci-layout``, ``index.json``, ``blobs``, ``blobs/ALG`` and every blob.
+        Run before the first write, so that nothing is written into a layout someone
+        rigged; each open checks again (they could plant one later).
+
+        :raises UnsafePathError: naming the first such path.
+        """
+        for name in ("oci-layout", "index.json"):
+            self.size_of(name)
+        blobs = self._open_directory(root, "blobs", ("blobs",), create=False)
+        if blobs is None:
+            return
+        try:
+            for algorithm in self.names(blobs):
+                parts = ("blobs", algorithm)
+                directory = self._open_directory(blobs, algorithm, parts, create=False)
+                if directory is None:
+                    continue
+                try:
+                    with os.scandir(directory) as entries:
+                        for entry in entries:
+                            if not entry.is_file(follow_symlinks=False):
+                                raise self._unsafe(
+                                    directory, entry.name, (*parts, entry.name), "a regular file"
+                                )
+                finally:
+                    os.close(directory)
+        finally:
+            os.close(blobs)
 
     def names(self, root: int) -> list[str]:
         """The names in the layout directory."""

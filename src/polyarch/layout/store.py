@@ -171,6 +171,7 @@ class LayoutStore:
         if self._ready:
             return
         with self._init_lock, self._dir.locked() as root:  # made if missing
+            self._dir.check_tree(root)
             if self._dir.size_of("oci-layout") is None:
                 self._create_layout(root)
             self._ready = True

@@ -76,7 +76,8 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 
 class BadURLError(ValueError):
-    """A URL polyarch will not connect to: not ``http(s)://HOST...``, or not parseable."""
+    """A URL polyarch will not connect to: not ``http(s)://HOST...``, or not parseable.
+    Its text ends a sentence: "... to 'ftp://x', which is not an http:// or https:// URL"."""
 
 
 def parse_url(text: str) -> Url:
@@ -88,9 +89,9 @@ def parse_url(text: str) -> Url:
     try:
         url = _urllib3_parse_url(text)
     except LocationParseError as err:
-        raise BadURLError(f"{without_query(text)!r} is not a valid URL") from err
+        raise BadURLError(f"{without_query(text)[:200]!r}, which is not a valid URL") from err
     if url.scheme not in _DEFAULT_PORTS or not url.host:
-        raise BadURLError(f"{without_query(text)!r} is not an http:// or https:// URL")
+        raise BadURLError(f"{without_query(text)[:200]!r}, which is not an http:// or https:// URL")
     return url
 
 
@@ -100,7 +101,12 @@ def join_url(base: str, reference: str) -> Url:
 
     :raises BadURLError: the result is not a URL polyarch connects to.
     """
-    return parse_url(urljoin(base, reference.strip()))
+    try:
+        joined = urljoin(base, reference.strip())
+    except ValueError:  # the standard library's own complaint ("Invalid IPv6 URL")
+        raise BadURLError(f"{without_query(reference)[:200]!r}, which is not a valid URL") from None
+    # What it joined is only text: the decisions are taken on urllib3's reading of it.
+    return parse_url(joined)
 
 
 class Origin(NamedTuple):
@@ -143,7 +149,10 @@ def is_loopback(host: str) -> bool:
 def without_query(url: str) -> str:
     """``url`` without its query: what messages show (an upload location's query is the
     registry's state, a token service's may hold a scope list)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.partition("?")[0].partition("#")[0]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-__all__ = ["LOOPBACK", "Asked", "LoopbackServer", "Reply", "ScriptedServer", "names_on_loopback"]
+__all__ = [
+    "LOOPBACK",
+    "Asked",
+    "LoopbackServer",
+    "RawServer",
+    "Reply",
+    "ScriptedServer",
+    "names_on_loopback",
+]
 
 LOOPBACK = "127.0.0.1"
 
@@ -77,16 +85,20 @@ class LoopbackServer:
 
 
 @contextlib.contextmanager
-def names_on_loopback(*names: str) -> Iterator[None]:
+def names_on_loopback(*names: str, refuse_others: bool = False) -> Iterator[None]:
     """Resolve ``names`` (``registry.test``) to 127.0.0.1 in this process, so that the
     code under test sees a host that is not this machine while its connections stay on
-    it (tests reach loopback only). Every other name resolves as usual."""
+    it (tests reach loopback only). Every other name resolves as usual, or, with
+    ``refuse_others``, not at all unless it is this machine's."""
     real = socket.getaddrinfo
     mapped = {name.lower() for name in names}
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.lower() in mapped:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.lower() in mapped:
             host = LOOPBACK
+        elif refuse_others and name not in (LOOPBACK, "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: not loopback, not resolved")
         return real(host, *args, **kwargs)
 
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
@@ -94,6 +106,45 @@ def names_on_loopback(*names: str) -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = real  # type: ignore[assignment]
+
+
+class RawServer:
+    """A free loopback port whose connections are handed, as raw sockets (no HTTP), to
+    ``handle`` on a thread each; ``stopping`` is set when the server stops."""
+
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self.handle = handle
+        self.stopping = threading.Event()
+        self.connections = 0
+        self._listener = socket.create_server((LOOPBACK, 0))
+        self._listener.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, name="raw-server", daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"{LOOPBACK}:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            self.handle(connection)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
 
 
 @dataclass(frozen=True)

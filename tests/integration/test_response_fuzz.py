@@ -7,17 +7,14 @@ raise a :class:`~polyarch.errors.PolyarchError` that is not "bad input" (the use
 nothing wrong): never another exception, which the CLI would report as exit 70.
 
 Where an answer names a URL (``Location``, ``Link``, a token realm), the names are those
-of this machine or garbage; a resolver guard refuses any other name, so no test ever
-reaches past loopback.
+of this machine or garbage; the resolver refuses any other name
+(``names_on_loopback(refuse_others=True)``), so no test ever reaches past loopback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +25,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError, PolyarchError
 from polyarch.models import Descriptor, parse_manifest
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
+from tests.loopback_server import RawServer, names_on_loopback
 
 BLOB = b"fuzz blob bytes"
 BLOB_DESCRIPTOR = Descriptor("application/octet-stream", Digest.of(BLOB), len(BLOB))
@@ -39,69 +37,29 @@ MANIFEST = parse_manifest(
 )
 
 
-class RawServer:
+class Answering:
     """Answers every connection with ``reply`` (bytes, as they are), then closes it."""
 
     def __init__(self) -> None:
         self.reply = b""
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            with connection, contextlib.suppress(OSError):
-                connection.settimeout(1)
-                request = b""
-                while b"\r\n\r\n" not in request and len(request) < 65536:
-                    piece = connection.recv(65536)
-                    if not piece:
-                        break
-                    request += piece
-                connection.sendall(self.reply)
-                connection.shutdown(socket.SHUT_WR)
-
-    def __enter__(self) -> RawServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """Refuse to resolve any name but this machine's."""
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in ("127.0.0.1", "localhost", "::1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"{name}: not loopback, not resolved")
-        return real(host, *args, **kwargs)
-
-    socket.getaddrinfo = guarded  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = real  # type: ignore[assignment]
+    def __call__(self, connection: socket.socket) -> None:
+        connection.settimeout(1)
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 65536:
+            piece = connection.recv(65536)
+            if not piece:
+                break
+            request += piece
+        connection.sendall(self.reply)
+        connection.shutdown(socket.SHUT_WR)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RawServer]:
-    with RawServer() as running, loopback_only():
-        yield running
+def server() -> Iterator[tuple[RawServer, Answering]]:
+    answering = Answering()
+    with RawServer(answering) as running, names_on_loopback(refuse_others=True):
+        yield running, answering
 
 
 # -- answers ------------------------------------------------------------------------------
@@ -254,15 +212,18 @@ OPERATIONS: dict[str, Operation] = {
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
-def test_any_answer_gives_a_documented_error(server: RawServer, data: st.DataObject) -> None:
-    server.reply = data.draw(answers(server.host), label="answer")
+def test_any_answer_gives_a_documented_error(
+    server: tuple[RawServer, Answering], data: st.DataObject
+) -> None:
+    raw, answering = server
+    answering.reply = data.draw(answers(raw.host), label="answer")
     operation = data.draw(st.sampled_from(sorted(OPERATIONS)), label="operation")
     credentials = data.draw(
         st.sampled_from([None, Credentials("user", "pw", source="the test")]), label="who"
     )
     options = RegistryOptions(timeout=2, retries=0, credentials=credentials)
     message = None
-    with RegistryClient(server.host, options=options) as client:
+    with RegistryClient(raw.host, options=options) as client:
         try:
             OPERATIONS[operation](RegistryStore(client, "r"))
         except InvalidInputError as err:  # the user typed nothing: never their fault

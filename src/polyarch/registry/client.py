@@ -557,11 +557,12 @@ class RegistryClient:
         detail = f": {summary}" if summary else ""
         elsewhere = response.request.origin
         if status in (401, 403) and elsewhere != self.origin:
+            # A signed storage URL that expired, or a registry sending clients elsewhere:
+            # either way, that origin is never given the registry's credentials.
             raise AuthenticationError(
                 f"{what}: {elsewhere}, where {self.registry} sent the request, answered HTTP "
                 f"{status}{detail}; polyarch sends the credentials for {self.registry} to "
-                f"{self.origin} only",
-                hint=f"{self.registry} should not send clients to another origin there",
+                f"{self.origin} only"
             )
         if status == 401:
             creds = self.auth.credentials

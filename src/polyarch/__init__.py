@@ -8,10 +8,10 @@ needs only :data:`__version__`, does not pay the ~10 ms of the core.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from polyarch._version import __version__
 
 if TYPE_CHECKING:
     from polyarch import platform

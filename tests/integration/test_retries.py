@@ -36,7 +36,7 @@ from polyarch.models import Descriptor, ImageManifest
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryClient, RegistryOptions, RegistryStore
 from polyarch.registry._http import MIN_RATE
-from polyarch.registry.client import _retry_after
+from polyarch.registry._retry import retry_after as _retry_after
 from tests.cli.test_cli import POLYARCH, assert_clean_error
 from tests.fault_proxy import (
     BlobServer,

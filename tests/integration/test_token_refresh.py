@@ -171,14 +171,14 @@ def test_a_monolithic_upload_whose_token_expires_before_its_put(
     data = os.urandom(300_000)
     with client_as(tr, "alice") as client:
         store = RegistryStore(client, repo)
-        start_upload = store._start_upload
+        start_upload = store._uploads._start
 
-        def slow_start() -> str:
-            location = start_upload()
+        def slow_start(*args: Any) -> str:
+            location = start_upload(*args)
             time.sleep(OUTLIVE)
             return location
 
-        monkeypatch.setattr(store, "_start_upload", slow_start)
+        monkeypatch.setattr(store._uploads, "_start", slow_start)
         client.ping()  # the challenge is known from here
         marks = Marks(tr)
         store.put_blob(blob(data), iter([data]))  # a stream: it cannot be sent twice
@@ -198,7 +198,7 @@ def test_a_chunked_upload_renews_its_token_between_chunks(
     data = os.urandom(3 * chunk - 100)
     with client_as(tr, "alice") as client:
         store = RegistryStore(client, repo, upload_chunk_size=chunk)
-        patch = store._patch
+        patch = store._uploads._patch
         calls = [0]
 
         def slow_patch(*args: Any, **kwargs: Any) -> str:
@@ -207,7 +207,7 @@ def test_a_chunked_upload_renews_its_token_between_chunks(
                 time.sleep(OUTLIVE)
             return patch(*args, **kwargs)
 
-        monkeypatch.setattr(store, "_patch", slow_patch)
+        monkeypatch.setattr(store._uploads, "_patch", slow_patch)
         store.put_blob(blob(b"warm-up"), [b"warm-up"])  # the challenge is known from here
         marks = Marks(tr)
         store.put_blob(
@@ -334,11 +334,11 @@ def test_an_upload_refused_midway_starts_again_with_the_new_token(
     data = os.urandom(200_000)
     with client_as(tr, "alice") as client:
         store = RegistryStore(client, repo)
-        start_upload = store._start_upload
+        start_upload = store._uploads._start
         slept = [False]
 
-        def start_then_outlive() -> str:
-            location = start_upload()
+        def start_then_outlive(*args: Any) -> str:
+            location = start_upload(*args)
             if not slept[0]:
                 slept[0] = True
                 time.sleep(EARLY + 0.2)
@@ -347,7 +347,7 @@ def test_an_upload_refused_midway_starts_again_with_the_new_token(
         with refused_early(tr, monkeypatch, wait=False):
             store.put_blob(blob(b"warm-up"), [b"warm-up"])  # the token, issued early
             monkeypatch.setattr(tr.tokens, "exp_skew", 0)  # the next one is sound
-            monkeypatch.setattr(store, "_start_upload", start_then_outlive)
+            monkeypatch.setattr(store._uploads, "_start", start_then_outlive)
             marks = Marks(tr)
             store.put_blob(blob(data), [data])  # a list: it can be read again
 
@@ -365,22 +365,22 @@ def test_a_one_shot_upload_refused_midway_fails_cleanly_and_the_next_works(
     data = os.urandom(100_000)
     with client_as(tr, "alice") as client:
         store = RegistryStore(client, repo)
-        start_upload = store._start_upload
+        start_upload = store._uploads._start
 
         with refused_early(tr, monkeypatch, wait=False):
             store.put_blob(blob(b"warm-up"), [b"warm-up"])
             monkeypatch.setattr(tr.tokens, "exp_skew", 0)
 
-            def start_then_outlive() -> str:
-                location = start_upload()
+            def start_then_outlive(*args: Any) -> str:
+                location = start_upload(*args)
                 time.sleep(EARLY + 0.2)
                 return location
 
-            monkeypatch.setattr(store, "_start_upload", start_then_outlive)
+            monkeypatch.setattr(store._uploads, "_start", start_then_outlive)
             marks = Marks(tr)
             with pytest.raises(TokenRenewedError) as info:
                 store.put_blob(blob(data), iter([data]))  # a stream: read once only
-            monkeypatch.setattr(store, "_start_upload", start_upload)
+            monkeypatch.setattr(store._uploads, "_start", start_upload)
 
         message = str(info.value)
         assert "\n" not in message

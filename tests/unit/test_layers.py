@@ -50,7 +50,12 @@ ALLOWED = {
 }
 
 #: Third-party packages and the only layers that may import them.
-THIRD_PARTY = {"urllib3": {"polyarch.registry._http"}, "click": {4}, "rich": {4}, "yaml": {3, 4}}
+THIRD_PARTY = {
+    "urllib3": {"polyarch.registry._http", "polyarch.registry._pools", "polyarch.registry._url"},
+    "click": {4},
+    "rich": {4},
+    "yaml": {3, 4},
+}
 
 # The package __init__ re-exports lazily (module __getattr__), so it is checked for its
 # eager imports only.

@@ -32,13 +32,13 @@ from polyarch.digest import Digest
 from polyarch.errors import AuthenticationError, NetworkError, RegistryError
 from polyarch.models import Descriptor
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore, is_loopback
-from polyarch.registry._auth import (
-    AuthSession,
-    Challenge,
-    may_send_credentials,
-    token_lifetime,
-)
-from polyarch.registry._http import BadURLError, Origin, Request, Response, Transport, parse_url
+from polyarch.registry._auth import AuthSession, may_send_credentials
+from polyarch.registry._http import Request, Response
+from polyarch.registry._pools import Transport, _parse_proxy
+from polyarch.registry._redirect import redirected
+from polyarch.registry._tls import schemes as scheme_choice
+from polyarch.registry._tokens import Challenge, token_lifetime
+from polyarch.registry._url import BadURLError, Origin, parse_url
 from polyarch.registry.client import USER_AGENT
 
 # -- is_loopback -----------------------------------------------------------------------------
@@ -173,8 +173,8 @@ def test_scheme_choice(
     certs = tmp_path / "certs.d"
     if tls_configured:
         (certs / host.replace("[", "").replace("]", "")).mkdir(parents=True)
-    client = RegistryClient(host, options=RegistryOptions(insecure=insecure, certs_dir=certs))
-    assert client._schemes() == schemes
+    options = RegistryOptions(insecure=insecure, certs_dir=certs)
+    assert scheme_choice(options, host) == schemes
     # Plain HTTP is only ever chosen for this machine, or when the user said so.
     if "http" in schemes:
         assert insecure or is_loopback(host)
@@ -184,7 +184,7 @@ def test_a_ca_file_means_https_even_on_loopback(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("")
     options = RegistryOptions(ca_file=ca, certs_dir=tmp_path / "none")
-    assert RegistryClient("127.0.0.1:5000", options=options)._schemes() == ("https",)
+    assert scheme_choice(options, "127.0.0.1:5000") == ("https",)
 
 
 # -- the token realm -------------------------------------------------------------------------
@@ -324,8 +324,6 @@ def test_credentials_go_to_the_origin_they_were_given_for_only() -> None:
     ],
 )
 def test_plain_http_credentials_through_a_proxy(proxy: str | None, refused: bool) -> None:
-    from polyarch.registry._http import _parse_proxy
-
     session = AuthSession("registry.example", lambda: ALICE, insecure=True)
     through = None if proxy is None else _parse_proxy(proxy)
     request = Request("GET", "http://registry.example/v2/", headers={"Authorization": "Basic YTpi"})
@@ -377,7 +375,6 @@ def test_which_requests_go_through_the_proxy(
 )
 def test_a_malformed_proxy_is_bad_input_without_its_password(value: str) -> None:
     from polyarch.errors import InvalidInputError
-    from polyarch.registry._http import _parse_proxy
 
     with pytest.raises(InvalidInputError) as info:
         _parse_proxy(value)
@@ -753,15 +750,13 @@ def test_mocked_credentials_never_in_the_refusal(monkeypatch: pytest.MonkeyPatch
 def test_redirect_hops(
     method: str, status: int, location: str, next_method: str, keeps_auth: bool
 ) -> None:
-    from polyarch.registry.client import _redirected
-
     request = Request(
         method,
         "http://registry.example/v2/start",
         headers={"Authorization": "Bearer t", "Content-Type": "text/plain"},
         body=b"body" if method in ("PUT", "POST") else None,
     )
-    hop = _redirected(request, Response(request, status, {"Location": location}))
+    hop = redirected(request, Response(request, status, {"Location": location}))
     assert hop.method == next_method
     assert hop.target == parse_url(urljoin(request.url, location))
     assert ("Authorization" in hop.headers) is keeps_auth
@@ -772,9 +767,7 @@ def test_redirect_hops(
         assert hop.body == request.body
 
 
-def test_a_streamed_body_is_not_redirected() -> None:
-    from polyarch.registry.client import _redirected
-
+def test_a_streamed_body_is_notredirected() -> None:
     request = Request("PUT", "http://registry.example/v2/u", body=iter([b"layer"]))
     with pytest.raises(RegistryError, match="cannot be sent again"):
-        _redirected(request, Response(request, 307, {"Location": "/v2/other"}))
+        redirected(request, Response(request, 307, {"Location": "/v2/other"}))

@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from polyarch import __version__
+from polyarch._version import __version__
 
 #: name -> (module, function, one-line help shown by ``polyarch --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -14,7 +14,7 @@ from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.reference import Reference
-    from polyarch.registry._http import is_loopback
+    from polyarch.registry._url import is_loopback
     from polyarch.registry.client import RegistryClient
     from polyarch.registry.store import RegistryStore
 
@@ -22,7 +22,7 @@ __all__ = ["Registries", "RegistryClient", "RegistryOptions", "RegistryStore", "
 
 _LAZY = {
     "RegistryClient": "polyarch.registry.client",
-    "is_loopback": "polyarch.registry._http",
+    "is_loopback": "polyarch.registry._url",
     "RegistryStore": "polyarch.registry.store",
 }
 

@@ -1,4 +1,6 @@
-"""Registry authentication: the ``WWW-Authenticate`` challenge, basic auth and bearer tokens.
+"""Registry authentication: basic auth and bearer tokens for one registry, and the sender
+that attaches them by origin (:class:`Authenticated`); what challenges and tokens say is
+read in ``_tokens.py``.
 
 The flow is an auth generator (httpx's design, driven by the client), because a registry
 token exchange has exactly that shape: send, get a 401 with a challenge, ask the token
@@ -23,14 +25,10 @@ never over plain HTTP through a proxy on another machine (:meth:`AuthSession.che
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
-import math
-import re
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -41,13 +39,12 @@ from polyarch.errors import (
     RegistryError,
 )
 from polyarch.jsonread import loads
-from polyarch.registry._http import (
+from polyarch.registry._http import Request, Response, TransportError
+from polyarch.registry._redirect import ERROR_BODY_LIMIT, Sender
+from polyarch.registry._tokens import Challenge, Token, covers, granted_scopes, token_lifetime
+from polyarch.registry._url import (
     BadURLError,
     Origin,
-    Proxy,
-    Request,
-    Response,
-    TransportError,
     Url,
     is_loopback,
     parse_url,
@@ -57,16 +54,10 @@ from polyarch.registry._http import (
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
+    from polyarch.registry._pools import Proxy
 
 log = logging.getLogger(__name__)
 
-_PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
-
-#: Tokens are renewed this long before they expire (at most a tenth of what is left of
-#: their life), so none dies in flight.
-_EXPIRY_MARGIN = 10.0
-#: The token spec's default lifetime when the service does not say.
-_DEFAULT_TOKEN_LIFETIME = 60.0
 #: The most of a token service's answer that is read.
 _TOKEN_BODY_LIMIT = 1024 * 1024
 
@@ -75,37 +66,6 @@ class TokenRenewedError(RegistryError):
     """The registry refused the token sent with a streamed body (an upload), which cannot
     be sent again; a new token is in the session. Starting the upload again from its first
     byte is worth it (the registry store does, within its retry budget)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """A parsed ``WWW-Authenticate`` header: scheme (lowercase) and its parameters."""
-
-    scheme: str
-    params: dict[str, str]
-
-    @property
-    def realm(self) -> str:
-        return self.params.get("realm", "")
-
-    @property
-    def service(self) -> str | None:
-        return self.params.get("service")
-
-    @classmethod
-    def parse(cls, header: str) -> Challenge | None:
-        scheme, _, rest = header.strip().partition(" ")
-        if not scheme:
-            return None
-        params = {
-            m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
-            for m in _PARAM_RE.finditer(rest)
-        }
-        return cls(scheme.lower(), params)
-
-
-def repository_scope(repository: str, *actions: str) -> str:
-    return f"repository:{repository}:{','.join(actions)}"
 
 
 def may_send_credentials(url: str | Url, *, insecure: bool) -> bool:
@@ -123,89 +83,6 @@ def may_send_credentials(url: str | Url, *, insecure: bool) -> bool:
     if url.scheme == "https":
         return True
     return url.scheme == "http" and (insecure or is_loopback(url.host or ""))
-
-
-def token_lifetime(expires_in: object, issued_at: object, *, now: float) -> float:
-    """How many seconds from ``now`` a token just received may be sent (token.md).
-
-    The token lives ``expires_in`` seconds (60 when missing or not a positive number)
-    from ``issued_at`` (RFC 3339), or from now without one; a margin of a tenth of what is
-    left, at most :data:`_EXPIRY_MARGIN`, is kept. An ``issued_at`` in the future or older
-    than the whole lifetime says the two clocks disagree, not that the token is dead on
-    arrival: the lifetime then counts from now.
-
-    :param now: this machine's wall clock (``time.time()``).
-    """
-    lifetime = _DEFAULT_TOKEN_LIFETIME
-    if isinstance(expires_in, int | float | str) and not isinstance(expires_in, bool):
-        try:
-            given = float(expires_in)
-        except ValueError:
-            given = math.nan
-        if math.isfinite(given) and given > 0:
-            lifetime = given
-    age = 0.0
-    issued = _timestamp(issued_at)
-    if issued is not None and 0.0 <= now - issued < lifetime:
-        age = now - issued
-    remaining = lifetime - age
-    return remaining - min(_EXPIRY_MARGIN, remaining / 10)
-
-
-def _timestamp(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        # 3.11 reads RFC 3339: "Z", offsets, fractions of any length.
-        moment = datetime.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
-
-
-def _granted_scopes(token: str) -> frozenset[str] | None:
-    """The scopes a JWT token grants, read from its ``access`` claim; None if opaque.
-
-    Token services leave refused scopes out instead of failing, so caching a token as if it
-    held everything asked for would send it again for an operation it cannot do. The
-    signature is not checked: the registry checks it, we only avoid a useless retry.
-    """
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        access = payload["access"]
-        return frozenset(
-            f"{entry['type']}:{entry['name']}:{','.join(sorted(entry['actions']))}"
-            for entry in access
-            if entry.get("actions")
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def _covers(granted: frozenset[str], wanted: frozenset[str]) -> bool:
-    """Whether a token granted for ``granted`` scopes serves a request needing ``wanted``."""
-    have: dict[str, set[str]] = {}
-    for scope in granted:
-        resource, _, actions = scope.rpartition(":")
-        have.setdefault(resource, set()).update(actions.split(","))
-    for scope in wanted:
-        resource, _, actions = scope.rpartition(":")
-        if not set(actions.split(",")) <= have.get(resource, set()):
-            return False
-    return True
-
-
-@dataclass(slots=True)
-class _Token:
-    value: str
-    scopes: frozenset[str]
-    expires_at: float
-    """``time.monotonic()`` after which the token is no longer sent."""
 
 
 class AuthSession:
@@ -228,7 +105,7 @@ class AuthSession:
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self.challenge: Challenge | None = None
-        self._tokens: list[_Token] = []
+        self._tokens: list[Token] = []
         self._lock = threading.Lock()
         self._scope_locks: dict[frozenset[str], threading.Lock] = {}
 
@@ -325,7 +202,7 @@ class AuthSession:
             now = time.monotonic()
             with self._lock:
                 for token in self._tokens:
-                    if token.expires_at > now and _covers(token.scopes, scopes):
+                    if token.expires_at > now and covers(token.scopes, scopes):
                         return f"Bearer {token.value}"
         return None
 
@@ -437,9 +314,9 @@ class AuthSession:
             value = expires_in = issued_at = None
         if not isinstance(value, str) or not value:
             raise AuthenticationError(f"{service} sent no token in its answer")
-        granted = _granted_scopes(value)
+        granted = granted_scopes(value)
         lifetime = token_lifetime(expires_in, issued_at, now=time.time())
-        token = _Token(value, scopes if granted is None else granted, time.monotonic() + lifetime)
+        token = Token(value, scopes if granted is None else granted, time.monotonic() + lifetime)
         with self._lock:
             now = time.monotonic()
             self._tokens = [t for t in self._tokens if t.expires_at > now]
@@ -449,6 +326,7 @@ class AuthSession:
     def learn(self, response: Response) -> Challenge | None:
         header = response.headers.get("WWW-Authenticate")
         challenge = Challenge.parse(header) if header else None
+        response.challenge = challenge
         if challenge is not None and challenge.scheme in ("basic", "bearer"):
             self.challenge = challenge
             return challenge
@@ -533,7 +411,9 @@ class RegistryAuth:
         request.headers["Authorization"] = header
         request.credential_origin = self.origin
         session.check_transport(request)
-        yield request
+        response = yield request
+        if response.status_code == 401:
+            session.learn(response)  # what it says is the error's (a scope refused)
 
     def _fresh_header(self) -> Generator[Request, Response, str | None]:
         session = self.session
@@ -549,3 +429,39 @@ class RegistryAuth:
                 return cached
             token_response = yield session.token_request(self.scopes)
             return session.accept_token(token_response, self.scopes)
+
+
+class Authenticated:
+    """Sends through ``inner`` (which follows redirects), driving each request's auth flow
+    (:class:`RegistryAuth`): every request the flow yields is sent, and the answer to the
+    last one is the request's. Credentials go only to ``origin``, the registry's."""
+
+    def __init__(self, inner: Sender, session: AuthSession, *, origin: Origin) -> None:
+        self._inner = inner
+        self._session = session
+        self._origin = origin
+
+    def send(self, request: Request, scopes: frozenset[str] = frozenset()) -> Response:
+        flow = RegistryAuth(self._session, scopes, origin=self._origin).auth_flow(request)
+        outgoing = next(flow)
+        while True:
+            response = self._inner.send(outgoing)
+            try:
+                outgoing = flow.send(response)
+            except StopIteration:
+                return response
+            except BaseException:
+                response.close()
+                raise
+            _discard(response)
+
+
+def _discard(response: Response) -> None:
+    """Let go of an answer the auth flow is done with (a 401), keeping its connection
+    when the body is small enough to read."""
+    try:
+        response.read_at_most(ERROR_BODY_LIMIT)
+    except TransportError:
+        pass
+    finally:
+        response.close()

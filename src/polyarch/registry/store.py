@@ -6,12 +6,11 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from polyarch import mediatype as mt
 from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier, is_supported
 from polyarch.errors import (
-    BlobNotFoundError,
     ContentError,
     DigestMismatchError,
     InvalidManifestError,
@@ -22,9 +21,18 @@ from polyarch.errors import (
     SizeMismatchError,
 )
 from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
-from polyarch.registry._auth import repository_scope
-from polyarch.registry._http import BadURLError, Response, TransportError, join_url, without_query
-from polyarch.registry.client import RegistryClient, worth_retrying
+from polyarch.registry._download import (
+    BlobDownload,
+    checked_blob_response,
+    read_limited,
+    status_in,
+)
+from polyarch.registry._http import Response
+from polyarch.registry._retry import RetryBudget, transient
+from polyarch.registry._tokens import repository_scope
+from polyarch.registry._upload import Uploads
+from polyarch.registry._url import BadURLError, join_url, without_query
+from polyarch.registry.client import RegistryClient
 from polyarch.store import Store, is_digest
 
 __all__ = ["RegistryStore"]
@@ -32,10 +40,6 @@ __all__ = ["RegistryStore"]
 log = logging.getLogger(__name__)
 
 ACCEPT = ", ".join(mt.ACCEPT_MANIFESTS)
-#: Blobs up to this size go up in one streamed PUT; larger ones in PATCH chunks, which
-#: every registry accepts and which keep one request's size bounded.
-MONOLITHIC_LIMIT = 512 * 1024 * 1024
-UPLOAD_CHUNK_SIZE = 64 * 1024 * 1024
 #: Waits (seconds) before sending a manifest again that the registry refused for naming a
 #: blob or child it does not know. Distribution 2.8 rewrites a repository's link files in
 #: place (truncate, then write): while another push links the same blob or child manifest,
@@ -52,11 +56,6 @@ MAX_TAG_PAGES = 10_000
 #: The most tags listed for one repository.
 MAX_TAGS = 1_000_000
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-_CONTENT_RANGE_RE = re.compile(r"bytes\s+([0-9]+)-([0-9]+)/([0-9]+|\*)")
-
-
-def _status_in(*statuses: int) -> Callable[[Response], bool]:
-    return lambda response: response.status_code in statuses
 
 
 class RegistryStore:
@@ -71,9 +70,7 @@ class RegistryStore:
     ) -> None:
         self.client = client
         self.repository = repository
-        self.upload_chunk_size = upload_chunk_size
-        # Upload sessions a declined mount opened; the next put of that blob reuses them.
-        self._open_uploads: dict[str, str] = {}
+        self._uploads = Uploads(client, repository, self._push, chunk_size=upload_chunk_size)
 
     @property
     def location(self) -> str:
@@ -113,7 +110,7 @@ class RegistryStore:
             self._path("manifests", identifier),
             scopes=self._pull,
             headers={"Accept": ACCEPT},
-            expect=_status_in(200, 404),
+            expect=status_in(200, 404),
             what=f"resolve {self._where(identifier)}",
         )
         if response.status_code == 404:
@@ -140,18 +137,16 @@ class RegistryStore:
         return Descriptor(media_type, Digest.parse(header_digest), length)
 
     def get_manifest(self, identifier: str) -> Manifest:
-        attempt = 0
-        while True:  # bounded: retry_later says no once the retries are spent
+        budget = self.client.budget()
+        while True:  # bounded: the budget says no once the retries are spent
             try:
-                return self._get_manifest(identifier)
+                return self._get_manifest(identifier, budget)
             except NetworkError as err:
-                # The request itself was retried by the client; this is a body that
-                # broke off on the way.
-                if not self.client.retry_later(attempt, f"get {self._where(identifier)}", err):
+                # A body that broke off on the way: the whole GET again.
+                if not budget.again(f"get {self._where(identifier)}", err):
                     raise
-                attempt += 1
 
-    def _get_manifest(self, identifier: str) -> Manifest:
+    def _get_manifest(self, identifier: str, budget: RetryBudget) -> Manifest:
         with contextlib.closing(
             self.client.request(
                 "GET",
@@ -159,13 +154,14 @@ class RegistryStore:
                 scopes=self._pull,
                 headers={"Accept": ACCEPT},
                 stream=True,
-                expect=_status_in(200, 404),
+                expect=status_in(200, 404),
                 what=f"get {self._where(identifier)}",
+                budget=budget,
             )
         ) as response:
             if response.status_code == 404:
                 raise self._not_found(identifier, response)
-            data = _read_limited(
+            data = read_limited(
                 response,
                 MAX_MANIFEST_SIZE,
                 f"manifest {self._where(identifier)}",
@@ -200,7 +196,7 @@ class RegistryStore:
                     scopes=self._push,
                     headers={"Content-Type": manifest.media_type},
                     content=manifest.raw,
-                    expect=_status_in(200, 201, 202),
+                    expect=status_in(200, 201, 202),
                     what=what,
                 )
                 break
@@ -230,7 +226,7 @@ class RegistryStore:
             "DELETE",
             self._path("manifests", digest),
             scopes=(repository_scope(self.repository, "delete"), *self._push),
-            expect=_status_in(200, 202, 404, 405),
+            expect=status_in(200, 202, 404, 405),
             what=f"delete {self._where(identifier)}",
         )
         if response.status_code == 404:
@@ -265,7 +261,7 @@ class RegistryStore:
                 "GET",
                 url,
                 scopes=self._pull,
-                expect=_status_in(200, 404),
+                expect=status_in(200, 404),
                 what=f"list tags of {self.location}",
             )
             pages.add(response.request.url)
@@ -320,7 +316,7 @@ class RegistryStore:
             "HEAD",
             self._path("blobs", digest),
             scopes=self._pull,
-            expect=_status_in(200, 404),
+            expect=status_in(200, 404),
             what=f"check blob {digest} in {self.location}",
         )
         if response.status_code != 200:
@@ -339,51 +335,35 @@ class RegistryStore:
 
     @contextlib.contextmanager
     def open_blob(self, descriptor: Descriptor) -> Iterator[Iterator[bytes]]:
-        body = _BlobBody(self, descriptor)
+        def get(offset: int, budget: RetryBudget) -> Response:
+            """A blob GET, from byte ``offset`` on (a range request) when it is not 0."""
+            response = self.client.request(
+                "GET",
+                self._path("blobs", descriptor.digest),
+                scopes=self._pull,
+                headers={"Range": f"bytes={offset}-"} if offset else None,
+                stream=True,
+                expect=status_in(200, 206, 404) if offset else status_in(200, 404),
+                what=f"get blob {descriptor.digest} from {self.location}",
+                budget=budget,
+            )
+            return checked_blob_response(
+                response, descriptor, offset, where=self.location, registry=self.client.registry
+            )
+
+        body = BlobDownload(
+            descriptor,
+            get,
+            self.client.budget(),
+            where=self.location,
+            registry=self.client.registry,
+        )
         try:
             body.open()
             verifier = DigestVerifier(descriptor.digest, descriptor.size)
             yield verifier.wrap(body)
         finally:
             body.close()
-
-    def _get_blob(self, descriptor: Descriptor, offset: int) -> Response:
-        """A blob GET, from byte ``offset`` on (a range request) when it is not 0."""
-        response = self.client.request(
-            "GET",
-            self._path("blobs", descriptor.digest),
-            scopes=self._pull,
-            headers={"Range": f"bytes={offset}-"} if offset else None,
-            stream=True,
-            expect=_status_in(200, 206, 404) if offset else _status_in(200, 404),
-            what=f"get blob {descriptor.digest} from {self.location}",
-        )
-        if response.status_code == 404:
-            response.close()
-            raise BlobNotFoundError(
-                f"blob {descriptor.digest} not found in {self.location}",
-                digest=descriptor.digest,
-            )
-        try:
-            length = response.declared_length()
-        except RegistryError:
-            response.close()
-            raise
-        plain = response.headers.get("Content-Encoding", "identity").strip().lower() in (
-            "",
-            "identity",
-        )
-        expected = descriptor.size - offset if response.status_code == 206 else descriptor.size
-        if plain and length is not None and length != expected:
-            # Refused before a byte is read: the verifier would refuse it at the end anyway.
-            response.close()
-            raise SizeMismatchError(
-                f"{self.client.registry} sends blob {descriptor.digest} as {length} bytes, "
-                f"expected {expected}",
-                expected=expected,
-                actual=length,
-            )
-        return response
 
     def get_blob(self, descriptor: Descriptor) -> bytes:
         with self.open_blob(descriptor) as chunks:
@@ -397,25 +377,26 @@ class RegistryStore:
             and source.repository != self.repository
         ):
             return False
+        budget = self.client.budget()
         try:
             response = self.client.request(
                 "POST",
                 f"/v2/{self.repository}/blobs/uploads/",
                 params={"mount": descriptor.digest, "from": source.repository},
+                budget=budget,
                 scopes=(*self._push, repository_scope(source.repository, "pull")),
-                expect=_status_in(201, 202),
+                expect=status_in(201, 202),
                 what=f"mount blob {descriptor.digest} into {self.location}",
             )
         except RegistryError as err:
-            if not worth_retrying(err):
+            if not transient(err) or budget.exhausted:
                 raise
             # A mount is a shortcut: the ordinary way (a HEAD, then an upload) retries.
             log.info("mount of %s into %s failed (%s); copying it", descriptor.digest, self, err)
             return False
         if response.status_code == 201:
             return True
-        with contextlib.suppress(RegistryError):  # no usable session: a new one later
-            self._open_uploads[descriptor.digest] = self._location(response)
+        self._uploads.remember(descriptor.digest, response)
         return False
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
@@ -425,126 +406,13 @@ class RegistryStore:
         ``chunks`` not begun yet, or ``chunks`` that can be iterated again (a list, or an
         object whose ``__iter__`` re-opens its source, as the copy's blob sources do).
         """
-        self._upload(descriptor, chunks, verify=True)
+        self._uploads.put(descriptor, chunks, verify=True)
 
     def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """:meth:`put_blob` for ``chunks`` that verify themselves, as those of another
         store's ``open_blob(descriptor)`` do: they raise before they end when the bytes are
         not the descriptor's. A copy would otherwise hash every byte twice."""
-        self._upload(descriptor, chunks, verify=False)
-
-    def _upload(self, descriptor: Descriptor, chunks: Iterable[bytes], *, verify: bool) -> None:
-        # An iterable that is not its own iterator (a list, a re-opening source) can be
-        # read again from its first byte.
-        again = iter(chunks) is not chunks
-        attempt = 0
-        while True:  # bounded: retry_later says no once the retries are spent
-            source = _Source(chunks, descriptor if verify else None)
-            try:
-                self._upload_once(descriptor, source)
-                return
-            except RegistryError as err:
-                # What the source raised is its own verdict (it retries its own reads);
-                # what the target raised is worth a new session if the bytes can be had
-                # again from the first one.
-                if source.failed or (source.started and not again):
-                    raise
-                if not self.client.retry_later(
-                    attempt, f"upload blob {descriptor.digest} to {self.location}", err
-                ):
-                    raise
-                attempt += 1
-            finally:
-                source.close()
-
-    def _upload_once(self, descriptor: Descriptor, source: _Source) -> None:
-        location = self._open_uploads.pop(descriptor.digest, None) or self._start_upload()
-        try:
-            chunk_size = self.upload_chunk_size or (
-                UPLOAD_CHUNK_SIZE if descriptor.size > MONOLITHIC_LIMIT else None
-            )
-            if chunk_size is None:
-                body: bytes | Iterable[bytes] = source.open()
-                headers = {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(descriptor.size),
-                }
-            else:
-                stream = _Pieces(source.open(), descriptor)
-                for offset in range(0, descriptor.size, chunk_size):
-                    length = min(chunk_size, descriptor.size - offset)
-                    location = self._patch(location, stream.take(length), offset, length)
-                # Pulling past the end lets the stream verify itself before we commit.
-                stream.finish()
-                body = b""
-                headers = {"Content-Length": "0"}
-            self.client.request(
-                "PUT",
-                location,
-                params={"digest": descriptor.digest},
-                scopes=self._push,
-                headers=headers,
-                content=body,
-                expect=_status_in(201),
-                what=f"upload blob {descriptor.digest} to {self.location}",
-            )
-        except BaseException:
-            self._cancel_upload(location)
-            raise
-
-    def _start_upload(self) -> str:
-        response = self.client.request(
-            "POST",
-            f"/v2/{self.repository}/blobs/uploads/",
-            scopes=self._push,
-            expect=_status_in(202),
-            what=f"start an upload to {self.location}",
-        )
-        return self._location(response)
-
-    def _location(self, response: Response) -> str:
-        """Where an upload goes on: the answer's ``Location``, resolved against the URL
-        that answered (RFC 9110), as urllib3 will connect to it.
-
-        :raises RegistryError: none, or not a URL.
-        """
-        location = response.headers.get("Location")
-        if not location:
-            raise RegistryError(
-                f"{self.client.registry} started an upload without saying where (no Location)"
-            )
-        try:
-            return join_url(response.request.url, location).url
-        except BadURLError as err:
-            raise RegistryError(
-                f"{self.client.registry} sends the upload to {self.location} to {err}"
-            ) from None
-
-    def _patch(self, location: str, piece: Iterable[bytes], offset: int, length: int) -> str:
-        response = self.client.request(
-            "PATCH",
-            location,
-            scopes=self._push,
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Range": f"{offset}-{offset + length - 1}",
-                "Content-Length": str(length),
-            },
-            content=piece,
-            expect=_status_in(202),
-            what=f"upload a chunk to {self.location}",
-        )
-        return self._location(response) if "Location" in response.headers else location
-
-    def _cancel_upload(self, location: str) -> None:
-        with contextlib.suppress(Exception):
-            self.client.request(
-                "DELETE",
-                location,
-                scopes=self._push,
-                expect=lambda r: True,
-                retries=0,  # tidying up after a failure: not worth a wait
-            ).close()
+        self._uploads.put(descriptor, chunks, verify=False)
 
 
 def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
@@ -557,178 +425,3 @@ def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:
     if mt.is_index(manifest.media_type):
         hint += "; choose the list's format with push --format docker or --format oci"
     return hint
-
-
-def _read_limited(response: Response, limit: int, what: str, registry: str) -> bytes:
-    """Read a body that must not exceed ``limit`` bytes, whatever the headers claim."""
-    length = response.declared_length()
-    if length is not None and length > limit:
-        raise InvalidManifestError(f"{what} is {length} bytes, over the {limit} byte limit")
-    buffer = bytearray()
-    for chunk in _iter_body(response, registry):
-        buffer += chunk
-        if len(buffer) > limit:
-            raise InvalidManifestError(f"{what} is over the {limit} byte limit")
-    return bytes(buffer)
-
-
-def _iter_body(response: Response, registry: str) -> Iterator[bytes]:
-    # Passed on as the transport reads it (64 KiB pieces): regrouping it into CHUNK_SIZE
-    # pieces would copy every byte twice more, for nothing.
-    try:
-        yield from response.iter_bytes()
-    except TransportError as err:
-        raise NetworkError(f"the connection to {registry} broke while reading: {err}") from err
-
-
-class _Pieces:
-    """Consecutive pieces of a stream, each itself streamed: an upload in chunks holds
-    no more than one incoming chunk in memory, whatever the chunk size."""
-
-    def __init__(self, chunks: Iterable[bytes], descriptor: Descriptor) -> None:
-        self._chunks = iter(chunks)
-        self._rest = b""
-        self._descriptor = descriptor
-        self._count = 0
-
-    def take(self, length: int) -> Iterator[bytes]:
-        """The next ``length`` bytes; fewer only if the stream ends (then it raises)."""
-        while length > 0:
-            chunk = self._rest or next(self._chunks, None)
-            if chunk is None:
-                raise SizeMismatchError(
-                    f"content of {self._descriptor.digest} has {self._count} bytes, "
-                    f"expected {self._descriptor.size}",
-                    expected=self._descriptor.size,
-                    actual=self._count,
-                )
-            chunk, self._rest = chunk[:length], chunk[length:]
-            length -= len(chunk)
-            self._count += len(chunk)
-            yield chunk
-
-    def finish(self) -> None:
-        """Read the stream to its end, where a verifying stream checks itself; nothing
-        may be left over."""
-        extra = len(self._rest) + sum(len(chunk) for chunk in self._chunks)
-        if extra:
-            raise SizeMismatchError(
-                f"content of {self._descriptor.digest} is longer than its declared size "
-                f"{self._descriptor.size}",
-                expected=self._descriptor.size,
-                actual=self._count + extra,
-            )
-
-
-class _BlobBody:
-    """The bytes of one blob, picking up where a broken connection left off: a range
-    request for the rest, or, from a registry that ignores ranges, the whole body again
-    with the bytes already passed on skipped. At most ``retries`` times per blob."""
-
-    def __init__(self, store: RegistryStore, descriptor: Descriptor) -> None:
-        self._store = store
-        self._descriptor = descriptor
-        self._response: Response | None = None
-        self._offset = 0
-        self._skip = 0
-
-    def open(self) -> None:
-        self._response = self._store._get_blob(self._descriptor, 0)
-
-    def close(self) -> None:
-        if self._response is not None:
-            self._response.close()
-
-    def __iter__(self) -> Iterator[bytes]:
-        client = self._store.client
-        what = f"get blob {self._descriptor.digest} from {self._store.location}"
-        attempt = 0
-        while True:  # bounded: retry_later says no once the retries are spent
-            assert self._response is not None
-            try:
-                for chunk in _iter_body(self._response, client.registry):
-                    if self._skip:
-                        dropped = min(self._skip, len(chunk))
-                        chunk = chunk[dropped:]
-                        self._skip -= dropped
-                        if not chunk:
-                            continue
-                    self._offset += len(chunk)
-                    yield chunk
-                return
-            except NetworkError as err:
-                if not client.retry_later(attempt, what, err):
-                    raise
-                attempt += 1
-                self._resume()
-
-    def _resume(self) -> None:
-        assert self._response is not None
-        self._response.close()
-        self._response = None
-        response = self._store._get_blob(self._descriptor, self._offset)
-        self._response = response
-        if response.status_code == 200:
-            self._skip = self._offset  # the whole blob again
-            return
-        self._skip = 0
-        match = _CONTENT_RANGE_RE.fullmatch(response.headers.get("Content-Range", "").strip())
-        size = self._descriptor.size
-        if not (
-            match
-            and int(match.group(1)) == self._offset
-            and int(match.group(2)) == size - 1
-            and match.group(3) in ("*", str(size))
-        ):
-            raise RegistryError(
-                f"{self._store.client.registry} answered a request for bytes "
-                f"{self._offset}- of blob {self._descriptor.digest} with the range "
-                f"{response.headers.get('Content-Range')!r}",
-                status=response.status_code,
-            )
-
-
-class _Source:
-    """The bytes of one upload attempt, verified against ``verify`` if given, and what
-    became of them: ``started`` (a byte was asked for) and ``failed`` (the source itself
-    raised: damaged bytes, or a download that broke for good; not the target's fault)."""
-
-    def __init__(self, chunks: Iterable[bytes], verify: Descriptor | None) -> None:
-        self._chunks = chunks
-        self._verify = verify
-        self.started = False
-        self.failed = False
-        self._stream: Generator[bytes, None, None] | None = None
-
-    def open(self) -> Iterator[bytes]:
-        self._stream = self._pull()
-        return self._stream
-
-    def close(self) -> None:
-        """Let go of the source (a download's connection) even if it was left half read."""
-        if self._stream is not None:
-            self._stream.close()
-
-    def _pull(self) -> Generator[bytes, None, None]:
-        self.started = True
-        verify = self._verify
-        verifier = DigestVerifier(verify.digest, verify.size) if verify is not None else None
-        chunks = iter(self._chunks)
-        try:
-            while True:
-                try:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        if verifier is not None:
-                            verifier.verify()
-                        return
-                    if verifier is not None:
-                        verifier.update(chunk)
-                except BaseException:
-                    self.failed = True
-                    raise
-                yield chunk
-        finally:
-            close = getattr(chunks, "close", None)
-            if callable(close):
-                close()

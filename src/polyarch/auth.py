@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import os
@@ -52,11 +51,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from polyarch.atomic import write_atomically
 from polyarch.errors import CredentialHelperError, InvalidInputError, PolyarchError
 from polyarch.jsonread import AmbiguousJSONError, Fields, loads
+from polyarch.reference import DEFAULT_REGISTRY, server_host
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -74,14 +73,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CONFIG_FILENAME = "config.json"
-DOCKER_HUB = "docker.io"
+DOCKER_HUB = DEFAULT_REGISTRY
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 HELPER_PREFIX = "docker-credential-"
 # Generous because helpers such as pass or desktop may wait for the user to unlock a keyring.
 HELPER_TIMEOUT = 60.0
 
-# Every spelling people and tools have used for Docker Hub; all share one credential.
-_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _TOKEN_USERNAME = "<token>"
 _NOT_FOUND_MESSAGE = "credentials not found in native keychain"
 _MAX_DETAIL = 200
@@ -393,20 +390,9 @@ def _registry_host(registry: str) -> str:
 
 
 def _key_host(key: str) -> str:
-    """The registry host an ``auths``/``credHelpers`` key names (docker's ConvertToHostname).
-
-    Hosts are compared lower-case (DNS names are case-insensitive) and every Docker Hub
-    spelling becomes ``docker.io``.
-    """
-    host = ""
-    if "://" in key:
-        # netloc keeps an explicit port and IPv6 brackets, as Go's JoinHostPort would.
-        with contextlib.suppress(ValueError):
-            host = urlsplit(key).netloc.rpartition("@")[2]
-    if not host:
-        host = key.partition("/")[0]
-    host = host.lower()
-    return DOCKER_HUB if host in _HUB_HOSTS else host
+    """The registry host an ``auths``/``credHelpers`` key names (docker's ConvertToHostname),
+    lower-case (DNS names are case-insensitive)."""
+    return server_host(key).lower()
 
 
 def _server_url(host: str) -> str:

@@ -470,9 +470,9 @@ def api_host_of(registry: str) -> str:
 
 def server_host(server: str) -> str:
     """The registry host a server name names, as docker's ``ConvertToHostname`` reads
-    it: an ``http://`` or ``https://`` scheme, its user information and any path dropped, every Docker Hub
-    spelling (in any case) ``docker.io``. Not checked against the grammar: credential
-    files hold whatever tools wrote there."""
+    it: an ``http://`` or ``https://`` scheme, its user information and any path dropped,
+    every Docker Hub spelling (in any case) ``docker.io``. Not checked against the
+    grammar: credential files hold whatever tools wrote there."""
     host = server
     for scheme in ("https://", "http://"):
         if host.startswith(scheme):

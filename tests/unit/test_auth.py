@@ -24,6 +24,7 @@ from polyarch import auth
 from polyarch.auth import (
     DOCKER_HUB_SERVER,
     Credentials,
+    _helpers,  # noqa: F401 - patched below
     docker_config_dir,
     erase_credentials,
     load_credentials,
@@ -601,7 +602,7 @@ def test_helper_answering_wrong_shape(config_dir: Path, bin_dir: Path) -> None:
 def test_helper_timeout(config_dir: Path, bin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _install(bin_dir, "slow", "#!/bin/sh\nexec sleep 30\n")
     write_config(config_dir, {"credsStore": "slow"})
-    monkeypatch.setattr(auth, "HELPER_TIMEOUT", 0.5)
+    monkeypatch.setattr(auth._helpers, "HELPER_TIMEOUT", 0.5)
     with pytest.raises(CredentialHelperError, match=r"did not answer within 0\.5s"):
         load_credentials("ghcr.io", config_dir=config_dir)
 

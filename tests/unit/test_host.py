@@ -201,15 +201,20 @@ def test_env_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_parse_asks_the_host_only_for_one_part_specifiers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The platform package never reads the machine: a one-part specifier takes its other
+    half from the ``host`` it is given (a platform, or a function called only then)."""
     monkeypatch.setenv(ENV_VAR, "linux/arm/v6")
-    assert Platform.parse("linux") == Platform("linux", "arm", "v6")
-    assert Platform.parse("amd64") == Platform("linux", "amd64")
+    host_platform.cache_clear()
+    assert Platform.parse("linux", host=host_platform) == Platform("linux", "arm", "v6")
+    assert Platform.parse("amd64", host=host_platform) == Platform("linux", "amd64")
     assert Platform.parse("windows", host=Platform("linux", "riscv64")) == Platform(
         "windows", "riscv64"
     )
+    with pytest.raises(InvalidPlatformError, match="none was given"):
+        Platform.parse("linux")
 
     def fail() -> Platform:
         raise AssertionError("host read for a two-part specifier")
 
-    monkeypatch.setattr(host_module, "host_platform", fail)
-    assert Platform.parse("linux/amd64") == Platform("linux", "amd64")
+    assert Platform.parse("linux/amd64", host=fail) == Platform("linux", "amd64")
+    assert Platform.parse("linux/arm/v7", host=fail) == Platform("linux", "arm", "v7")

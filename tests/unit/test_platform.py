@@ -27,8 +27,6 @@ from polyarch.platform import (
     KNOWN_ARCHITECTURES,
     KNOWN_OPERATING_SYSTEMS,
     Platform,
-    _OnlyOS,
-    _Ordered,
     format_all,
     is_compatible,
     matches,
@@ -40,6 +38,7 @@ from polyarch.platform import (
     rank,
     suggest_architecture,
 )
+from polyarch.platform._relations import _OnlyOS, _Ordered
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 

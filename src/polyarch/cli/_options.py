@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from polyarch.platform import Platform
     from polyarch.registry import Registries
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,3 +99,16 @@ def _backoff() -> float:
             f"POLYARCH_RETRY_BACKOFF={text!r} is not a number of seconds from 0 to 60"
         )
     return value
+
+
+def parse_platform(text: str) -> Platform:
+    """A platform the user typed; a one-part one (``linux``, ``arm64``) takes its other
+    half from this machine (read only then: the detection loads more than parsing)."""
+    from polyarch.platform import Platform
+
+    def this_machine() -> Platform:
+        from polyarch.host import host_platform
+
+        return host_platform()
+
+    return Platform.parse(text, host=this_machine)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import jobs_option, registry_options
+from polyarch.cli._options import jobs_option, parse_platform, registry_options
 
 if TYPE_CHECKING:
     from polyarch.platform import Platform
@@ -15,10 +15,9 @@ if TYPE_CHECKING:
 
 def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
     """``--platform a,b --platform c`` -> three platforms, normalized."""
-    from polyarch.platform import Platform
 
     return [
-        Platform.parse(part.strip())
+        parse_platform(part.strip())
         for value in values
         for part in value.split(",")
         if part.strip()

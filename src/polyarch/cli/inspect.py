@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import registry_options
+from polyarch.cli._options import parse_platform, registry_options
 
 if TYPE_CHECKING:
     from polyarch.cli._docker_json import DockerImage
@@ -63,13 +63,12 @@ def inspect(
     --verbose prints what `docker manifest inspect --verbose` prints, byte for byte: an
     object for an image, an array with one object per entry for a list.
     """
-    from polyarch.platform import Platform
 
     if len(names) > 2:
         raise click.UsageError(f"expected REF or LIST REF, got {len(names)} arguments")
     if len(names) == 2 and platform_text:
         raise click.UsageError("--platform chooses from a list; LIST REF already names one entry")
-    wanted = Platform.parse(platform_text) if platform_text else None
+    wanted = parse_platform(platform_text) if platform_text else None
     view = _View(verbose=verbose, text=output_format == "text")
     if len(names) == 2:
         _inspect_pending_entry(names[0], names[1], view)

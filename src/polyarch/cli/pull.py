@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import jobs_option, registry_options
+from polyarch.cli._options import jobs_option, parse_platform, registry_options
 
 if TYPE_CHECKING:
     from polyarch.registry import Registries
@@ -45,14 +45,13 @@ def pull(
     from polyarch.copy import copy_image
     from polyarch.errors import InvalidInputError
     from polyarch.location import LayoutLocation, RegistryLocation, parse_location
-    from polyarch.platform import Platform
     from polyarch.resolve import image_for_platform
     from polyarch.stores import open_store, open_target
 
     if platform_text == "all":
         wanted = None
     elif platform_text:
-        wanted = Platform.parse(platform_text)
+        wanted = parse_platform(platform_text)
     else:
         from polyarch.host import host_platform
 

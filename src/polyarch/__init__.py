@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
+    from polyarch.schemes import Target, open_target
     from polyarch.store import Store
-    from polyarch.stores import Target, open_target
 
 __all__ = [
     "AuthError",
@@ -85,8 +85,8 @@ _LAZY = {
     "RegistryOptions": "polyarch.registry",
     "RegistryStore": "polyarch.registry",
     "Store": "polyarch.store",
-    "Target": "polyarch.stores",
-    "open_target": "polyarch.stores",
+    "Target": "polyarch.schemes",
+    "open_target": "polyarch.schemes",
     "parse_manifest": "polyarch.models",
 }
 _CORE_MODULES = frozenset({"digest", "errors", "mediatype", "models", "platform", "reference"})

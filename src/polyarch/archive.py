@@ -17,7 +17,7 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from polyarch.models import Descriptor, ImageManifest
 if TYPE_CHECKING:
     from polyarch.store import Store
 
-__all__ = ["check_destination", "write_docker_archive"]
+__all__ = ["DockerArchive", "check_destination", "write_docker_archive"]
 
 _MTIME = 0  # reproducible archives: the same image gives the same bytes
 
@@ -59,6 +59,23 @@ class _ChunkReader(io.RawIOBase):
 def _layer_name(layer: Descriptor) -> str:
     gz = layer.media_type.endswith("gzip") or layer.media_type == mt.DOCKER_LAYER
     return f"{layer.digest.encoded}.tar" + (".gz" if gz else "")
+
+
+class DockerArchive:
+    """``docker-archive:FILE``, a write-only :class:`~polyarch.store.ImageSink`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def location(self) -> str:
+        return f"docker-archive:{self.path}"
+
+    def check(self) -> None:
+        check_destination(self.path)
+
+    def write_image(self, source: Store, manifest: ImageManifest, *, tags: Sequence[str]) -> None:
+        write_docker_archive(self.path, source, manifest, repo_tags=list(tags))
 
 
 def write_docker_archive(

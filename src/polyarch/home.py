@@ -1,6 +1,6 @@
 """Where polyarch keeps its own files: ``$POLYARCH_HOME``, else ``~/.polyarch``, and
 under it the file of each pending list, which ``inspect`` can look for without loading
-:mod:`polyarch.lists`."""
+:mod:`polyarch.ops.lists`."""
 
 from __future__ import annotations
 

@@ -1,27 +1,38 @@
-"""Where an image lives: a repository in a registry, or an OCI image layout on disk.
+"""Where an image lives, as the user writes it: the grammar of each kind of place.
 
 ::
 
     location ::= "oci:" PATH [ ":" TAG | "@" DIGEST ]      an OCI layout directory
+               | "docker-archive:" FILE                     a docker save archive
                | [ "docker://" ] REFERENCE                  a registry (docker's grammar)
 
 In ``oci:PATH:TAG`` the tag is what follows the last ``:`` when that part holds no ``/``,
 so ``oci:./dir:1.0`` is the tag ``1.0`` of ``./dir``; a path with a colon in its last
 component needs an explicit ``@DIGEST`` or ``:TAG``. With neither, a layout's only image
-is meant.
+is meant. Which kinds there are, what they are for and how they are opened is the scheme
+table's (:data:`polyarch.store.SCHEMES`); this module only reads the text.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeAlias
 
 from polyarch.digest import Digest
 from polyarch.errors import InvalidDigestError, InvalidLocationError
 from polyarch.reference import Reference
 
-__all__ = ["LayoutLocation", "Location", "RegistryLocation", "parse_location"]
+__all__ = [
+    "ArchiveLocation",
+    "LayoutLocation",
+    "Location",
+    "RegistryLocation",
+    "parse_archive",
+    "parse_layout",
+    "parse_registry",
+]
 
 # ASCII only, as docker's tag grammar: a bare \w would also take "é" or "٣".
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
@@ -67,31 +78,37 @@ class RegistryLocation:
         return str(self.reference)
 
 
-Location: TypeAlias = LayoutLocation | RegistryLocation
+@dataclass(frozen=True, slots=True)
+class ArchiveLocation:
+    """A ``docker save`` archive file: one image, written for ``docker load``."""
+
+    path: Path
+
+    tag = None
+    digest = None
+    identifier = None
+
+    def __str__(self) -> str:
+        return f"docker-archive:{self.path}"
 
 
-def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
-    """Parse a location the user typed.
+Location: TypeAlias = LayoutLocation | RegistryLocation | ArchiveLocation
 
-    :param default_tag: the tag a registry reference without tag or digest gets.
-    :raises InvalidLocationError: a malformed ``oci:`` location.
-    :raises InvalidReferenceError: a malformed registry reference.
+
+def parse_registry(text: str, *, default_tag: str | None) -> RegistryLocation:
+    """``[docker://]REFERENCE``.
+
+    :raises InvalidReferenceError: a malformed reference.
     """
-    if text.startswith("oci:"):
-        return _parse_layout(text)
-    if text.startswith("docker://"):
-        text = text.removeprefix("docker://")
-    elif "://" in text:
-        scheme = text.partition("://")[0]
-        raise InvalidLocationError(
-            f"unsupported location {text!r}: polyarch reads registries and oci: layouts, "
-            f"not {scheme}://",
-            hint="write a registry reference (host/repo:tag) or oci:PATH[:TAG]",
-        )
-    return RegistryLocation(Reference.parse(text, default_tag=default_tag))
+    reference = Reference.parse(text.removeprefix("docker://"), default_tag=default_tag)
+    return RegistryLocation(reference)
 
 
-def _parse_layout(text: str) -> LayoutLocation:
+def parse_layout(text: str, *, default_tag: str | None = None) -> LayoutLocation:
+    """``oci:PATH[:TAG|@DIGEST]``; a layout gets no default tag (its only image is meant).
+
+    :raises InvalidLocationError: no path, a malformed tag or digest.
+    """
     rest = text.removeprefix("oci:")
     path, tag, digest = rest, None, None
     if "@" in rest:
@@ -115,3 +132,14 @@ def _parse_layout(text: str) -> LayoutLocation:
             f"{text!r} names no directory", hint="write oci:PATH[:TAG], e.g. oci:./image:1.0"
         )
     return LayoutLocation(path=path, tag=tag, digest=digest)
+
+
+def parse_archive(text: str, *, default_tag: str | None = None) -> ArchiveLocation:
+    """``docker-archive:FILE``.
+
+    :raises InvalidLocationError: no file named.
+    """
+    path = Path(text.removeprefix("docker-archive:"))
+    if not path.name:
+        raise InvalidLocationError(f"{text!r} names no file", hint="write docker-archive:FILE.tar")
+    return ArchiveLocation(path)

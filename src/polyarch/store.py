@@ -1,21 +1,30 @@
-"""The one storage interface every backend speaks: a registry repository or an OCI layout.
+"""The one storage interface every backend speaks: a registry repository or an OCI layout
+(and, for writing one image, a docker archive: :class:`ImageSink`).
 
 Operations (copy, push, pull) are written once against :class:`Store`. Capabilities not
 every backend has are small separate protocols, probed with ``isinstance`` at run time.
-
-Identifiers are a tag or a digest string; a digest always wins over a tag.
+Identifiers are a tag or a digest string; a digest always wins over a tag. Which backends
+there are, and how a location opens one, is :mod:`polyarch.schemes`'s table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from polyarch.errors import SizeMismatchError
-from polyarch.models import Descriptor, Manifest
+from polyarch.models import Descriptor, ImageManifest, Manifest
 
-__all__ = ["BlobMounter", "Store", "VerifiedBlobWriter", "get_described", "is_digest"]
+__all__ = [
+    "BlobMounter",
+    "ImageSink",
+    "SoleImage",
+    "Store",
+    "VerifiedBlobWriter",
+    "get_described",
+    "is_digest",
+]
 
 #: Streamed blobs arrive in chunks of at most this many bytes.
 CHUNK_SIZE = 1024 * 1024
@@ -136,3 +145,34 @@ def get_described(store: Store, descriptor: Descriptor) -> Manifest:
             actual=manifest.size,
         )
     return manifest
+
+
+@runtime_checkable
+class SoleImage(Protocol):
+    """A store whose location may name no image, meaning its only one (a layout)."""
+
+    def only_image(self) -> str:
+        """The digest of the only image in the store.
+
+        :raises ManifestNotFoundError: it holds none, or several.
+        """
+        ...
+
+
+@runtime_checkable
+class ImageSink(Protocol):
+    """A place one image is written to, and never read from (``docker-archive:``)."""
+
+    @property
+    def location(self) -> str: ...
+
+    def check(self) -> None:
+        """Refuse a destination that cannot be written, before anything is fetched.
+
+        :raises InvalidInputError: saying why.
+        """
+        ...
+
+    def write_image(self, source: Store, manifest: ImageManifest, *, tags: Sequence[str]) -> None:
+        """Write ``manifest``'s image, its blobs streamed from ``source``, whole or not at all."""
+        ...

@@ -743,7 +743,7 @@ class _BarrierStore:
 
 
 def test_describe_fetches_children_concurrently() -> None:
-    from polyarch.describe import IndexDescription, describe
+    from polyarch.ops.describe import IndexDescription, describe
 
     images = [
         make_image({"architecture": a, "os": "linux"}, seed=14) for a in ("amd64", "arm64", "386")
@@ -759,7 +759,7 @@ def test_describe_fetches_children_concurrently() -> None:
 def test_describe_one_worker_is_sequential() -> None:
     import threading as _threading
 
-    from polyarch.describe import describe
+    from polyarch.ops.describe import describe
 
     images = [make_image({"architecture": a, "os": "linux"}, seed=15) for a in ("amd64", "arm64")]
     store = _BarrierStore(make_index(images, oci=True), images)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.copy import BlobTransfer, copy_image
 from polyarch.errors import NoMatchingPlatformError
 from polyarch.layout import LayoutStore
+from polyarch.ops.copy import BlobTransfer, copy_image
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryStore

@@ -43,7 +43,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from polyarch.lists import PendingListStore
+from polyarch.ops.pending import PendingListStore
 from polyarch.reference import Reference
 from tests.cli.test_cli import POLYARCH
 from tests.imagegen import OCI_INDEX, OCI_MANIFEST, SyntheticImage, make_image, sha256_digest

@@ -9,7 +9,7 @@ that refuses: it answers chosen manifest PUTs itself (400 ``MANIFEST_INVALID``, 
 records every manifest PUT it saw.
 
 Concurrent pushes of lists that share children, by several ``polyarch push`` processes
-at once and by threads calling :func:`polyarch.lists.push_list`: every push succeeds,
+at once and by threads calling :func:`polyarch.ops.lists.push_list`: every push succeeds,
 every tag resolves to exactly the digest polyarch printed, and every child is there with
 its own bytes (read back with ``skopeo inspect --raw`` too). Distribution 2.8 rewrites
 link files in place, so a manifest naming a blob or child that another push is linking at
@@ -40,8 +40,9 @@ from polyarch.auth import Credentials
 from polyarch.digest import Digest
 from polyarch.errors import DigestMismatchError, RegistryError
 from polyarch.index import ListFormat
-from polyarch.lists import PendingListStore, create_list, push_list
 from polyarch.models import Descriptor, parse_manifest
+from polyarch.ops.lists import create_list, push_list
+from polyarch.ops.pending import PendingListStore
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryOptions, RegistryStore
 from polyarch.registry.store import LINK_RACE_WAITS
@@ -596,7 +597,7 @@ def test_concurrent_push_list_threads_of_lists_sharing_children(
             create_list(
                 Reference.parse(f"{host}/{dst}:{plan.tag}"),
                 [Reference.parse(f"{host}/{bench.repo('src')}:{m}") for m in plan.members],
-                registries=registries,
+                open_store=registries.store,
                 store=store,
             )
 
@@ -607,7 +608,7 @@ def test_concurrent_push_list_threads_of_lists_sharing_children(
             with Registries() as own:
                 result = push_list(
                     target,
-                    registries=shared if shared_client else own,
+                    open_store=(shared if shared_client else own).store,
                     store=store,
                     format=plan.format,
                 )
@@ -645,7 +646,7 @@ def test_concurrent_pushes_with_bearer_tokens(
             create_list(
                 Reference.parse(f"{tr.host}/{dst}:{plan.tag}"),
                 [Reference.parse(f"{tr.host}/{src}:{m}") for m in plan.members],
-                registries=registries,
+                open_store=registries.store,
                 store=store,
             )
         mark = tr.tokens.mark()
@@ -653,7 +654,9 @@ def test_concurrent_pushes_with_bearer_tokens(
         def push(plan: Plan) -> str:
             target = Reference.parse(f"{tr.host}/{dst}:{plan.tag}")
             return str(
-                push_list(target, registries=registries, store=store, format=plan.format).digest
+                push_list(
+                    target, open_store=registries.store, store=store, format=plan.format
+                ).digest
             )
 
         with ThreadPoolExecutor(len(plans)) as pool:

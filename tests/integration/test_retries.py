@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 
 from polyarch.auth import Credentials
-from polyarch.copy import copy_image
 from polyarch.digest import Digest
 from polyarch.errors import NetworkError, RegistryError
 from polyarch.layout import LayoutStore
 from polyarch.models import Descriptor, ImageManifest
+from polyarch.ops.copy import copy_image
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryClient, RegistryOptions, RegistryStore
 from polyarch.registry._http import MIN_RATE

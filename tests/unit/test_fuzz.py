@@ -31,7 +31,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from polyarch import mediatype as mt
-from polyarch.copy import select_entries, subset_index
 from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier, verify_bytes
 from polyarch.errors import (
     ContentError,
@@ -48,9 +47,11 @@ from polyarch.errors import (
     SizeMismatchError,
 )
 from polyarch.layout import LayoutStore
-from polyarch.lists import PendingListStore
-from polyarch.location import LayoutLocation, RegistryLocation, parse_location
+from polyarch.location import LayoutLocation, RegistryLocation
 from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
+from polyarch.ops.copy import select_entries, subset_index
+from polyarch.ops.pending import PendingListStore
+from polyarch.ops.resolve import choose
 from polyarch.platform import (
     Platform,
     format_all,
@@ -61,7 +62,7 @@ from polyarch.platform import (
     rank,
 )
 from polyarch.reference import Reference
-from polyarch.resolve import choose
+from polyarch.schemes import parse_location
 
 T = TypeVar("T")
 Doc = Any

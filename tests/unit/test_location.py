@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError, InvalidLocationError, InvalidReferenceError
-from polyarch.location import LayoutLocation, RegistryLocation, parse_location
+from polyarch.location import LayoutLocation, RegistryLocation
 from polyarch.reference import Reference
+from polyarch.schemes import parse_location
 
 DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

@@ -1,4 +1,4 @@
-"""polyarch.resolve: the best entry of an index for a platform, and why.
+"""polyarch.ops.resolve: the best entry of an index for a platform, and why.
 
 Indexes are built as bytes and parsed with :func:`polyarch.models.parse_manifest`, so the
 entries are exactly what a registry would give. Hosts are always passed in; nothing here
@@ -16,8 +16,8 @@ import pytest
 from polyarch import mediatype as mt
 from polyarch.errors import NoMatchingPlatformError, NotFoundError
 from polyarch.models import ImageIndex, parse_manifest
+from polyarch.ops.resolve import Choice, available_platforms, choose
 from polyarch.platform import Platform
-from polyarch.resolve import Choice, available_platforms, choose
 
 ATTESTATION = {
     mt.ANNOTATION_REFERENCE_TYPE: mt.ATTESTATION_MANIFEST,

@@ -32,9 +32,9 @@ from typing import Any
 
 from polyarch import gojson
 from polyarch import mediatype as mt
-from polyarch.describe import ImageDescription, IndexDescription
 from polyarch.digest import Digest
 from polyarch.models import Descriptor, ImageConfig, Manifest
+from polyarch.ops.describe import ImageDescription, IndexDescription
 from polyarch.platform import Platform
 
 __all__ = ["DockerImage", "config_platform", "from_description", "render"]

@@ -1,4 +1,4 @@
-"""Options shared by every command that talks to a registry."""
+"""Options and parsing shared by the commands; their defaults are the library's own."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-if TYPE_CHECKING:
-    from polyarch.platform import Platform
-    from polyarch.registry import Registries
+from polyarch.errors import InvalidInputError
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.platform import Platform
+from polyarch.registry import Registries
+from polyarch.registry.options import (
+    DEFAULT_BACKOFF,
+    DEFAULT_CERTS_DIR,
+    DEFAULT_RETRIES,
+    RegistryOptions,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,7 +28,7 @@ jobs_option = click.option(
     "--jobs",
     "-j",
     type=click.IntRange(1, 64),
-    default=8,
+    default=DEFAULT_JOBS,
     show_default=True,
     help="Transfers and requests in flight at once.",
 )
@@ -48,14 +55,14 @@ def registry_options(func: F) -> F:
     @click.option(
         "--certs-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=lambda: os.environ.get("POLYARCH_CERTS_DIR", "/etc/docker/certs.d"),
-        show_default="/etc/docker/certs.d",
+        default=lambda: os.environ.get("POLYARCH_CERTS_DIR", str(DEFAULT_CERTS_DIR)),
+        show_default=str(DEFAULT_CERTS_DIR),
         help="Per-registry certificates, as docker reads them (HOST/ca.crt).",
     )
     @click.option(
         "--retries",
         type=click.IntRange(0, 100),
-        default=4,
+        default=DEFAULT_RETRIES,
         show_default=True,
         help="Retry failed requests and transfers this many times (0: never).",
     )
@@ -68,8 +75,6 @@ def registry_options(func: F) -> F:
         retries: int,
         **kwargs: Any,
     ) -> Any:
-        from polyarch.registry import Registries, RegistryOptions
-
         options = RegistryOptions(
             insecure=insecure,
             ca_file=ca_file,
@@ -77,19 +82,16 @@ def registry_options(func: F) -> F:
             retries=retries,
             backoff=_backoff(),
         )
-        registries: Registries = Registries(options)
-        with registries:
+        with Registries(options) as registries:
             return func(*args, registries=registries, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
 def _backoff() -> float:
-    from polyarch.errors import InvalidInputError
-
     text = os.environ.get("POLYARCH_RETRY_BACKOFF", "").strip()
     if not text:
-        return 0.5
+        return DEFAULT_BACKOFF
     try:
         value = float(text)
     except ValueError:
@@ -103,8 +105,7 @@ def _backoff() -> float:
 
 def parse_platform(text: str) -> Platform:
     """A platform the user typed; a one-part one (``linux``, ``arm64``) takes its other
-    half from this machine (read only then: the detection loads more than parsing)."""
-    from polyarch.platform import Platform
+    half from this machine (detected only then: it loads more than parsing does)."""
 
     def this_machine() -> Platform:
         from polyarch.host import host_platform

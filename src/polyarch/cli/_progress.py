@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from polyarch.copy import BlobTransfer, CopyProgress
+from polyarch.ops.copy import BlobTransfer, CopyProgress
 
 if TYPE_CHECKING:
     from polyarch.models import Descriptor
-    from polyarch.resolve import Choice
+    from polyarch.ops.resolve import Choice
 
 
 @contextlib.contextmanager

@@ -27,9 +27,9 @@ from rich.text import Text
 from rich.tree import Tree
 
 from polyarch import mediatype as mt
-from polyarch.describe import Description, ImageDescription, IndexDescription
 from polyarch.digest import Digest
 from polyarch.models import Descriptor
+from polyarch.ops.describe import Description, ImageDescription, IndexDescription
 from polyarch.platform import format_all
 
 __all__ = ["print_tree"]

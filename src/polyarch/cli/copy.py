@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from polyarch.cli._options import jobs_option, parse_platform, registry_options
-
-if TYPE_CHECKING:
-    from polyarch.platform import Platform
-    from polyarch.registry import Registries
+from polyarch.cli._progress import progress_display
+from polyarch.errors import InvalidInputError
+from polyarch.ops.copy import BlobTransfer, copy_image
+from polyarch.ops.targets import check_copy_destination, copy_tag
+from polyarch.platform import Platform
+from polyarch.registry import Registries
+from polyarch.schemes import open_store, open_target, parse_location
 
 
 def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
-    """``--platform a,b --platform c`` -> three platforms, normalized."""
-
+    """``--platform a,b --platform c`` -> three platforms."""
     return [
         parse_platform(part.strip())
         for value in values
@@ -55,25 +55,14 @@ def copy(
     registry are mounted, the rest is streamed and verified; the index goes last. Run
     it again after an interruption: only what is missing is copied.
     """
-    from polyarch.cli._progress import progress_display
-    from polyarch.copy import BlobTransfer, copy_image
-    from polyarch.errors import InvalidInputError
-    from polyarch.location import parse_location
-    from polyarch.stores import open_store, open_target
-
     if all_ and platforms:
         raise InvalidInputError("--all and --platform contradict each other")
     wanted = parse_platforms(platforms)
     src = open_target(source, registries=registries)
-    dest_location = parse_location(destination, default_tag=None)
-    dest_store = open_store(dest_location, registries=registries)
-    if dest_location.digest:
-        raise InvalidInputError(
-            f"{destination!r} names a digest: a copy is written under a tag",
-            hint="name the destination with :TAG, or with no tag to keep the source's",
-        )
-    # Something must name the copy, or a layout would hold it as no root at all.
-    tag = dest_location.tag or src.location.tag or "latest"
+    target = parse_location(destination, default_tag=None)
+    check_copy_destination(target)
+    dest_store = open_store(target, registries=registries)
+    tag = copy_tag(src.location, target)
     with progress_display(quiet=quiet) as progress:
         result = copy_image(
             src.store,

@@ -8,18 +8,23 @@ from typing import TYPE_CHECKING
 import click
 
 from polyarch.cli._options import parse_platform, registry_options
+from polyarch.digest import Digest
+from polyarch.errors import NotFoundError
+from polyarch.home import pending_list_path
+from polyarch.location import Location, RegistryLocation
+from polyarch.models import Descriptor, ImageIndex, ImageManifest
+from polyarch.ops.describe import Description, ImageDescription, IndexDescription, describe_manifest
+from polyarch.ops.resolve import choose, image_for_platform
+from polyarch.platform import Platform
+from polyarch.reference import DEFAULT_TAG, Reference
+from polyarch.registry import Registries
+from polyarch.schemes import Target, open_target, parse_location
 
+# Loaded only by the output that needs them: docker's JSON (the Go encoder), the text
+# tree (rich), progress lines (the copy machinery) and pending lists (when one exists).
 if TYPE_CHECKING:
     from polyarch.cli._docker_json import DockerImage
-    from polyarch.describe import Description
-    from polyarch.digest import Digest
-    from polyarch.lists import PendingEntry, PendingList
-    from polyarch.location import Location
-    from polyarch.models import Descriptor
-    from polyarch.platform import Platform
-    from polyarch.reference import Reference
-    from polyarch.registry import Registries
-    from polyarch.stores import Target
+    from polyarch.ops.pending import PendingEntry, PendingList
 
 
 @click.command()
@@ -73,8 +78,6 @@ def inspect(
     if len(names) == 2:
         _inspect_pending_entry(names[0], names[1], view)
         return
-    from polyarch.location import RegistryLocation, parse_location
-
     location = parse_location(names[0])
     if isinstance(location, RegistryLocation):
         pending = _load_pending(location.reference)
@@ -103,16 +106,11 @@ class _View:
 def _inspect_stored(
     location: Location, view: _View, wanted: Platform | None, registries: Registries
 ) -> None:
-    from polyarch.cli import _docker_json
-    from polyarch.describe import describe_manifest
-    from polyarch.stores import open_target
-
     target = open_target(location, registries=registries)
     manifest = target.get_manifest()
     top = manifest.digest
     if wanted is not None:
         from polyarch.cli._progress import report_choices
-        from polyarch.resolve import image_for_platform
 
         manifest, choices = image_for_platform(target.store, manifest, wanted, where=str(target))
         report_choices(choices)
@@ -121,8 +119,6 @@ def _inspect_stored(
         return
     # docker's verbose JSON of a list takes each platform from the list entry: the
     # children's configs add nothing to it, so only the text view fetches them.
-    from polyarch.models import ImageIndex
-
     configs = view.text or not isinstance(manifest, ImageIndex)
     description = describe_manifest(target.store, manifest, configs=configs)
     ref = _ref_of(target, None if manifest.digest == top else manifest.digest)
@@ -131,6 +127,8 @@ def _inspect_stored(
 
         print_tree(description, title=ref, full_digests=view.verbose)
         return
+    from polyarch.cli import _docker_json
+
     shown = _docker_json.from_description(
         description, ref=ref, child_ref=lambda digest: _ref_of(target, digest)
     )
@@ -140,13 +138,11 @@ def _inspect_stored(
 def _ref_of(target: Target, digest: Digest | None) -> str:
     """docker's ``Ref``: the reference asked for, normalized; for an entry of a list, with
     the entry's digest (``reference.WithDigest``: a tag is kept, a digest replaced)."""
-    from polyarch.location import RegistryLocation
-
     location = target.location
     if isinstance(location, RegistryLocation):
         reference = location.reference
         if reference.identifier is None:
-            reference = reference.with_tag("latest")
+            reference = reference.with_tag(DEFAULT_TAG)
         return str(reference if digest is None else reference.with_digest(digest))
     # An OCI layout: oci:PATH@DIGEST names an entry so that it can be read back.
     return str(location) if digest is None else f"oci:{location.path}@{digest}"
@@ -157,22 +153,19 @@ def _ref_of(target: Target, digest: Digest | None) -> str:
 
 def _load_pending(reference: Reference) -> PendingList | None:
     """The local pending list named ``reference``, if there is one."""
-    from polyarch.home import pending_list_path
-
     try:
         pending_list_path(reference).stat()
     except FileNotFoundError:
         return None  # nearly always, and then the list machinery need not be loaded
     except OSError:
         pass  # load reports it, as for a file it cannot read
-    from polyarch.lists import PendingListStore
+    from polyarch.ops.pending import PendingListStore
 
     return PendingListStore().load(reference)
 
 
 def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | None) -> None:
     from polyarch.cli import _docker_json
-    from polyarch.resolve import choose
 
     index = pending.index()
     by_digest = {entry.descriptor.digest: entry for entry in pending.entries}
@@ -188,7 +181,6 @@ def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | 
     ordered = [by_digest[d.digest] for d in index.manifests]
     if view.text:
         from polyarch.cli._tree import print_tree
-        from polyarch.describe import IndexDescription
 
         children = tuple(
             _entry_description(e, d) for e, d in zip(ordered, index.manifests, strict=True)
@@ -205,9 +197,6 @@ def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | 
 
 
 def _inspect_pending_entry(list_text: str, ref_text: str, view: _View) -> None:
-    from polyarch.errors import NotFoundError
-    from polyarch.reference import Reference
-
     list_ref = Reference.parse(list_text)
     pending = _load_pending(list_ref)
     if pending is None:
@@ -215,33 +204,8 @@ def _inspect_pending_entry(list_text: str, ref_text: str, view: _View) -> None:
             f"no local manifest list {list_ref.familiar}",
             hint=f"create it first: polyarch create {list_ref.familiar} IMAGE...",
         )
-    _show_pending_entry(pending, _find_entry(pending, Reference.parse(ref_text)), view)
-
-
-def _find_entry(pending: PendingList, member: Reference) -> PendingEntry:
-    """The entry ``member`` names: by its member reference (as docker matches), else by
-    digest; a member that brought several entries (an index) must be named by digest."""
-    from polyarch.errors import InvalidInputError, NotFoundError
-
-    hits = [e for e in pending.entries if e.source == member]
-    if member.digest is not None:
-        by_digest = [e for e in pending.entries if e.descriptor.digest == member.digest]
-        hits = [e for e in hits if e.descriptor.digest == member.digest] or by_digest or hits
-    if not hits:
-        members = sorted({e.source.familiar for e in pending.entries})
-        raise NotFoundError(
-            f"{member.familiar} is not in the local list {pending.reference.familiar}",
-            hint=f"its members: {', '.join(members)}" if members else None,
-        )
-    if len(hits) > 1:
-        choices = ", ".join(
-            f"{e.descriptor.platform or 'attestation'} = {e.descriptor.digest}" for e in hits
-        )
-        raise InvalidInputError(
-            f"{member.familiar} has {len(hits)} entries in {pending.reference.familiar}: {choices}",
-            hint=f"name one by digest: {member.with_digest(None).familiar_name}@sha256:...",
-        )
-    return hits[0]
+    entry = pending.entries[pending.find(Reference.parse(ref_text))]
+    _show_pending_entry(pending, entry, view)
 
 
 def _show_pending_entry(pending: PendingList, entry: PendingEntry, view: _View) -> None:
@@ -269,9 +233,6 @@ def _docker_entry(entry: PendingEntry) -> DockerImage:
 
 
 def _entry_description(entry: PendingEntry, descriptor: Descriptor) -> Description:
-    from polyarch.describe import ImageDescription, IndexDescription
-    from polyarch.models import ImageManifest
-
     manifest = entry.manifest
     if isinstance(manifest, ImageManifest):
         return ImageDescription(manifest, descriptor)

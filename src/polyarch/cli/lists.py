@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from polyarch.cli._options import jobs_option, registry_options
+from polyarch.errors import NotFoundError
+from polyarch.ops.lists import annotate_list, create_list, push_list
+from polyarch.ops.pending import PendingListStore
+from polyarch.reference import Reference
+from polyarch.registry import Registries
 
 if TYPE_CHECKING:
-    from polyarch.registry import Registries
+    from polyarch.index import ListFormat
 
 
 @click.command()
@@ -26,14 +31,12 @@ def create(
     Each member's platform is read from its image config. A member that is itself a list
     (a buildx image with attestations) adds all of its images.
     """
-    from polyarch.lists import PendingListStore, create_list
-    from polyarch.reference import Reference
 
     target = Reference.parse(manifest_list)
     pending = create_list(
         target,
         [Reference.parse(m) for m in members],
-        registries=registries,
+        open_store=registries.store,
         store=PendingListStore(),
         amend=amend,
         jobs=jobs,
@@ -67,8 +70,6 @@ def annotate(
     os_features: tuple[str, ...],
 ) -> None:
     """Set the platform of MEMBER's entry in the local list MANIFEST_LIST."""
-    from polyarch.lists import PendingListStore, annotate_list
-    from polyarch.reference import Reference
 
     features = [f.strip() for value in os_features for f in value.split(",") if f.strip()]
     annotate_list(
@@ -102,18 +103,13 @@ def push(
     registries: Registries,
 ) -> None:
     """Push the local list MANIFEST_LIST to its registry; print its digest."""
-    from typing import cast
-
-    from polyarch.index import ListFormat
-    from polyarch.lists import PendingListStore, push_list
-    from polyarch.reference import Reference
 
     target = Reference.parse(manifest_list)
     result = push_list(
         target,
-        registries=registries,
+        open_store=registries.store,
         store=PendingListStore(),
-        format=cast(ListFormat | None, list_format),
+        format=cast("ListFormat | None", list_format),
         purge=purge,
         jobs=jobs,
         on_manifest=lambda ref: click.echo(f"Pushed ref {ref}", err=True),
@@ -127,9 +123,6 @@ def push(
 @click.argument("manifest_lists", nargs=-1, required=True)
 def rm(manifest_lists: tuple[str, ...]) -> None:
     """Delete local manifest lists."""
-    from polyarch.errors import NotFoundError
-    from polyarch.lists import PendingListStore
-    from polyarch.reference import Reference
 
     store = PendingListStore()
     missing = []

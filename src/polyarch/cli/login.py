@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import click
 
+from polyarch.auth import Credentials, erase_credentials, store_credentials
 from polyarch.cli._options import registry_options
-
-if TYPE_CHECKING:
-    from polyarch.registry import Registries
+from polyarch.errors import InvalidInputError
+from polyarch.reference import DEFAULT_REGISTRY, normalize_registry
+from polyarch.registry import Registries
+from polyarch.registry.client import RegistryClient
 
 
 @click.command()
 @click.option("-u", "--username", help="Username.")
 @click.option("-p", "--password", help="Password (visible to other users; prefer stdin).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.argument("server", required=False, default="docker.io")
+@click.argument("server", required=False, default=DEFAULT_REGISTRY)
 @registry_options
 def login(
     server: str,
@@ -32,10 +33,6 @@ def login(
     The credentials are checked against the registry before they are stored, in
     $DOCKER_CONFIG/config.json or the credential helper it names.
     """
-    from polyarch.auth import Credentials, store_credentials
-    from polyarch.errors import InvalidInputError
-    from polyarch.reference import normalize_registry
-    from polyarch.registry import RegistryClient
 
     registry = normalize_registry(server)
     if password is not None and password_stdin:
@@ -60,11 +57,9 @@ def login(
 
 
 @click.command()
-@click.argument("server", required=False, default="docker.io")
+@click.argument("server", required=False, default=DEFAULT_REGISTRY)
 def logout(server: str) -> None:
     """Remove the stored credentials for SERVER (default: Docker Hub)."""
-    from polyarch.auth import erase_credentials
-    from polyarch.reference import normalize_registry
 
     registry = normalize_registry(server)
     if erase_credentials(registry):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
 import click
 
 from polyarch.cli._options import jobs_option, parse_platform, registry_options
-
-if TYPE_CHECKING:
-    from polyarch.registry import Registries
-
-ARCHIVE_PREFIX = "docker-archive:"
+from polyarch.cli._progress import progress_display, report_choices
+from polyarch.ops.copy import copy_image
+from polyarch.ops.resolve import image_for_platform
+from polyarch.ops.targets import archive_tags, copy_tag, pull_destination
+from polyarch.registry import Registries
+from polyarch.schemes import open_location, open_target, parse_location
+from polyarch.store import ImageSink
 
 
 @click.command()
@@ -41,46 +40,21 @@ def pull(
     (for docker load). The entry of a multi-platform image is chosen the way containerd
     chooses: the exact platform if present, else the best one the platform can run.
     """
-    from polyarch.cli._progress import progress_display, report_choices
-    from polyarch.copy import copy_image
-    from polyarch.errors import InvalidInputError
-    from polyarch.location import LayoutLocation, RegistryLocation, parse_location
-    from polyarch.resolve import image_for_platform
-    from polyarch.stores import open_store, open_target
-
     if platform_text == "all":
         wanted = None
     elif platform_text:
         wanted = parse_platform(platform_text)
     else:
-        from polyarch.host import host_platform
+        from polyarch.host import host_platform  # the detection loads more than parsing
 
         wanted = host_platform()
 
     # The destination is checked before anything is fetched.
-    archive: Path | None = None
-    layout: LayoutLocation | None = None
-    if destination.startswith(ARCHIVE_PREFIX):
-        archive = Path(destination.removeprefix(ARCHIVE_PREFIX))
-        if not archive.name:
-            raise InvalidInputError(f"{destination!r} names no file")
-        from polyarch.archive import check_destination
-
-        check_destination(archive)
-        if wanted is None:
-            raise InvalidInputError(
-                "a docker archive holds one image: --platform all needs an oci: destination"
-            )
-    else:
-        location = parse_location(destination, default_tag=None)
-        if not isinstance(location, LayoutLocation):
-            raise InvalidInputError(
-                f"pull writes to oci:DIR or docker-archive:FILE, not {destination!r}",
-                hint="to copy between registries, use: polyarch copy SOURCE DESTINATION",
-            )
-        if location.digest:
-            raise InvalidInputError(f"{destination!r} names a digest; name a tag or nothing")
-        layout = location
+    target = parse_location(destination, default_tag=None)
+    pull_destination(target, whole_index=wanted is None)
+    opened = open_location(target, registries=registries)
+    if isinstance(opened, ImageSink):
+        opened.check()
 
     source = open_target(image, registries=registries)
     identifier = source.identifier
@@ -92,24 +66,17 @@ def pull(
         report_choices(choices)
         identifier = manifest.digest
 
-    if archive is not None:
-        from polyarch.archive import write_docker_archive
-
-        assert manifest is not None
-        repo_tags = []
-        if isinstance(source.location, RegistryLocation) and source.location.tag:
-            repo_tags = [source.location.reference.with_digest(None).familiar]
-        write_docker_archive(archive, source.store, manifest, repo_tags=repo_tags)
+    if isinstance(opened, ImageSink):
+        assert manifest is not None  # a sink takes one platform: checked above
+        opened.write_image(source.store, manifest, tags=archive_tags(source.location))
         click.echo(str(manifest.digest))
         return
-
-    assert layout is not None
     with progress_display(quiet=quiet) as progress:
         result = copy_image(
             source.store,
             identifier,
-            open_store(layout),
-            tag=layout.tag or source.location.tag or "latest",
+            opened,
+            tag=copy_tag(source.location, target),
             jobs=jobs,
             progress=progress,
             manifest=manifest,  # chosen above: not fetched twice

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from polyarch.cli._options import registry_options
-
-if TYPE_CHECKING:
-    from polyarch.registry import Registries
+from polyarch.location import LayoutLocation
+from polyarch.registry import Registries
+from polyarch.schemes import open_store, open_target, parse_location
 
 
 @click.command()
@@ -21,9 +19,6 @@ def tags(repository: str, registries: Registries) -> None:
     Tags are sorted; a registry's are printed page by page as they arrive (each page
     sorted, the pages in the registry's order), so a huge list starts at once.
     """
-    from polyarch.location import LayoutLocation, parse_location
-    from polyarch.stores import open_store
-
     location = parse_location(repository, default_tag=None)
     if isinstance(location, LayoutLocation) and location.identifier:
         location = LayoutLocation(location.path)
@@ -40,7 +35,5 @@ def digest(image: str, registries: Registries) -> None:
     On a registry this is one HEAD request, which Docker Hub does not count against its
     pull rate limit.
     """
-    from polyarch.stores import open_target
-
     target = open_target(image, registries=registries)
     click.echo(target.store.resolve(target.identifier).digest)

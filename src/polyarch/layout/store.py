@@ -152,6 +152,22 @@ class LayoutStore:
     def list_tags(self) -> list[str]:
         return self._tags_of(self.roots())
 
+    def only_image(self) -> str:
+        """The digest of the layout's only image (what ``oci:PATH`` alone means).
+
+        :raises ManifestNotFoundError: the layout holds no image, or several.
+        """
+        roots = self.roots()
+        if len(roots) == 1:
+            return roots[0].digest
+        tags = self._tags_of(roots)
+        problem = "has no image" if not roots else f"holds {len(roots)} images"
+        raise ManifestNotFoundError(
+            f"{self.location} {problem}; name one with :TAG or @DIGEST",
+            where=self.location,
+            hint=f"tags: {', '.join(tags)}" if tags else None,
+        )
+
     def iter_tags(self) -> Iterator[str]:
         return iter(self.list_tags())
 

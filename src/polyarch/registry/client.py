@@ -211,6 +211,9 @@ class RegistryClient:
                     request = Request(method, target, headers=headers, body=content)
                     # Nothing is read before we decide how much to read.
                     response = sender.send(request, wanted)
+                    if expect(response) if expect is not None else response.is_success:
+                        # Buffering reads the body: a break there is a transport error too.
+                        return response if stream else self._buffered(response, label)
                 except PolyarchError as err:
                     # From the auth flow: a token service that answered "not now".
                     idempotent = replayable and method in IDEMPOTENT
@@ -231,8 +234,6 @@ class RegistryClient:
                     ):
                         continue
                     raise error from err
-                if expect(response) if expect is not None else response.is_success:
-                    return response if stream else self._buffered(response, label)
                 status = response.status_code
                 if may_send_again(method, replayable=replayable, status=status):
                     wait = retry_after(response.headers.get("Retry-After"))

@@ -15,9 +15,18 @@ from polyarch.errors import InvalidInputError
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
 
-__all__ = ["DEFAULT_CERTS_DIR", "RegistryOptions"]
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "DEFAULT_CERTS_DIR",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "RegistryOptions",
+]
 
 DEFAULT_CERTS_DIR = Path("/etc/docker/certs.d")
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +53,10 @@ class RegistryOptions:
     certs_dir: Path = DEFAULT_CERTS_DIR
     config_dir: Path | None = None
     credentials: Credentials | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
     max_connections: int = 32
-    retries: int = 4
-    backoff: float = 0.5
+    retries: int = DEFAULT_RETRIES
+    backoff: float = DEFAULT_BACKOFF
     max_wait: float = 30.0
 
     def __post_init__(self) -> None:

@@ -13,257 +13,77 @@ push of an unchanged list is recognized and skipped.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from polyarch import mediatype as mt
-from polyarch.atomic import write_atomically
 from polyarch.digest import Digest
 from polyarch.errors import (
     ConflictError,
-    ContentError,
     InvalidInputError,
-    InvalidManifestError,
     InvalidPlatformError,
     NotFoundError,
-    os_error,
 )
-from polyarch.home import (
-    HASHED_NAME_MARK,
-    default_home,
-    pending_list_path,
-    pending_lists_directory,
-)
-from polyarch.models import (
-    Descriptor,
-    ImageConfig,
-    ImageIndex,
-    ImageManifest,
-    load_document,
-    parse_manifest,
-)
+from polyarch.models import ImageManifest
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.pending import PendingEntry, PendingList, PendingListStore
+from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, normalize, suggest_architecture
-from polyarch.reference import Reference
-from polyarch.store import get_described
+from polyarch.reference import DEFAULT_TAG, Reference
+from polyarch.store import Store
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
-    from polyarch.registry import Registries
 
 __all__ = [
-    "PendingEntry",
-    "PendingList",
-    "PendingListStore",
     "PushResult",
+    "StoreOpener",
     "annotate_list",
+    "check_duplicates",
     "create_list",
-    "default_home",
     "push_list",
+    "validate_platform",
 ]
 
 log = logging.getLogger(__name__)
 
-FILE_VERSION = 1
-DEFAULT_JOBS = 8
-#: The largest pending-list file read: every entry's manifest bytes, base64, up to the
-#: manifest size limit each, for lists of a few hundred entries.
-MAX_FILE_SIZE = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class PendingEntry:
-    """One entry of a pending list: where it came from, its descriptor, its bytes."""
-
-    source: Reference
-    descriptor: Descriptor
-    raw: bytes = field(repr=False)
-
-    @property
-    def manifest(self) -> ImageManifest | ImageIndex:
-        return parse_manifest(self.raw, self.descriptor.media_type, digest=self.descriptor.digest)
-
-    @property
-    def is_attestation(self) -> bool:
-        return self.descriptor.is_attestation
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": str(self.source),
-            "descriptor": self.descriptor.to_dict(),
-            "raw": base64.b64encode(self.raw).decode(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PendingEntry:
-        descriptor = Descriptor.from_dict(data["descriptor"])
-        raw = base64.b64decode(data["raw"], validate=True)
-        if Digest.of(raw, descriptor.digest.algorithm) != descriptor.digest:
-            raise ContentError(f"the saved bytes of {descriptor.digest} do not match it")
-        return cls(Reference.parse(data["source"], default_tag=None), descriptor, raw)
-
-
-@dataclass(frozen=True, slots=True)
-class PendingList:
-    """A manifest list being prepared: its target reference and its entries, in order."""
-
-    reference: Reference
-    entries: tuple[PendingEntry, ...]
-
-    def index(self, format: ListFormat | None = None) -> ImageIndex:
-        """The exact list ``push`` sends.
-
-        Entries are ordered as docker orders them, by the file name its store gives each
-        member (``/`` and ``:`` replaced), so the same members give docker's digest
-        whatever order they were named in; the entries of one index member keep their
-        order.
-        """
-        # Only push and inspect build the list: create need not load index and gojson.
-        from polyarch.index import build_index
-
-        ordered = sorted(self.entries, key=lambda e: _docker_file_name(str(e.source)))
-        return build_index([entry.descriptor for entry in ordered], format=format)
-
-    @property
-    def images(self) -> tuple[PendingEntry, ...]:
-        return tuple(e for e in self.entries if not e.is_attestation)
-
-
-def _docker_file_name(reference: str) -> str:
-    return reference.replace(":", "-").replace("/", "_")
-
-
-class PendingListStore:
-    """Pending lists on disk, one file each, replaced atomically."""
-
-    def __init__(self, home: Path | None = None) -> None:
-        self.home = home if home is not None else default_home()
-
-    @property
-    def directory(self) -> Path:
-        return pending_lists_directory(self.home)
-
-    def path_for(self, reference: Reference) -> Path:
-        return pending_list_path(reference, self.home)
-
-    def load(self, reference: Reference) -> PendingList | None:
-        path = self.path_for(reference)
-        doc = self._read(path)
-        if doc is None:
-            return None
-        try:
-            if doc.get("version") != FILE_VERSION:
-                raise ValueError(f"unknown version {doc.get('version')!r}")
-            if doc.get("reference", str(reference)) != str(reference):
-                raise ValueError(f"it holds the list {doc.get('reference')!r}")
-            entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
-        except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
-            raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
-        return PendingList(reference, entries)
-
-    @staticmethod
-    def _read(path: Path) -> dict[str, Any] | None:
-        """The parsed file, ``None`` when there is none.
-
-        :raises InvalidManifestError: it cannot be read, or is not a JSON object.
-        """
-        try:
-            with path.open("rb") as stream:
-                data = stream.read(MAX_FILE_SIZE + 1)
-        except FileNotFoundError:
-            return None
-        except OSError as err:
-            raise InvalidManifestError(
-                f"pending list file {path} is unreadable: {err.strerror}"
-            ) from err
-        return load_document(data, f"pending list file {path}", limit=MAX_FILE_SIZE)
-
-    def save(self, pending: PendingList) -> None:
-        path = self.path_for(pending.reference)
-        doc = {
-            "version": FILE_VERSION,
-            "reference": str(pending.reference),
-            "entries": [entry.to_json() for entry in pending.entries],
-        }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(path, json.dumps(doc, indent=1).encode())
-        except OSError as err:
-            raise os_error(err, f"save the pending list {path}") from None
-
-    def remove(self, reference: Reference) -> bool:
-        try:
-            self.path_for(reference).unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
-    def names(self) -> list[Reference]:
-        """The references of the pending lists, from their file names (or, for a name
-        too long to be one, from the file); files that are not pending lists are left
-        out."""
-        if not self.directory.is_dir():
-            return []
-        names: list[Reference] = []
-        for path in self.directory.glob("*.json"):
-            text: object = unquote(path.name.removesuffix(".json"))
-            try:
-                if HASHED_NAME_MARK in path.name:
-                    text = (self._read(path) or {}).get("reference")
-                if isinstance(text, str):
-                    names.append(Reference.parse(text, default_tag=None))
-            except (InvalidInputError, ContentError) as err:
-                log.warning("%s is not a pending list: %s", path, err)
-        return sorted(names, key=str)
+#: Opens the repository a reference names (``Registries.store`` for a run's registries).
+StoreOpener = Callable[[Reference], Store]
 
 
 # -- create ----------------------------------------------------------------------------
 
 
-def _fetch_member(registries: Registries, member: Reference) -> list[PendingEntry]:
+def _fetch_member(open_store: StoreOpener, member: Reference) -> list[PendingEntry]:
     """The entries one member contributes: one image, or every entry of an index."""
-    store = registries.store(member)
+    store = open_store(member)
     identifier = member.identifier
     assert identifier is not None
     manifest = store.get_manifest(identifier)
+    walk = Walk(store, manifest, where=str(member))
     if isinstance(manifest, ImageManifest):
-        return [_image_entry(store, member, manifest)]
+        if not mt.is_config(manifest.config.media_type):
+            raise InvalidInputError(
+                f"{member} is not a container image (config type {manifest.config.media_type})"
+            )
+        config = walk.config(manifest)
+        return [PendingEntry(member, manifest.descriptor(platform=config.platform), manifest.raw)]
     entries: list[PendingEntry] = []
     children = [d for d in manifest.manifests if mt.is_manifest(d.media_type)]
-    skipped = [d for d in manifest.manifests if not mt.is_manifest(d.media_type)]
+    skipped = len(manifest.manifests) - len(children)
     if skipped:
-        log.warning(
-            "%s: skipping %d nested entries that are not image manifests", member, len(skipped)
-        )
+        log.warning("%s: skipping %d nested entries that are not image manifests", member, skipped)
     for child in children:
-        raw = get_described(store, child).raw
+        image = walk.child(manifest, child, depth=0)
         platform = child.platform
-        if platform is None and not child.is_attestation:
+        if platform is None and not child.is_attestation and isinstance(image, ImageManifest):
             # An index entry without a platform: the image's config says what it is.
-            config = _config_of(store, parse_manifest(raw, digest=child.digest))
-            platform = config.platform
-        entries.append(PendingEntry(member, replace(child, platform=platform), raw))
+            platform = walk.config(image).platform
+        entries.append(PendingEntry(member, replace(child, platform=platform), image.raw))
     return entries
-
-
-def _config_of(store: Any, manifest: ImageManifest | ImageIndex) -> ImageConfig:
-    assert isinstance(manifest, ImageManifest)
-    return ImageConfig.parse(store.get_blob(manifest.config), digest=manifest.config.digest)
-
-
-def _image_entry(store: Any, member: Reference, manifest: ImageManifest) -> PendingEntry:
-    if not mt.is_config(manifest.config.media_type):
-        raise InvalidInputError(
-            f"{member} is not a container image (config type {manifest.config.media_type})"
-        )
-    config = _config_of(store, manifest)
-    return PendingEntry(member, manifest.descriptor(platform=config.platform), manifest.raw)
 
 
 def _platform_key(platform: Platform | None) -> tuple[str, ...]:
@@ -317,7 +137,7 @@ def create_list(
     reference: Reference,
     members: Sequence[Reference],
     *,
-    registries: Registries,
+    open_store: StoreOpener,
     store: PendingListStore,
     amend: bool = False,
     jobs: int = DEFAULT_JOBS,
@@ -334,7 +154,7 @@ def create_list(
             hint=f"add to it with --amend, or start over after: polyarch rm {reference.familiar}",
         )
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
-        fetched = list(pool.map(lambda m: _fetch_member(registries, m), members))
+        fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
     new = [entry for entries in fetched for entry in entries]
     entries = _merge(existing.entries if existing else (), new)
     check_duplicates(entries)
@@ -344,24 +164,6 @@ def create_list(
 
 
 # -- annotate --------------------------------------------------------------------------
-
-
-def _select(pending: PendingList, member: Reference) -> list[int]:
-    """Indexes of the entries ``member`` names: by member reference, or by digest."""
-    hits = [
-        i
-        for i, e in enumerate(pending.entries)
-        if not e.is_attestation
-        and (
-            e.source == member
-            or (member.digest is not None and e.descriptor.digest == member.digest)
-            or (member.digest is not None and e.source == member.with_digest(None))
-        )
-    ]
-    if member.digest is not None:
-        exact = [i for i in hits if pending.entries[i].descriptor.digest == member.digest]
-        hits = exact or hits
-    return hits
 
 
 def annotate_list(
@@ -387,23 +189,7 @@ def annotate_list(
             f"no pending list {reference.familiar}",
             hint=f"create it first: polyarch create {reference.familiar} IMAGE...",
         )
-    hits = _select(pending, member)
-    if not hits:
-        present = ", ".join(sorted({e.source.familiar for e in pending.images}))
-        raise NotFoundError(
-            f"{member.familiar} is not in the pending list {reference.familiar}",
-            hint=f"its members: {present}" if present else None,
-        )
-    if len(hits) > 1:
-        choices = ", ".join(
-            f"{pending.entries[i].descriptor.platform} = {pending.entries[i].descriptor.digest}"
-            for i in hits
-        )
-        raise InvalidInputError(
-            f"{member.familiar} has {len(hits)} entries in {reference.familiar} ({choices})",
-            hint=f"name one by digest: {member.with_digest(None).familiar_name}@sha256:...",
-        )
-    index = hits[0]
+    index = pending.find(member)
     entry = pending.entries[index]
     current = entry.descriptor.platform or Platform(os="", architecture="")
     features = list(current.os_features)
@@ -465,7 +251,7 @@ class PushResult:
 def push_list(
     reference: Reference,
     *,
-    registries: Registries,
+    open_store: StoreOpener,
     store: PendingListStore,
     format: ListFormat | None = None,
     purge: bool = False,
@@ -488,8 +274,8 @@ def push_list(
             hint=f"create it first: polyarch create {reference.familiar} IMAGE...",
         )
     index = pending.index(format)
-    target = registries.store(reference)
-    tag = reference.tag or "latest"
+    target = open_store(reference)
+    tag = reference.tag or DEFAULT_TAG
     try:
         unchanged = target.resolve(tag).digest == index.digest
     except NotFoundError:
@@ -506,12 +292,12 @@ def push_list(
     ]
     # Only push moves content: inspect and create, which read pending lists too, need
     # not load the copy machinery.
-    from polyarch.copy import Transfers
+    from polyarch.ops.copy import Transfers
 
     transfers = Transfers()
 
     def push_entry(entry: PendingEntry) -> Reference:
-        source = registries.store(entry.source)
+        source = open_store(entry.source)
         transfers.manifest(source, target, entry.manifest)
         pushed = reference.with_tag(None).with_digest(entry.descriptor.digest)
         if on_manifest is not None:

@@ -13,15 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyarch.errors import NoMatchingPlatformError
-from polyarch.models import (
-    MAX_INDEX_DEPTH,
-    Descriptor,
-    ImageConfig,
-    ImageIndex,
-    ImageManifest,
-    Manifest,
-    too_deep,
-)
+from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest
+from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, is_compatible, matches_strict, normalize, rank
 
 if TYPE_CHECKING:
@@ -91,15 +84,12 @@ def image_for_platform(
     :raises NoMatchingPlatformError: nothing fits; the error lists what is there.
     """
     choices: list[Choice] = []
+    walk = Walk(store, manifest, where=where)
     while isinstance(manifest, ImageIndex):
-        if len(choices) == MAX_INDEX_DEPTH:
-            raise too_deep(where)
         choice = choose(manifest, wanted)
         choices.append(choice)
-        from polyarch.store import get_described
-
-        manifest = get_described(store, choice.descriptor)
-    config = ImageConfig.parse(store.get_blob(manifest.config), digest=manifest.config.digest)
+        manifest = walk.child(manifest, choice.descriptor, depth=len(choices) - 1)
+    config = walk.config(manifest)
     if not choices and not is_compatible(wanted, config.platform):
         raise NoMatchingPlatformError(
             f"{where} is a single {config.platform} image, which {normalize(wanted)} cannot run",

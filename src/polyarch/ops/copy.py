@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import (
-    MAX_INDEX_DEPTH,
     Descriptor,
     ImageIndex,
     ImageManifest,
     Manifest,
     parse_manifest,
-    too_deep,
 )
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, get_described, is_digest
+from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
 
 if TYPE_CHECKING:
     from polyarch import gojson
@@ -195,11 +195,11 @@ class CopyResult:
 
 def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Descriptor]:
     """The entries a platform subset keeps: the best entry for each platform asked for
-    (:func:`polyarch.resolve.choose`), in index order, plus their attestations.
+    (:func:`polyarch.ops.resolve.choose`), in index order, plus their attestations.
 
     :raises NoMatchingPlatformError: a platform no entry can serve.
     """
-    from polyarch.resolve import choose
+    from polyarch.ops.resolve import choose
 
     chosen = {choose(index, platform).descriptor.digest for platform in platforms}
     return [
@@ -238,7 +238,7 @@ def copy_image(
     tag: str | None,
     platforms: Sequence[Platform] = (),
     single: bool = False,
-    jobs: int = 8,
+    jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
     manifest: Manifest | None = None,
 ) -> CopyResult:
@@ -266,12 +266,13 @@ def copy_image(
     if isinstance(root, ImageIndex) and platforms:
         entries = select_entries(root, platforms)
         if single:
-            root = get_described(source, next(e for e in entries if not e.is_attestation))
+            image = next(e for e in entries if not e.is_attestation)
+            root = Walk(source, root).child(root, image, depth=0)
         else:
             root = subset_index(root, entries)
     elif isinstance(root, ImageManifest) and platforms:
         # A single image has no entries to pick: it must run on every platform asked for.
-        from polyarch.resolve import image_for_platform
+        from polyarch.ops.resolve import image_for_platform
 
         where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
         for platform in platforms:
@@ -316,7 +317,7 @@ def copy_image(
         return descriptor
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        images, indexes = _gather(source, root, pool, where=f"{source.location}@{root.digest}")
+        images, indexes = _gather(Walk(source, root), root, pool)
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
         list(pool.map(failing_fast(copy_blob), blobs.values()))
         list(pool.map(failing_fast(put), [image for image in images if image is not root]))
@@ -332,29 +333,24 @@ def copy_image(
 
 
 def _gather(
-    source: Store, root: Manifest, pool: ThreadPoolExecutor, *, where: str, depth: int = 0
+    walk: Walk, root: Manifest, pool: ThreadPoolExecutor, *, depth: int = 0
 ) -> tuple[list[ImageManifest], list[ImageIndex]]:
     """Every image under ``root`` (children fetched concurrently) and every index, the
     innermost first and ``root`` last.
 
-    :raises InvalidManifestError: indexes nested deeper than :data:`MAX_INDEX_DEPTH`.
+    :raises InvalidManifestError: indexes nested deeper than ``MAX_INDEX_DEPTH``.
     """
     if isinstance(root, ImageManifest):
         return [root], []
-    if depth == MAX_INDEX_DEPTH:
-        raise too_deep(where)
-    children = list(pool.map(lambda d: get_described(source, d), root.manifests))
     images: list[ImageManifest] = []
     indexes: list[ImageIndex] = []
     seen: set[str] = set()
-    for child in children:
+    for child in walk.children(root, depth=depth, pool=pool):
         if child.digest in seen:
             continue
         seen.add(child.digest)
         if isinstance(child, ImageIndex):
-            nested_images, nested_indexes = _gather(
-                source, child, pool, where=where, depth=depth + 1
-            )
+            nested_images, nested_indexes = _gather(walk, child, pool, depth=depth + 1)
             images.extend(nested_images)
             indexes.extend(nested_indexes)
         else:

@@ -22,11 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from polyarch import mediatype as mt
-from polyarch.errors import BlobNotFoundError, ManifestNotFoundError
 from polyarch.models import (
     MAX_INDEX_DEPTH,
-    MAX_MANIFEST_SIZE,
     Descriptor,
     ImageConfig,
     ImageIndex,
@@ -34,11 +31,12 @@ from polyarch.models import (
     Manifest,
     too_deep,
 )
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, format_all
-from polyarch.store import Store, get_described
+from polyarch.store import Store
 
 __all__ = [
-    "DEFAULT_JOBS",
     "Description",
     "ImageDescription",
     "IndexDescription",
@@ -47,10 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Children fetched at once. A registry client pools its connections, so more workers
-#: than this mostly add contention; a layout is read from the local disk.
-DEFAULT_JOBS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,93 +152,49 @@ def describe(
 
 
 def describe_manifest(
-    store: Store,
-    manifest: Manifest,
-    *,
-    entry: Descriptor | None = None,
-    configs: bool = True,
-    jobs: int = DEFAULT_JOBS,
-    depth: int = 0,
+    store: Store, manifest: Manifest, *, configs: bool = True, jobs: int = DEFAULT_JOBS
 ) -> Description:
     """Describe a manifest already fetched from ``store`` (see :func:`describe`).
 
-    :param entry: the index entry ``manifest`` was reached through, if any.
-    :param depth: how many indexes ``manifest`` is nested in.
-    :raises InvalidManifestError: indexes nested deeper than :data:`MAX_INDEX_DEPTH`.
+    :raises InvalidManifestError: indexes nested deeper than ``MAX_INDEX_DEPTH``.
     """
-    if isinstance(manifest, ImageManifest):
-        return _describe_image(store, manifest, entry, configs=configs)
-    where = f"{store.location}@{manifest.digest}"
-    if depth == MAX_INDEX_DEPTH:
-        raise too_deep(where)
-    tasks = [
-        _child_task(store, where, position, child, configs=configs, jobs=jobs, depth=depth)
-        for position, child in enumerate(manifest.manifests)
-    ]
-    return IndexDescription(manifest, _run_all(tasks, jobs), entry)
+    return _Describing(Walk(store, manifest), configs=configs, jobs=jobs).of(manifest)
 
 
-def _describe_image(
-    store: Store, manifest: ImageManifest, entry: Descriptor | None, *, configs: bool
-) -> ImageDescription:
-    config_descriptor = manifest.config
-    if not configs:
-        return ImageDescription(manifest, entry)
-    if config_descriptor.size > MAX_MANIFEST_SIZE:
-        # Not an image config (an artifact's payload, maybe): not worth reading here.
-        log.debug("not reading %s: %d bytes", config_descriptor.digest, config_descriptor.size)
-        return ImageDescription(manifest, entry)
-    blob = store.get_blob(config_descriptor)
-    config = None
-    if mt.is_config(config_descriptor.media_type):
-        config = ImageConfig.parse(blob, digest=config_descriptor.digest)
-    return ImageDescription(manifest, entry, blob, config)
+class _Describing:
+    def __init__(self, walk: Walk, *, configs: bool, jobs: int) -> None:
+        self.walk = walk
+        self.configs = configs
+        self.jobs = jobs
 
+    def of(
+        self,
+        manifest: Manifest,
+        reached: tuple[ImageIndex, Descriptor] | None = None,
+        depth: int = 0,
+    ) -> Description:
+        entry = None if reached is None else reached[1]
+        if isinstance(manifest, ImageManifest):
+            if not self.configs:
+                return ImageDescription(manifest, entry)
+            blob = self.walk.config_blob(manifest, reached=reached)
+            if blob is None:
+                log.debug("not reading %s: %d bytes", manifest.config.digest, manifest.config.size)
+                return ImageDescription(manifest, entry)
+            return ImageDescription(manifest, entry, blob, self.walk.image_config(manifest, blob))
 
-def _entry_label(position: int, entry: Descriptor, where: str) -> str:
-    if entry.is_attestation:
-        what = "attestation"
-    elif entry.platform is not None:
-        what = format_all(entry.platform)
-    else:
-        what = "no platform"
-    return f"entry {position + 1} ({what}) of {where}"
+        def child(listed: Descriptor) -> Callable[[], Description]:
+            # Each worker fetches a child and then its config: no phase waits for another.
+            def run() -> Description:
+                found = self.walk.child(manifest, listed, depth=depth)
+                return self.of(found, (manifest, listed), depth + 1)
 
+            return run
 
-def _child_task(
-    store: Store,
-    where: str,
-    position: int,
-    entry: Descriptor,
-    *,
-    configs: bool,
-    jobs: int,
-    depth: int,
-) -> Callable[[], Description]:
-    def run() -> Description:
-        try:
-            manifest = get_described(store, entry)
-        except ManifestNotFoundError as err:
-            raise ManifestNotFoundError(
-                f"{_entry_label(position, entry, where)} is missing: {err}",
-                where=err.where,
-                hint="the list names a manifest the repository does not hold: push that "
-                "image by digest, or rebuild the list",
-            ) from err
-        if isinstance(manifest, ImageIndex):
-            # A nested index: its own children say where they are when they fail.
-            return describe_manifest(
-                store, manifest, entry=entry, configs=configs, jobs=jobs, depth=depth + 1
-            )
-        try:
-            return _describe_image(store, manifest, entry, configs=configs)
-        except BlobNotFoundError as err:
-            label = _entry_label(position, entry, where)
-            raise BlobNotFoundError(
-                f"the config of {label} is missing: {err}", digest=err.digest
-            ) from err
-
-    return run
+        if depth >= MAX_INDEX_DEPTH:
+            raise too_deep(self.walk.where)
+        tasks = [child(listed) for listed in manifest.manifests]
+        return IndexDescription(manifest, _run_all(tasks, self.jobs), entry)
 
 
 def _run_all(tasks: Sequence[Callable[[], Description]], jobs: int) -> tuple[Description, ...]:

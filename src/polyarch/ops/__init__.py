@@ -1,0 +1,16 @@
+"""Operations, written once against :class:`~polyarch.store.Store` (any backend):
+
+``walk``       going down an index tree: children and configs fetched and checked alike
+``resolve``    the entry a platform runs, and why
+``describe``   an image or index with everything it is made of
+``copy``       images and indexes between stores, blobs first, the tag last
+``targets``    which tag a copy or a pull is written under, and where
+``pending``    the pending lists of ``create``, on disk
+``lists``      create, annotate and push of pending lists
+"""
+
+__all__ = ["DEFAULT_JOBS"]
+
+#: Transfers and requests in flight at once, for every operation that fans out. A registry
+#: client pools its connections, so more mostly adds contention on a small machine.
+DEFAULT_JOBS = 8

@@ -11,18 +11,20 @@ from dataclasses import dataclass, replace
 from polyarch.digest import Digest
 from polyarch.errors import InvalidDigestError, InvalidReferenceError
 from polyarch.reference import (
-    _DIGEST_HINTS,
     DEFAULT_TAG,
     DIGEST_RE,
     IDENTIFIER_RE,
     MAX_PATH_LENGTH,
     NAME_RE,
     Reference,
+    parse_normalized_named,
+)
+from polyarch.reference._grammar import (
+    _DIGEST_HINTS,
     _check_tag,
     _error,
     _format,
     _parse_strict,
-    parse_normalized_named,
 )
 
 __all__ = [

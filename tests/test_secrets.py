@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import POLYARCH, polyarch
+from tests.clirun import POLYARCH, polyarch
+from tests.content import unique
 from tests.imagegen import make_image
-from tests.integration.test_copy import unique
 from tests.registry_server import RegistryServer
 from tests.secretscan import SCAN, SecretScan
 from tests.token_server import TokenRegistry

@@ -15,13 +15,22 @@ from typing import Any, Final, TypeAlias
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest, is_valid_descriptor_digest, verify_bytes
+from polyarch.documents import (
+    CONFIG_FIELDS,
+    DESCRIPTOR_FIELDS,
+    DOCUMENT_FIELDS,
+    MAX_MANIFEST_SIZE,
+    PLATFORM_FIELDS,
+    ambiguous,
+    check_fields,
+    invalid,
+    load_document,
+)
 from polyarch.errors import (
-    AmbiguousDocumentError,
     InvalidManifestError,
     InvalidPlatformError,
     UnsupportedMediaTypeError,
 )
-from polyarch.jsonread import AmbiguousJSONError, Fields, loads
 from polyarch.platform import Platform
 
 __all__ = [
@@ -32,15 +41,10 @@ __all__ = [
     "ImageIndex",
     "ImageManifest",
     "Manifest",
-    "check_index_fields",
-    "load_document",
     "parse_manifest",
     "too_deep",
 ]
 
-#: Registries commonly refuse manifests above 4 MiB; reading more is never needed and a
-#: hostile registry must not make us buffer an endless body.
-MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
 #: How many indexes deep an index may nest (an index whose entry is an index, and so on).
 #: Nesting is rare (buildx, some mirrors: one or two levels); content addressing rules out
 #: cycles, but a registry could serve an endless chain of made-up indexes.
@@ -51,45 +55,6 @@ MAX_SIZE: Final = 2**63 - 1
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
-# The JSON fields of the Go structs containerd, docker and skopeo read these documents
-# into (OCI image-spec ``specs-go/v1``; distribution's ``schema2`` and ``manifestlist``):
-# a key Go would take for one of them must be spelled as it is (see polyarch.jsonread).
-#: Manifests and indexes alike: containerd reads both into one struct to tell them apart.
-_DOCUMENT_FIELDS: Final = Fields(
-    (
-        "schemaVersion",
-        "mediaType",
-        "artifactType",
-        "config",
-        "layers",
-        "manifests",
-        "subject",
-        "annotations",
-    )
-)
-_DESCRIPTOR_FIELDS: Final = Fields(
-    ("mediaType", "digest", "size", "urls", "annotations", "data", "platform", "artifactType")
-)
-#: Docker's manifest-list platform adds ``features`` to the OCI fields.
-_PLATFORM_FIELDS: Final = Fields(
-    ("architecture", "os", "os.version", "os.features", "variant", "features")
-)
-_CONFIG_FIELDS: Final = Fields(
-    (
-        "created",
-        "author",
-        "architecture",
-        "variant",
-        "os",
-        "os.version",
-        "os.features",
-        "config",
-        "rootfs",
-        "history",
-    )
-)
-
-
 def too_deep(where: str) -> InvalidManifestError:
     """The error for an index nested more than :data:`MAX_INDEX_DEPTH` levels deep."""
     return InvalidManifestError(
@@ -98,42 +63,13 @@ def too_deep(where: str) -> InvalidManifestError:
     )
 
 
-def _fail(what: str, problem: str) -> InvalidManifestError:
-    return InvalidManifestError(f"invalid {what}: {problem}")
-
-
-def _ambiguous(
-    what: str, problem: str, *, key: str | None = None, field: str | None = None
-) -> AmbiguousDocumentError:
-    return AmbiguousDocumentError(
-        f"ambiguous document: {what} {problem}; refusing it", key=key, field=field
-    )
-
-
-def _check_fields(document: Mapping[str, object], fields: Fields, what: str) -> None:
-    """Refuse a key that Go would read as one of ``fields`` although spelled otherwise.
-
-    :raises AmbiguousDocumentError: naming the key and the field.
-    """
-    found = fields.misspelled(document)
-    if found is not None:
-        key, field = found
-        raise _ambiguous(
-            what,
-            f"has the key {key!r}, which Go's decoder (containerd, docker, skopeo) reads as "
-            f"{field!r}",
-            key=key,
-            field=field,
-        )
-
-
 def _str_map(value: object, what: str) -> Mapping[str, str]:
     if value is None:
         return _EMPTY
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise _fail(what, "annotations must be an object of strings")
+        raise invalid(what, "annotations must be an object of strings")
     return dict(value)
 
 
@@ -159,32 +95,32 @@ class Descriptor:
         :raises InvalidManifestError: a field is missing or has the wrong type.
         """
         if not isinstance(data, dict):
-            raise _fail(what, "expected an object")
-        _check_fields(data, _DESCRIPTOR_FIELDS, what)
+            raise invalid(what, "expected an object")
+        check_fields(data, DESCRIPTOR_FIELDS, what)
         media_type = data.get("mediaType")
         digest = data.get("digest")
         size = data.get("size")
         if not isinstance(media_type, str) or not media_type:
-            raise _fail(what, "mediaType must be a non-empty string")
+            raise invalid(what, "mediaType must be a non-empty string")
         if not isinstance(digest, str) or not is_valid_descriptor_digest(digest):
-            raise _fail(what, f"digest {digest!r} is not a valid digest")
+            raise invalid(what, f"digest {digest!r} is not a valid digest")
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
-            raise _fail(what, f"size {size!r} must be an integer from 0 to {MAX_SIZE}")
+            raise invalid(what, f"size {size!r} must be an integer from 0 to {MAX_SIZE}")
         platform = None
         platform_data = data.get("platform")
         if platform_data is not None:
             if isinstance(platform_data, dict):
-                _check_fields(platform_data, _PLATFORM_FIELDS, f"the platform of {what}")
+                check_fields(platform_data, PLATFORM_FIELDS, f"the platform of {what}")
             try:
                 platform = Platform.from_dict(platform_data)
             except InvalidPlatformError as err:
-                raise _fail(what, f"platform: {err}") from err
+                raise invalid(what, f"platform: {err}") from err
         urls = data.get("urls") or []
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-            raise _fail(what, "urls must be a list of strings")
+            raise invalid(what, "urls must be a list of strings")
         artifact_type = data.get("artifactType")
         if artifact_type is not None and not isinstance(artifact_type, str):
-            raise _fail(what, "artifactType must be a string")
+            raise invalid(what, "artifactType must be a string")
         # An unsupported-but-well-formed algorithm is carried, never verified.
         return cls(
             media_type=media_type,
@@ -312,7 +248,7 @@ class ImageConfig:
         if digest is not None:
             verify_bytes(data, digest)
         doc = load_document(data, "image config")
-        _check_fields(doc, _CONFIG_FIELDS, "the image config")
+        check_fields(doc, CONFIG_FIELDS, "the image config")
         try:
             platform = Platform.from_dict(
                 {
@@ -322,38 +258,10 @@ class ImageConfig:
                 }
             )
         except InvalidPlatformError as err:
-            raise _fail("image config", str(err)) from err
+            raise invalid("image config", str(err)) from err
         return cls(
             raw=data, digest=Digest.parse(digest) if digest else Digest.of(data), platform=platform
         )
-
-
-def load_document(data: bytes, what: str, *, limit: int = MAX_MANIFEST_SIZE) -> dict[str, Any]:
-    """A JSON object read as Go reads it (:mod:`polyarch.jsonread`).
-
-    :raises AmbiguousDocumentError: JSON that Go would read otherwise.
-    :raises InvalidManifestError: over ``limit`` bytes, not JSON, or not an object.
-    """
-    if len(data) > limit:
-        raise _fail(what, f"{len(data)} bytes is over the {limit} byte limit")
-    try:
-        doc = loads(data)
-    except AmbiguousJSONError as err:
-        raise _ambiguous(f"the {what}", str(err), key=err.key) from err
-    except ValueError as err:
-        raise _fail(what, f"not JSON ({err})") from err
-    if not isinstance(doc, dict):
-        raise _fail(what, "expected a JSON object")
-    return doc
-
-
-def check_index_fields(document: Mapping[str, object], what: str) -> None:
-    """Refuse an index document (a layout's ``index.json``) with a key Go would read as
-    one of its fields although spelled otherwise.
-
-    :raises AmbiguousDocumentError: naming the key.
-    """
-    _check_fields(document, _DOCUMENT_FIELDS, what)
 
 
 def _detect_media_type(doc: Mapping[str, Any]) -> str:
@@ -364,7 +272,7 @@ def _detect_media_type(doc: Mapping[str, Any]) -> str:
         return mt.OCI_INDEX
     if "config" in doc or "layers" in doc:
         return mt.OCI_MANIFEST
-    raise _fail("manifest", "no mediaType and neither 'manifests' nor 'config' present")
+    raise invalid("manifest", "no mediaType and neither 'manifests' nor 'config' present")
 
 
 def parse_manifest(
@@ -382,16 +290,16 @@ def parse_manifest(
     if digest is not None:
         verify_bytes(data, digest)
     doc = load_document(data, "manifest")
-    _check_fields(doc, _DOCUMENT_FIELDS, "the manifest")
+    check_fields(doc, DOCUMENT_FIELDS, "the manifest")
     declared = doc.get("mediaType")
     if declared is not None and not isinstance(declared, str):
-        raise _fail("manifest", "mediaType must be a string")
+        raise invalid("manifest", "mediaType must be a string")
     header = media_type.split(";")[0].strip() if media_type else None
     known = mt.INDEX_TYPES | mt.MANIFEST_TYPES | mt.SCHEMA1_TYPES
     if header not in known:
         header = None  # application/json, text/plain...: the document decides.
     if declared and header and declared != header and not mt.is_schema1(header):
-        raise _fail("manifest", f"it says mediaType {declared!r} but was served as {header!r}")
+        raise invalid("manifest", f"it says mediaType {declared!r} but was served as {header!r}")
     kind = declared or header or _detect_media_type(doc)
     if mt.is_schema1(kind) or doc.get("schemaVersion") == 1:
         raise UnsupportedMediaTypeError(
@@ -412,13 +320,13 @@ def parse_manifest(
     version = doc.get("schemaVersion")
     if isinstance(version, bool) or not isinstance(version, int) or version != 2:
         # 2.0 too: Go cannot read a float into the int field.
-        raise _fail("manifest", f"schemaVersion must be 2, not {version!r}")
+        raise invalid("manifest", f"schemaVersion must be 2, not {version!r}")
     # containerd refuses what could be read as both (images.validateMediaType).
     foreign = ("config", "layers") if mt.is_index(kind) else ("manifests",)
     for name in foreign:
         if doc.get(name) is not None:
             what = "an index" if mt.is_index(kind) else "an image manifest"
-            raise _ambiguous(
+            raise ambiguous(
                 "the manifest",
                 f"is {what} ({kind}) with {name!r}, which could be read as either "
                 "(containerd refuses it too)",
@@ -432,12 +340,12 @@ def parse_manifest(
     )
     artifact_type = doc.get("artifactType")
     if artifact_type is not None and not isinstance(artifact_type, str):
-        raise _fail("manifest", "artifactType must be a string")
+        raise invalid("manifest", "artifactType must be a string")
     annotations = _str_map(doc.get("annotations"), "manifest")
     if mt.is_index(kind):
         entries = doc.get("manifests")
         if not isinstance(entries, list):
-            raise _fail("index", "'manifests' must be a list")
+            raise invalid("index", "'manifests' must be a list")
         return ImageIndex(
             raw=data,
             media_type=kind,
@@ -453,7 +361,7 @@ def parse_manifest(
     if mt.is_manifest(kind):
         layers = doc.get("layers")
         if not isinstance(layers, list):
-            raise _fail("manifest", "'layers' must be a list")
+            raise invalid("manifest", "'layers' must be a list")
         return ImageManifest(
             raw=data,
             media_type=kind,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import EXAMPLE, assert_clean_error, polyarch
+from tests.clirun import EXAMPLE, assert_clean_error, polyarch
 from tests.imagegen import make_image
 from tests.registry_server import RegistryServer
 

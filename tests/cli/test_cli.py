@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -15,37 +14,9 @@ import pytest
 from polyarch.digest import Digest
 from polyarch.models import Descriptor, parse_manifest
 from polyarch.registry import RegistryClient, RegistryStore
+from tests.clirun import EXAMPLE, POLYARCH, ROOT, assert_clean_error, polyarch
 from tests.imagegen import make_image, make_index
 from tests.registry_server import RegistryServer
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "hello-multiarch"
-POLYARCH = shutil.which("polyarch") or "polyarch"
-
-
-def polyarch(
-    *args: str,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [POLYARCH, *args],
-        input=stdin.encode() if stdin is not None else None,
-        capture_output=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
-
-
-def assert_clean_error(result: subprocess.CompletedProcess[bytes], code: int) -> str:
-    """A one-line error with the documented exit code, and no traceback."""
-    stderr = result.stderr.decode()
-    assert result.returncode == code, stderr
-    assert "Traceback" not in stderr
-    assert stderr.startswith(("polyarch: error: ", "Usage:", "Error:")), stderr
-    assert result.stdout == b""
-    return stderr
 
 
 def test_help_is_fast_and_lazy() -> None:

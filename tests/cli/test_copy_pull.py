@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 
 from polyarch.models import MAX_INDEX_DEPTH
-from tests.cli.test_cli import POLYARCH, assert_clean_error, polyarch
-from tests.imagegen import OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
-from tests.integration.test_copy import (
+from tests.clirun import POLYARCH, assert_clean_error, polyarch
+from tests.content import (
     Content,
     assert_complete_in_layout,
     blob_requests,
@@ -38,6 +37,7 @@ from tests.integration.test_copy import (
     skopeo_raw,
     unique,
 )
+from tests.imagegen import OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
 from tests.registry_server import RegistryFactory, RegistryServer, parse_access_log
 
 AMD64 = {"os": "linux", "architecture": "amd64"}

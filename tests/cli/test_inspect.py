@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.clirun import EXAMPLE, assert_clean_error
+from tests.clirun import polyarch as run_polyarch
 from tests.imagegen import (
     DOCKER_MANIFEST_LIST,
     OCI_CONFIG,
@@ -42,9 +44,6 @@ from tests.imagegen import (
 )
 from tests.registry_server import RegistryServer
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "hello-multiarch"
-POLYARCH = shutil.which("polyarch") or "polyarch"
 DOCKER = shutil.which("docker")
 
 AMD64 = {"architecture": "amd64", "os": "linux"}
@@ -83,6 +82,7 @@ def repo(registry: RegistryServer) -> str:
 def run(
     argv: Sequence[str], env: dict[str, str], *, check: bool = False
 ) -> subprocess.CompletedProcess[bytes]:
+    """docker (any argv) with ``env`` added; polyarch goes through :func:`polyarch`."""
     result = subprocess.run(
         list(argv),
         capture_output=True,
@@ -105,15 +105,10 @@ def docker(
 def polyarch(
     env: dict[str, str], *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
-    return run([POLYARCH, *args], env, check=check)
-
-
-def assert_clean_error(result: subprocess.CompletedProcess[bytes], code: int) -> str:
-    stderr = result.stderr.decode()
-    assert result.returncode == code, stderr
-    assert "Traceback" not in stderr
-    assert result.stdout == b""
-    return stderr
+    result = run_polyarch(*args, env=env)
+    if check:
+        assert result.returncode == 0, (args, result.stderr.decode())
+    return result
 
 
 def path_of(ref: str) -> str:

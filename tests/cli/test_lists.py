@@ -25,20 +25,19 @@ from typing import Any
 
 import pytest
 
+from tests.clirun import polyarch
+from tests.content import push_buildx_image
 from tests.imagegen import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
-    Attestation,
     SyntheticImage,
-    make_attestation,
     make_image,
     sha256_digest,
 )
 from tests.registry_server import AccessLogEntry, RegistryFactory, RegistryServer
 
-POLYARCH = shutil.which("polyarch") or "polyarch"
 DOCKER = shutil.which("docker")
 SKOPEO = shutil.which("skopeo") or "skopeo"
 
@@ -117,14 +116,9 @@ class Workbench:
     def polyarch(
         self, *args: str, docker_config: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [POLYARCH, *args],
-            capture_output=True,
-            text=True,
-            env=self.env(docker_config),
-            timeout=120,
-            check=False,
-        )
+        home = {"POLYARCH_HOME": str(self.home)}
+        config = {"DOCKER_CONFIG": str(docker_config or self.docker_config)}
+        return polyarch(*args, env={**home, **config}, text=True, isolated=True)
 
     def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
         if DOCKER is None:
@@ -460,30 +454,6 @@ class Blob:
             "digest": self.digest,
             **extra,
         }
-
-
-def buildx_index(images: Sequence[SyntheticImage], attestations: Sequence[Attestation]) -> bytes:
-    """An OCI index as ``docker buildx build --provenance`` pushes it."""
-    entries: list[dict[str, Any]] = [image.descriptor() for image in images]
-    entries += [attestation.descriptor() for attestation in attestations]
-    return json.dumps(
-        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, indent=2
-    ).encode()
-
-
-def push_buildx_image(
-    server: RegistryServer, repository: str, images: Sequence[SyntheticImage], tag: str
-) -> tuple[bytes, list[Attestation]]:
-    attestations = [make_attestation(image) for image in images]
-    for image in images:
-        server.push_image(repository, image)
-    for attestation in attestations:
-        for data in attestation.blobs.values():
-            server.push_blob(repository, data)
-        server.push_manifest(repository, attestation.digest, attestation.manifest, OCI_MANIFEST)
-    index = buildx_index(images, attestations)
-    server.push_manifest(repository, tag, index, OCI_INDEX)
-    return index, attestations
 
 
 def test_index_member_with_attestations(bench: Workbench) -> None:

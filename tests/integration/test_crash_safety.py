@@ -45,9 +45,8 @@ import pytest
 
 from polyarch.ops.pending import PendingListStore
 from polyarch.reference import Reference
-from tests.cli.test_cli import POLYARCH
-from tests.imagegen import OCI_INDEX, OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
-from tests.integration.test_copy import (
+from tests.clirun import POLYARCH
+from tests.content import (
     Content,
     multi,
     registry_manifest,
@@ -55,6 +54,7 @@ from tests.integration.test_copy import (
     skopeo_raw,
     unique,
 )
+from tests.imagegen import OCI_INDEX, OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
 from tests.registry_server import RegistryServer
 
 #: Real kills (the process was still running when SIGKILL came) per command.

@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import os
 import secrets
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -32,11 +30,11 @@ import pytest
 from polyarch.auth import Credentials
 from polyarch.errors import AuthenticationError
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
+from tests.clirun import polyarch
 from tests.imagegen import make_image
 from tests.loopback_server import LoopbackServer, names_on_loopback
 from tests.registry_server import RegistryServer
 
-POLYARCH = shutil.which("polyarch") or "polyarch"
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -135,15 +133,7 @@ def proxy() -> Iterator[ForwardProxy]:
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
-    return subprocess.run(
-        [POLYARCH, *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return polyarch(*args, env=env, text=True, drop=_PROXY_VARIABLES, timeout=60)
 
 
 def unique(prefix: str) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.models import MAX_MANIFEST_SIZE
-from tests.cli.test_cli import POLYARCH
+from tests.clirun import POLYARCH
 from tests.fault_proxy import (
     Endless,
     Fault,

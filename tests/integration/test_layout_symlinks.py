@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "hello-multiarch"
-POLYARCH = shutil.which("polyarch") or "polyarch"
+from tests.clirun import EXAMPLE
+from tests.clirun import polyarch as run_polyarch
+
 SECRET = '{"auths": {"registry.example": {"auth": "dmljdGltOnMzY3JldA=="}}, "manifests": []}'
 BLOBS = EXAMPLE / "blobs" / "sha256"
 #: The blobs a linux/amd64 pull of the example writes.
@@ -31,14 +31,7 @@ AMD64_MANIFEST = "44672cc4282cc7cd1b709a9a6bb92574365279a30e3ae8dd40aac3bc8c1dd5
 
 
 def polyarch(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [POLYARCH, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        env={**os.environ, "POLYARCH_HOME": str(home)},
-    )
+    return run_polyarch(*args, env={"POLYARCH_HOME": str(home)}, text=True, timeout=30)
 
 
 def snapshot(*roots: Path) -> dict[str, object]:

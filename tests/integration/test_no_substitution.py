@@ -46,7 +46,8 @@ from polyarch.ops.pending import PendingListStore
 from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryOptions, RegistryStore
 from polyarch.registry.store import LINK_RACE_WAITS
-from tests.cli.test_lists import push_buildx_image
+from tests.clirun import POLYARCH, polyarch
+from tests.content import push_buildx_image
 from tests.imagegen import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -61,7 +62,6 @@ from tests.loopback_server import LoopbackServer
 from tests.registry_server import LOOPBACK, RegistryServer
 from tests.token_server import TokenRegistry
 
-POLYARCH = shutil.which("polyarch") or "polyarch"
 SKOPEO = shutil.which("skopeo") or "skopeo"
 
 PLATFORMS: tuple[dict[str, str], ...] = (
@@ -228,14 +228,8 @@ class Bench:
         return env
 
     def polyarch(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [POLYARCH, *args],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=120,
-            check=False,
-        )
+        home = {"POLYARCH_HOME": str(self.tmp / "home"), "DOCKER_CONFIG": str(self.tmp / "docker")}
+        return polyarch(*args, env=home, text=True, isolated=True)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(

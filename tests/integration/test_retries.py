@@ -37,7 +37,15 @@ from polyarch.reference import Reference
 from polyarch.registry import Registries, RegistryClient, RegistryOptions, RegistryStore
 from polyarch.registry._http import MIN_RATE
 from polyarch.registry._retry import retry_after as _retry_after
-from tests.cli.test_cli import POLYARCH, assert_clean_error
+from tests.clirun import assert_clean_error, polyarch
+from tests.content import (
+    assert_complete_in_layout,
+    multi,
+    registry_has_blob,
+    registry_manifest,
+    single,
+    unique,
+)
 from tests.fault_proxy import (
     BlobServer,
     Close,
@@ -52,14 +60,6 @@ from tests.fault_proxy import (
     cut_short,
 )
 from tests.imagegen import SyntheticImage, make_image, sha256_digest
-from tests.integration.test_copy import (
-    assert_complete_in_layout,
-    multi,
-    registry_has_blob,
-    registry_manifest,
-    single,
-    unique,
-)
 from tests.registry_server import RegistryFactory, RegistryServer
 
 AMD64 = {"os": "linux", "architecture": "amd64"}
@@ -481,10 +481,8 @@ def docker_config(tmp_path: Path, host: str, server: RegistryServer) -> Path:
 
 
 def run(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, **FAST_ENV}
-    if config is not None:
-        env["DOCKER_CONFIG"] = str(config)
-    return subprocess.run([POLYARCH, *args], capture_output=True, env=env, timeout=120, check=False)
+    env = dict(FAST_ENV) if config is None else {**FAST_ENV, "DOCKER_CONFIG": str(config)}
+    return polyarch(*args, env=env)
 
 
 REGISTRY_COMMANDS = ["copy", "create", "digest", "inspect", "login", "pull", "push", "tags"]

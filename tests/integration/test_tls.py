@@ -13,7 +13,6 @@ host's and must not leak in.
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,11 +26,11 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError, NetworkError, RegistryError
 from polyarch.models import Descriptor, parse_manifest
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
+from tests.clirun import polyarch as run_polyarch
 from tests.imagegen import SyntheticImage, make_image
 from tests.registry_server import RegistryFactory, RegistryServer
 from tests.tlsgen import PkiFiles, make_pki, write_pki
 
-POLYARCH = shutil.which("polyarch") or "polyarch"
 AMD64 = {"os": "linux", "architecture": "amd64"}
 _repo = itertools.count()
 
@@ -277,14 +276,7 @@ def test_loopback_plain_http_is_not_probed(registry: RegistryServer, tmp_path: P
 
 
 def polyarch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    environ = {k: v for k, v in os.environ.items() if k != "POLYARCH_CERTS_DIR"}
-    return subprocess.run(
-        [POLYARCH, *args],
-        capture_output=True,
-        env={**environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
+    return run_polyarch(*args, env=env, drop=("POLYARCH_CERTS_DIR",))
 
 
 def test_cli_inspect_with_ca_file(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -42,8 +41,11 @@ from polyarch.errors import (
 from polyarch.models import Descriptor, parse_manifest
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
 from polyarch.registry._auth import TokenRenewedError
+from tests.clirun import assert_clean_error, polyarch
 from tests.imagegen import make_image, sha256_digest
-from tests.integration.test_token_auth import (
+from tests.registry_server import LOOPBACK, RegistryFactory, TokenAuth
+from tests.token_server import TokenRegistry
+from tests.tokenflow import (
     AMD64,
     ARM64,
     Marks,
@@ -58,10 +60,6 @@ from tests.integration.test_token_auth import (
     push_scope,
     seed,
 )
-from tests.registry_server import LOOPBACK, RegistryFactory, TokenAuth
-from tests.token_server import TokenRegistry
-
-POLYARCH = shutil.which("polyarch") or "polyarch"
 
 #: Lifetime of the short tokens, seconds; long enough for a few requests on a slow machine.
 LIFETIME = 2
@@ -432,21 +430,13 @@ def auths(tr: TokenRegistry, user: str, password: str | None = None) -> dict[str
 def run(
     args: list[str], *, config_dir: Path, home: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "POLYARCH_"))}
-    environ |= {"DOCKER_CONFIG": str(config_dir), "POLYARCH_HOME": str(home), **(env or {})}
-    return subprocess.run(
-        [POLYARCH, *args], capture_output=True, text=True, env=environ, timeout=120, check=False
-    )
+    mine = {"DOCKER_CONFIG": str(config_dir), "POLYARCH_HOME": str(home), **(env or {})}
+    return polyarch(*args, env=mine, text=True, isolated=True)
 
 
 def one_error(result: subprocess.CompletedProcess[str], code: int) -> str:
     """The error line of a failed run (a hint line may follow); no traceback."""
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("polyarch: error: "), result.stderr
-    assert all(line.startswith("hint: ") for line in lines[1:]), result.stderr
-    return result.stderr
+    return assert_clean_error(result, code)
 
 
 def test_a_refused_push_names_config_json_and_the_denied_scope(

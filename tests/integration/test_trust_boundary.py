@@ -40,10 +40,10 @@ from polyarch.errors import (
 from polyarch.models import Descriptor
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
 from polyarch.registry import store as registry_store
+from tests.clirun import POLYARCH, polyarch
 from tests.loopback_server import Asked, RawServer, Reply, ScriptedServer, names_on_loopback
 from tests.registry_server import RegistryServer
 
-POLYARCH = shutil.which("polyarch") or "polyarch"
 USER = "someone"
 
 
@@ -302,14 +302,8 @@ def test_a_hostile_answer_is_a_documented_error(
             args = ["copy", "--quiet", f"oci:{source}:1", f"{reference}:1"]
         else:
             args = [command, f"{reference}:1"]
-        result = subprocess.run(
-            [POLYARCH, *args, "--retries", "1"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "POLYARCH_RETRY_BACKOFF": "0.01", "POLYARCH_HOME": str(tmp_path)},
-        )
+        fast = {"POLYARCH_RETRY_BACKOFF": "0.01", "POLYARCH_HOME": str(tmp_path)}
+        result = polyarch(*args, "--retries", "1", env=fast, text=True, timeout=60)
     assert result.returncode in (0, 3, 4, 5, 6), result.stderr
     assert "Traceback" not in result.stderr
     assert "internal error" not in result.stderr
@@ -352,13 +346,7 @@ def _pages(link_for: Callable[[int], str | None]) -> Callable[[Asked], Reply]:
 def test_a_tag_page_linking_back_is_refused(tmp_path: Path) -> None:
     respond = _pages(lambda page: "/v2/r/tags/list?n=1000" if page == 2 else f"/p{page}")
     with ScriptedServer(respond) as server:
-        result = subprocess.run(
-            [POLYARCH, "tags", f"{server.host}/r"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = polyarch("tags", f"{server.host}/r", text=True, timeout=60)
     assert result.returncode == 6, result.stderr
     assert "back to a page already read" in result.stderr
     assert result.stdout.splitlines() == ["t00001", "t00002"]
@@ -462,14 +450,7 @@ ARM64 = {"os": "linux", "architecture": "arm64", "variant": "v8"}
 
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [POLYARCH, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "POLYARCH_HOME": str(home)},
-    )
+    return polyarch(*args, env={"POLYARCH_HOME": str(home)}, text=True, timeout=60)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from polyarch.errors import (
 )
 from polyarch.layout import LayoutStore
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, parse_manifest
-from polyarch.registry import RegistryClient, RegistryStore
+from polyarch.registry import Registries, RegistryStore
+from polyarch.schemes import open_store
 from polyarch.store import BlobMounter, Store
 from tests.imagegen import SyntheticImage, make_image, make_index
 from tests.registry_server import RegistryServer
@@ -34,12 +35,13 @@ ARM64 = {"os": "linux", "architecture": "arm64", "variant": "v8"}
 
 @pytest.fixture(params=["layout", "registry"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Each backend, opened as the CLI opens a location (the scheme table)."""
     if request.param == "layout":
-        yield LayoutStore(tmp_path / "layout")
+        yield open_store(f"oci:{tmp_path / 'layout'}")
         return
     server: RegistryServer = request.getfixturevalue("registry")
-    with RegistryClient(server.host) as client:
-        yield RegistryStore(client, f"conformance/repo{next(_counter)}")
+    with Registries() as registries:
+        yield open_store(f"{server.host}/conformance/repo{next(_counter)}", registries=registries)
 
 
 def blob_descriptor(data: bytes, media_type: str = "application/octet-stream") -> Descriptor:

@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "polyarch.reference": 0,
     "polyarch.platform": 0,
     "polyarch.jsonread": 0,
+    "polyarch.documents": 0,
     "polyarch.models": 0,
     "polyarch.location": 0,
     "polyarch.gojson": 0,
@@ -168,3 +169,20 @@ def test_the_checks_see_what_they_check() -> None:
     assert "polyarch.registry._http" in edges["polyarch.registry.client"]
     assert "polyarch.layout" in edges["polyarch.schemes"]  # inside a function: counted
     assert "polyarch.registry._tokens" not in edges["polyarch.registry._http"]  # annotation
+
+
+TESTS = SRC.parents[1] / "tests"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(TESTS.rglob("test_*.py")), ids=lambda p: str(p.relative_to(TESTS))
+)
+def test_no_test_module_imports_another(path: Path) -> None:
+    """Shared helpers live in helper modules (``tests/clirun.py``, ``tests/content.py``,
+    ...), never in a test module another one imports: that would run its tests twice and
+    tie the two together."""
+    for imported in imports(path):
+        last = imported.rsplit(".", 1)[-1]
+        assert not (imported.startswith("tests.") and last.startswith("test_")), (
+            f"{path.name} imports {imported}"
+        )

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest, DigestVerifier
+from polyarch.documents import MAX_MANIFEST_SIZE, check_index_fields, load_document
 from polyarch.errors import (
     BlobNotFoundError,
     InvalidInputError,
@@ -33,14 +34,7 @@ from polyarch.errors import (
     ManifestNotFoundError,
 )
 from polyarch.layout._dir import LayoutDir
-from polyarch.models import (
-    MAX_MANIFEST_SIZE,
-    Descriptor,
-    Manifest,
-    check_index_fields,
-    load_document,
-    parse_manifest,
-)
+from polyarch.models import Descriptor, Manifest, parse_manifest
 from polyarch.store import CHUNK_SIZE, is_digest
 
 __all__ = ["LayoutStore"]

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from polyarch.atomic import write_atomically
 from polyarch.digest import Digest
+from polyarch.documents import load_document
 from polyarch.errors import (
     ContentError,
     InvalidInputError,
@@ -30,7 +31,7 @@ from polyarch.home import (
     pending_list_path,
     pending_lists_directory,
 )
-from polyarch.models import Descriptor, ImageIndex, ImageManifest, load_document, parse_manifest
+from polyarch.models import Descriptor, ImageIndex, ImageManifest, parse_manifest
 from polyarch.reference import Reference
 
 if TYPE_CHECKING:

@@ -1,13 +1,6 @@
-"""Registry authentication: basic auth and bearer tokens for one registry, and the sender
-that attaches them by origin (:class:`Authenticated`); what challenges and tokens say is
-read in ``_tokens.py``.
-
-The flow is an auth generator (httpx's design, driven by the client), because a registry
-token exchange has exactly that shape: send, get a 401 with a challenge, ask the token
-service named by the challenge for a token with the scopes this request needs, send
-again. What is learned (the challenge, the tokens by scope) lives in one
-:class:`AuthSession` per registry, so later requests send the right header up front and no
-401 is spent twice.
+"""What one registry taught us about authenticating to it (:class:`AuthSession`): its
+challenge, its tokens by scope, the credentials and where they may travel. The flow of
+one request is in ``_flow.py``; what challenges and tokens say, in ``_tokens.py``.
 
 Tokens are renewed before they expire by this machine's clock (``issued_at`` and
 ``expires_in`` of the token service's answer); a token the registry refuses although our
@@ -28,7 +21,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -40,7 +33,6 @@ from polyarch.errors import (
 )
 from polyarch.jsonread import loads
 from polyarch.registry._http import Request, Response, TransportError
-from polyarch.registry._redirect import ERROR_BODY_LIMIT, Sender
 from polyarch.registry._tokens import Challenge, Token, covers, granted_scopes, token_lifetime
 from polyarch.registry._url import (
     BadURLError,
@@ -342,126 +334,3 @@ class AuthSession:
         value = header.partition(" ")[2]
         with self._lock:
             self._tokens = [t for t in self._tokens if t.value != value]
-
-
-class RegistryAuth:
-    """One request's auth flow: send with what is known, answer one challenge, send again.
-
-    The flow yields the requests to send and is sent their answers; the last answer is the
-    request's (the client drives it, following redirects on every request it yields).
-    Credentials are attached only to requests to ``origin``, the registry's.
-    """
-
-    def __init__(self, session: AuthSession, scopes: frozenset[str], *, origin: Origin) -> None:
-        self.session = session
-        self.scopes = scopes
-        self.origin = origin
-
-    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        if request.origin != self.origin:
-            # Another origin the registry named (a tag page, an upload location): it gets
-            # no credentials, and a challenge from it is not the registry's to answer.
-            yield request
-            return
-        session = self.session
-        header = session.cached_header(self.scopes)
-        fresh = False
-        if header is None and session.challenge is not None:
-            header = yield from self._fresh_header()
-            fresh = True
-        if header is not None:
-            request.headers["Authorization"] = header
-            request.credential_origin = self.origin
-            session.check_transport(request)
-        response = yield request
-        if response.status_code != 401:
-            return
-        challenge = session.learn(response)
-        if challenge is None or fresh:
-            return  # what was just obtained for this very request was refused
-        if header is not None:
-            if challenge.scheme == "basic":
-                return  # the credentials we have were the ones refused
-            if challenge.params.get("error") == "insufficient_scope":
-                # The token is sound but does not grant what this request needs (a cancel
-                # wanting "delete"): the service would answer the same again.
-                return
-            # A token that expired early by our clock, or was revoked: one fresh exchange,
-            # one more try, then the registry's answer stands.
-            session.forget_token(header)
-        refused = header
-        header = yield from self._fresh_header()
-        if header is None:
-            return
-        if not request.replayable:
-            # The body (an upload's bytes) went with the refused request and cannot be
-            # sent again; the session keeps the new token for whoever tries next.
-            why = (
-                "refused a token that had not expired by this machine's clock"
-                if refused is not None
-                else "asked for credentials"
-            )
-            ready = "a new token is ready" if refused is not None else "they are ready now"
-            raise TokenRenewedError(
-                f"{request.method} {without_query(request.url)}: {session.registry} "
-                f"{why} while an upload was being sent, which cannot be sent again; {ready}",
-                status=401,
-                hint="run the command again: blobs already uploaded are skipped",
-            )
-        request.headers["Authorization"] = header
-        request.credential_origin = self.origin
-        session.check_transport(request)
-        response = yield request
-        if response.status_code == 401:
-            session.learn(response)  # what it says is the error's (a scope refused)
-
-    def _fresh_header(self) -> Generator[Request, Response, str | None]:
-        session = self.session
-        challenge = session.challenge
-        if challenge is None:
-            return None
-        if challenge.scheme == "basic":
-            return session.basic_header()
-        # One exchange per scope at a time: threads that need the same token wait for it.
-        with session.scope_lock(self.scopes):
-            cached = session.cached_header(self.scopes)
-            if cached is not None:
-                return cached
-            token_response = yield session.token_request(self.scopes)
-            return session.accept_token(token_response, self.scopes)
-
-
-class Authenticated:
-    """Sends through ``inner`` (which follows redirects), driving each request's auth flow
-    (:class:`RegistryAuth`): every request the flow yields is sent, and the answer to the
-    last one is the request's. Credentials go only to ``origin``, the registry's."""
-
-    def __init__(self, inner: Sender, session: AuthSession, *, origin: Origin) -> None:
-        self._inner = inner
-        self._session = session
-        self._origin = origin
-
-    def send(self, request: Request, scopes: frozenset[str] = frozenset()) -> Response:
-        flow = RegistryAuth(self._session, scopes, origin=self._origin).auth_flow(request)
-        outgoing = next(flow)
-        while True:
-            response = self._inner.send(outgoing)
-            try:
-                outgoing = flow.send(response)
-            except StopIteration:
-                return response
-            except BaseException:
-                response.close()
-                raise
-            _discard(response)
-
-
-def _discard(response: Response) -> None:
-    """Let go of an answer the auth flow is done with (a 401), keeping its connection
-    when the body is small enough to read."""
-    try:
-        response.read_at_most(ERROR_BODY_LIMIT)
-    except TransportError:
-        pass
-    finally:
-        response.close()

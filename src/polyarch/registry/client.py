@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Final
 from polyarch._version import __version__
 from polyarch.errors import PolyarchError, RegistryError
 from polyarch.reference import api_host_of
-from polyarch.registry._auth import Authenticated, AuthSession
+from polyarch.registry._auth import AuthSession
 from polyarch.registry._errors import response_error, transport_failure
+from polyarch.registry._flow import Authenticated
 from polyarch.registry._http import Request, Response, TransportError
 from polyarch.registry._pools import Transport
 from polyarch.registry._redirect import Redirects

@@ -121,5 +121,3 @@ def check_index_fields(document: Mapping[str, object], what: str) -> None:
     :raises AmbiguousDocumentError: naming the key.
     """
     check_fields(document, DOCUMENT_FIELDS, what)
-
-

@@ -55,6 +55,7 @@ MAX_SIZE: Final = 2**63 - 1
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
+
 def too_deep(where: str) -> InvalidManifestError:
     """The error for an index nested more than :data:`MAX_INDEX_DEPTH` levels deep."""
     return InvalidManifestError(

@@ -183,12 +183,7 @@ def annotate_list(
     :raises InvalidInputError: several entries match (name one by digest), or the
         resulting platform is not valid.
     """
-    pending = store.load(reference)
-    if pending is None:
-        raise NotFoundError(
-            f"no pending list {reference.familiar}",
-            hint=f"create it first: polyarch create {reference.familiar} IMAGE...",
-        )
+    pending = store.get(reference)
     index = pending.find(member)
     entry = pending.entries[index]
     current = entry.descriptor.platform or Platform(os="", architecture="")
@@ -267,12 +262,7 @@ def push_list(
 
     :raises NotFoundError: no such pending list.
     """
-    pending = store.load(reference)
-    if pending is None:
-        raise NotFoundError(
-            f"no pending list {reference.familiar}",
-            hint=f"create it first: polyarch create {reference.familiar} IMAGE...",
-        )
+    pending = store.get(reference)
     index = pending.index(format)
     target = open_store(reference)
     tag = reference.tag or DEFAULT_TAG

@@ -176,6 +176,19 @@ class PendingListStore:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
         return PendingList(reference, entries)
 
+    def get(self, reference: Reference) -> PendingList:
+        """The pending list named ``reference``.
+
+        :raises NotFoundError: there is none.
+        """
+        pending = self.load(reference)
+        if pending is None:
+            raise NotFoundError(
+                f"no pending list {reference.familiar}",
+                hint=f"create it first: polyarch create {reference.familiar} IMAGE...",
+            )
+        return pending
+
     @staticmethod
     def _read(path: Path) -> dict[str, Any] | None:
         """The parsed file, ``None`` when there is none.

@@ -25,6 +25,7 @@ from polyarch.models import (
     parse_manifest,
 )
 from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.resolve import choose, image_for_platform
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
 from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
@@ -199,8 +200,6 @@ def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Des
 
     :raises NoMatchingPlatformError: a platform no entry can serve.
     """
-    from polyarch.ops.resolve import choose
-
     chosen = {choose(index, platform).descriptor.digest for platform in platforms}
     return [
         entry
@@ -272,8 +271,6 @@ def copy_image(
             root = subset_index(root, entries)
     elif isinstance(root, ImageManifest) and platforms:
         # A single image has no entries to pick: it must run on every platform asked for.
-        from polyarch.ops.resolve import image_for_platform
-
         where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
         for platform in platforms:
             image_for_platform(source, root, platform, where=where)

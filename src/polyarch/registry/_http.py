@@ -30,6 +30,7 @@ from urllib3.exceptions import (
 )
 
 from polyarch.errors import RegistryError
+from polyarch.jsonread import loads
 from polyarch.registry._url import Origin, Url, parse_url, without_query
 
 if TYPE_CHECKING:
@@ -192,8 +193,6 @@ class Response:
 
         :raises ValueError: it is not.
         """
-        from polyarch.jsonread import loads
-
         return loads(self.content)
 
     def declared_length(self) -> int | None:

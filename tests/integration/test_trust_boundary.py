@@ -479,6 +479,21 @@ def _entry(image: object, **fields: object) -> str:
     return json.dumps(descriptor)[:-1]  # left open for a key added by hand
 
 
+def _refused_everywhere(reference: str, tmp_path: Path, *said: str) -> None:
+    """``inspect --verbose``, ``pull`` and ``copy`` of ``reference``: exit 6 saying
+    ``said``, and nothing written."""
+    for args in (
+        ("inspect", "--verbose", reference),
+        ("pull", "--platform", "linux/amd64", reference, f"oci:{tmp_path / 'pulled'}"),
+        ("copy", "--quiet", reference, f"oci:{tmp_path / 'copied'}"),
+    ):
+        result = _cli(*args, home=tmp_path)
+        assert result.returncode == 6, result.stderr
+        assert all(text in result.stderr for text in said), result.stderr
+    assert not (tmp_path / "pulled").exists()
+    assert not (tmp_path / "copied").exists()
+
+
 def test_an_index_entry_with_two_digests_is_refused(
     registry: RegistryServer, two_images: tuple[str, object, object], tmp_path: Path
 ) -> None:
@@ -487,17 +502,7 @@ def test_an_index_entry_with_two_digests_is_refused(
     repository, amd64, arm64 = two_images
     other = arm64.manifest_digest  # type: ignore[attr-defined]
     reference = _push_index(registry, repository, f'{_entry(amd64)}, "Digest": "{other}"}}')
-    for args in (
-        ("inspect", "--verbose", reference),
-        ("pull", "--platform", "linux/amd64", reference, f"oci:{tmp_path / 'pulled'}"),
-        ("copy", "--quiet", reference, f"oci:{tmp_path / 'copied'}"),
-    ):
-        result = _cli(*args, home=tmp_path)
-        assert result.returncode == 6, result.stderr
-        assert "ambiguous document" in result.stderr
-        assert "'Digest'" in result.stderr
-    assert not (tmp_path / "pulled").exists()
-    assert not (tmp_path / "copied").exists()
+    _refused_everywhere(reference, tmp_path, "ambiguous document", "'Digest'")
 
 
 def test_an_index_entry_whose_size_lies_is_refused(
@@ -506,14 +511,7 @@ def test_an_index_entry_whose_size_lies_is_refused(
     repository, amd64, _ = two_images
     size = len(amd64.manifest) + 1  # type: ignore[attr-defined]
     reference = _push_index(registry, repository, _entry(amd64, size=size) + "}")
-    for args in (
-        ("inspect", "--verbose", reference),
-        ("pull", "--platform", "linux/amd64", reference, f"oci:{tmp_path / 'pulled'}"),
-        ("copy", "--quiet", reference, f"oci:{tmp_path / 'copied'}"),
-    ):
-        result = _cli(*args, home=tmp_path)
-        assert result.returncode == 6, result.stderr
-        assert f"the entry that names it says {size}" in result.stderr
+    _refused_everywhere(reference, tmp_path, f"the entry that names it says {size}")
 
 
 def test_a_layout_index_that_go_reads_otherwise_is_refused(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from polyarch._version import __version__
 #: name -> (module, function, one-line help shown by ``polyarch --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "annotate": ("polyarch.cli.lists", "annotate", "Set the platform of an entry of a local list."),
+    "completion": ("polyarch.cli.completion", "completion", "Print a shell completion script."),
     "copy": ("polyarch.cli.copy", "copy", "Copy images between registries and layouts."),
     "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
     "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),

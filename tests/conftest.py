@@ -30,10 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.registry_server import REGISTRY_BINARY, RegistryFactory, RegistryServer
 from tests.secretscan import SCAN, RecordingHandler
 from tests.token_server import AclTable, TokenRegistry, TokenServer
+
+# Generation speed is no property of polyarch: on a loaded CI machine (registries starting
+# beside the tests) the too_slow check fails runs that found nothing.
+settings.register_profile("polyarch", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("polyarch")
 
 #: Who may do what on ``token_registry``; ``None`` is everyone, anonymous included.
 #: ``admin`` exists to seed repositories nobody else may push to.

@@ -95,9 +95,14 @@ class Descriptor:
 
         :raises InvalidManifestError: a field is missing or has the wrong type.
         """
+        if data is None:
+            raise invalid(what, "it is missing")
         if not isinstance(data, dict):
             raise invalid(what, "expected an object")
         check_fields(data, DESCRIPTOR_FIELDS, what)
+        for name in ("mediaType", "digest", "size"):
+            if data.get(name) is None:
+                raise invalid(what, f"it has no {name}")
         media_type = data.get("mediaType")
         digest = data.get("digest")
         size = data.get("size")
@@ -277,13 +282,23 @@ def _detect_media_type(doc: Mapping[str, Any]) -> str:
 
 
 def parse_manifest(
-    data: bytes, media_type: str | None = None, *, digest: str | None = None
+    data: bytes,
+    media_type: str | None = None,
+    *,
+    digest: str | None = None,
+    stored: bool = False,
 ) -> Manifest:
     """Parse manifest or index bytes as sent by a registry or read from disk.
 
     :param media_type: the Content-Type the bytes came with, if any. When it names a
         manifest type it must agree with the document's own ``mediaType``.
     :param digest: the digest the bytes were asked for; they are verified against it.
+    :param stored: ``media_type`` is what a descriptor on disk says (a layout's
+        ``index.json``), not what a registry served. As containerd does, a descriptor may
+        then name another manifest type of the same kind (Docker v2 for an OCI manifest, as
+        go-containerregistry's test layouts do): the document's own ``mediaType`` wins, and
+        the caller sees it in the result. Only an index stored as a manifest (or the
+        reverse) is refused.
     :raises DigestMismatchError: the bytes do not have ``digest``.
     :raises UnsupportedMediaTypeError: Docker schema 1, or a type that is no manifest.
     :raises InvalidManifestError: not JSON, too large, or a malformed document.
@@ -300,7 +315,12 @@ def parse_manifest(
     if header not in known:
         header = None  # application/json, text/plain...: the document decides.
     if declared and header and declared != header and not mt.is_schema1(header):
-        raise invalid("manifest", f"it says mediaType {declared!r} but was served as {header!r}")
+        same_kind = mt.is_index(declared) == mt.is_index(header) and (
+            mt.is_index(declared) or mt.is_manifest(declared)
+        )
+        if not (stored and same_kind):
+            how = "stored as" if stored else "served as"
+            raise invalid("manifest", f"it says mediaType {declared!r} but was {how} {header!r}")
     kind = declared or header or _detect_media_type(doc)
     if mt.is_schema1(kind) or doc.get("schemaVersion") == 1:
         raise UnsupportedMediaTypeError(
@@ -345,6 +365,8 @@ def parse_manifest(
     annotations = _str_map(doc.get("annotations"), "manifest")
     if mt.is_index(kind):
         entries = doc.get("manifests")
+        if entries is None:
+            entries = []  # Go reads null (or no field) as an empty list
         if not isinstance(entries, list):
             raise invalid("index", "'manifests' must be a list")
         return ImageIndex(
@@ -361,6 +383,8 @@ def parse_manifest(
         )
     if mt.is_manifest(kind):
         layers = doc.get("layers")
+        if layers is None:
+            layers = []  # Go reads null (or no field) as an empty list
         if not isinstance(layers, list):
             raise invalid("manifest", "'layers' must be a list")
         return ImageManifest(

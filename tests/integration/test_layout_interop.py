@@ -15,6 +15,8 @@ from polyarch.errors import DigestMismatchError
 from polyarch.layout import LayoutStore
 from polyarch.models import Descriptor, ImageIndex, parse_manifest
 from polyarch.registry import RegistryClient, RegistryStore
+from tests.clirun import assert_clean_error, polyarch
+from tests.content import registry_manifest, skopeo_raw
 from tests.imagegen import SyntheticImage, make_image, make_index
 from tests.registry_server import RegistryServer
 
@@ -179,3 +181,87 @@ def test_concurrent_writers_create_one_layout(tmp_path: Path) -> None:
         "imageLayoutVersion": "1.0.0"
     }
     assert not [p for p in (tmp_path / "fresh").rglob(".*")]
+
+
+def write_raw_layout(
+    path: Path, images: list[SyntheticImage], entries: list[dict[str, object]]
+) -> None:
+    """A layout written by hand, as another tool might: the blobs, then ``index.json``
+    with exactly ``entries``."""
+    for image in images:
+        for digest, data in [(image.manifest_digest, image.manifest), *image.blobs.items()]:
+            blob = path / "blobs" / "sha256" / digest.removeprefix("sha256:")
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            blob.write_bytes(data)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries}
+    (path / "index.json").write_text(json.dumps(index))
+
+
+def tagged(image: SyntheticImage, tag: str, media_type: str | None = None) -> dict[str, object]:
+    entry = image.descriptor(with_platform=False)
+    if media_type is not None:
+        entry["mediaType"] = media_type
+    entry["annotations"] = {mt.ANNOTATION_REF_NAME: tag}
+    return entry
+
+
+def test_a_descriptor_naming_docker_v2_for_an_oci_manifest_is_read_with_a_warning(
+    tmp_path: Path, registry: RegistryServer
+) -> None:
+    """go-containerregistry's test layouts do this; containerd reads them."""
+    image = make_image(PLATFORMS[0], seed=43, oci=True)
+    layout = tmp_path / "ggcr"
+    write_raw_layout(layout, [image], [tagged(image, "v1", mt.DOCKER_MANIFEST)])
+
+    shown = polyarch("inspect", f"oci:{layout}:v1")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == image.manifest
+    assert b"is stored as application/vnd.docker.distribution.manifest.v2+json" in shown.stderr
+    assert b"reading it as what it is" in shown.stderr
+
+    target = f"{registry.host}/interop/ggcr-shaped:v1"
+    copied = polyarch("copy", f"oci:{layout}:v1", target)
+    assert copied.returncode == 0, copied.stderr
+    assert registry_manifest(registry, "interop/ggcr-shaped", "v1") == image.manifest
+    assert skopeo_raw(f"docker://{target}") == image.manifest
+
+
+def test_an_index_stored_as_a_manifest_is_refused_saying_stored(tmp_path: Path) -> None:
+    images = [make_image(p, seed=44, oci=True) for p in PLATFORMS[:2]]
+    index = make_index(images, oci=True)
+    layout = tmp_path / "lying"
+    write_raw_layout(layout, images, [])
+    blob = layout / "blobs" / "sha256" / Digest.of(index).encoded
+    blob.write_bytes(index)
+    entry = {
+        "mediaType": mt.OCI_MANIFEST,
+        "digest": str(Digest.of(index)),
+        "size": len(index),
+        "annotations": {mt.ANNOTATION_REF_NAME: "v1"},
+    }
+    (layout / "index.json").write_text(
+        json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [entry]})
+    )
+    result = polyarch("inspect", f"oci:{layout}:v1", text=True)
+    assert_clean_error(result, 6)
+    assert f"was stored as '{mt.OCI_MANIFEST}'" in result.stderr
+    assert "served" not in result.stderr
+
+
+def test_a_tag_twice_in_index_json_resolves_as_skopeo_does_with_a_warning(tmp_path: Path) -> None:
+    first, second = (make_image(PLATFORMS[0], seed=seed, oci=True) for seed in (45, 46))
+    layout = tmp_path / "twice"
+    write_raw_layout(layout, [first, second], [tagged(first, "v1"), tagged(second, "v1")])
+
+    assert skopeo_raw(f"oci:{layout}:v1") == first.manifest
+    shown = polyarch("inspect", f"oci:{layout}:v1", text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == json.loads(first.manifest)
+    assert "tag 'v1' appears 2 times in index.json" in shown.stderr
+    assert first.manifest_digest in shown.stderr
+    assert second.manifest_digest in shown.stderr
+
+    tags = polyarch("tags", f"oci:{layout}", text=True)
+    assert tags.returncode == 0, tags.stderr
+    assert tags.stdout.splitlines() == ["v1"]

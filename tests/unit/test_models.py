@@ -575,17 +575,13 @@ def without(doc: Doc, key: str) -> Doc:
     "doc",
     [
         pytest.param({**OCI_MANIFEST, "layers": {}}, id="layers-object"),
-        pytest.param({**OCI_MANIFEST, "layers": None}, id="layers-null"),
         pytest.param({**OCI_MANIFEST, "layers": "sha256:abc"}, id="layers-string"),
-        pytest.param(without(OCI_MANIFEST, "layers"), id="layers-missing"),
         pytest.param({**OCI_MANIFEST, "layers": [None]}, id="layer-null"),
         pytest.param({**OCI_MANIFEST, "layers": [[]]}, id="layer-list"),
         pytest.param(without(OCI_MANIFEST, "config"), id="config-missing"),
         pytest.param({**OCI_MANIFEST, "config": None}, id="config-null"),
         pytest.param({**OCI_MANIFEST, "config": "x"}, id="config-string"),
         pytest.param({**OCI_INDEX, "manifests": {}}, id="manifests-object"),
-        pytest.param({**OCI_INDEX, "manifests": None}, id="manifests-null"),
-        pytest.param(without(OCI_INDEX, "manifests"), id="manifests-missing"),
         pytest.param({**OCI_INDEX, "manifests": [1]}, id="manifest-entry-int"),
         pytest.param({**OCI_INDEX, "mediaType": 7}, id="media-type-int"),
         pytest.param({**OCI_INDEX, "mediaType": ["x"]}, id="media-type-list"),
@@ -646,6 +642,67 @@ def test_bad_descriptor_fields(fields: Doc) -> None:
     assert "layer 0" in str(err)
     expect(InvalidManifestError, dump({**OCI_MANIFEST, "config": entry}))
     expect(InvalidManifestError, dump({**OCI_MANIFEST, "subject": entry}))
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param({**OCI_MANIFEST, "layers": None}, id="layers-null"),
+        pytest.param(without(OCI_MANIFEST, "layers"), id="layers-missing"),
+        pytest.param({**OCI_INDEX, "manifests": None}, id="manifests-null"),
+        pytest.param(without(OCI_INDEX, "manifests"), id="manifests-missing"),
+    ],
+)
+def test_a_null_or_missing_list_is_empty_as_go_reads_it(doc: Doc) -> None:
+    parsed = parse_manifest(dump(doc))
+    if isinstance(parsed, ImageManifest):
+        assert parsed.layers == ()
+        assert parsed.blobs == (parsed.config,)
+    else:
+        assert isinstance(parsed, ImageIndex)
+        assert parsed.manifests == ()
+
+
+@pytest.mark.parametrize("name", ["mediaType", "digest", "size"])
+def test_a_missing_descriptor_field_is_named(name: str) -> None:
+    for entry in ({**GOOD_DESCRIPTOR, name: None}, without(GOOD_DESCRIPTOR, name)):
+        err = expect(InvalidManifestError, dump({**OCI_MANIFEST, "layers": [entry]}))
+        assert str(err) == f"invalid layer 0: it has no {name}"
+        assert "None" not in str(err)
+
+
+def test_a_missing_config_is_named() -> None:
+    err = expect(InvalidManifestError, dump(without(OCI_MANIFEST, "config")))
+    assert str(err) == "invalid manifest config: it is missing"
+
+
+@pytest.mark.parametrize(
+    ("doc", "stored_as"),
+    [
+        (OCI_MANIFEST, mt.DOCKER_MANIFEST),
+        (DOCKER_MANIFEST, mt.OCI_MANIFEST),
+        (OCI_INDEX, mt.DOCKER_MANIFEST_LIST),
+        (DOCKER_LIST, mt.OCI_INDEX),
+    ],
+)
+def test_a_stored_descriptor_may_name_another_type_of_the_same_kind(
+    doc: Doc, stored_as: str
+) -> None:
+    """containerd reads go-containerregistry's test layouts, whose index.json says Docker v2
+    for OCI manifests: the document's own type wins."""
+    assert parse_manifest(dump(doc), stored_as, stored=True).media_type == doc["mediaType"]
+
+
+@pytest.mark.parametrize(
+    ("doc", "stored_as"),
+    [(OCI_INDEX, mt.OCI_MANIFEST), (OCI_MANIFEST, mt.OCI_INDEX), (DOCKER_LIST, mt.DOCKER_MANIFEST)],
+)
+def test_an_index_stored_as_a_manifest_is_refused_in_the_layouts_words(
+    doc: Doc, stored_as: str
+) -> None:
+    err = expect(InvalidManifestError, dump(doc), stored_as, stored=True)
+    assert f"but was stored as {stored_as!r}" in str(err)
+    assert "served" not in str(err)
 
 
 def test_descriptor_not_an_object() -> None:

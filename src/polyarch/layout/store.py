@@ -108,7 +108,19 @@ class LayoutStore:
                 where=f"{self.location}:{identifier}",
                 hint=_tags_hint(self._tags_of(roots)),
             )
-        return matches[-1]
+        others = sorted({m.digest for m in matches[1:] if m.digest != matches[0].digest})
+        if others:
+            # skopeo (containers/image) takes the first entry with the name: so do we, and
+            # say so, since another tool may take another.
+            log.warning(
+                "%s: tag %r appears %d times in index.json; using the first, %s (also: %s)",
+                self.location,
+                identifier,
+                len(matches),
+                matches[0].digest,
+                ", ".join(others),
+            )
+        return matches[0]
 
     def _read_manifest(self, digest: Digest, media_type: str | None) -> Manifest:
         data = self._dir.read(*self._blob_name(digest), limit=MAX_MANIFEST_SIZE)
@@ -117,7 +129,16 @@ class LayoutStore:
                 f"manifest {digest} not found in {self.location}",
                 where=f"{self.location}@{digest}",
             )
-        return parse_manifest(data, media_type, digest=digest)
+        manifest = parse_manifest(data, media_type, digest=digest, stored=True)
+        if media_type in mt.INDEX_TYPES | mt.MANIFEST_TYPES and manifest.media_type != media_type:
+            log.warning(
+                "%s: %s is stored as %s but is %s; reading it as what it is",
+                self.location,
+                digest,
+                media_type,
+                manifest.media_type,
+            )
+        return manifest
 
     def get_manifest(self, identifier: str) -> Manifest:
         descriptor = self.resolve(identifier)

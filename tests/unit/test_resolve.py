@@ -15,7 +15,7 @@ import pytest
 
 from polyarch import mediatype as mt
 from polyarch.errors import NoMatchingPlatformError, NotFoundError
-from polyarch.models import ImageIndex, parse_manifest
+from polyarch.models import Descriptor, ImageIndex, parse_manifest
 from polyarch.ops.resolve import Choice, available_platforms, choose
 from polyarch.platform import Platform
 
@@ -134,10 +134,71 @@ def test_only_attestations_is_no_match() -> None:
     assert info.value.available == ()
 
 
-def test_entries_without_platform_are_skipped() -> None:
+def test_entries_without_platform_come_after_those_with_one() -> None:
     idx = index(entry(None, "no platform"), entry("linux/amd64"))
-    assert choose(idx, host("linux/amd64")).descriptor.digest == digest_of("linux/amd64")
-    assert available_platforms(idx) == ("linux/amd64",)
+    asked: list[str] = []
+
+    def learn(d: Descriptor) -> Platform | None:
+        asked.append(d.digest)
+        return Platform.parse("linux/amd64")
+
+    choice = choose(idx, host("linux/amd64"), learn=learn)
+    assert choice.descriptor.digest == digest_of("linux/amd64")
+    assert asked == []  # an entry with a platform fit: nothing else was looked at
+    assert available_platforms(idx) == (f"(no platform) {digest_of('no platform')}", "linux/amd64")
+
+
+def test_an_entry_without_platform_is_judged_by_what_learn_says_in_index_order() -> None:
+    idx = index(
+        entry("linux/s390x"),
+        entry(None, "artifact"),
+        entry(None, "arm64 image"),
+        entry(None, "second arm64 image"),
+    )
+    learned = {
+        digest_of("artifact"): None,
+        digest_of("arm64 image"): Platform.parse("linux/arm64"),
+        digest_of("second arm64 image"): Platform.parse("linux/arm64"),
+    }
+    choice = choose(idx, host("linux/arm64"), learn=lambda d: learned[d.digest])
+    assert choice.descriptor.digest == digest_of("arm64 image")
+    assert choice.from_config
+    assert choice.exact
+    assert choice.position == 3
+    assert choice.reason == (
+        "entry 3 has no platform; its config says linux/arm64, an exact match for linux/arm64"
+    )
+    # Without a way to learn, such entries are never chosen.
+    with pytest.raises(NoMatchingPlatformError):
+        choose(idx, host("linux/arm64"))
+
+
+def test_no_match_names_what_entries_without_platform_turned_out_to_be() -> None:
+    idx = index(entry(None, "artifact"), entry(None, "arm64 image"))
+    learned = {digest_of("artifact"): None, digest_of("arm64 image"): Platform.parse("linux/arm64")}
+    with pytest.raises(NoMatchingPlatformError) as info:
+        choose(idx, host("linux/amd64"), learn=lambda d: learned[d.digest])
+    assert info.value.available == (
+        f"(no platform) {digest_of('artifact')}",
+        "linux/arm64 (no platform; from its config)",
+    )
+
+
+def windows(version: str) -> dict[str, Any]:
+    made = entry("windows/amd64", version)
+    made["platform"]["os.version"] = version
+    return made
+
+
+def test_available_platforms_show_the_os_version() -> None:
+    idx = index(
+        windows("10.0.17763.1"),
+        windows("10.0.20348.1"),
+    )
+    assert available_platforms(idx) == (
+        "windows(10.0.17763.1)/amd64",
+        "windows(10.0.20348.1)/amd64",
+    )
 
 
 def test_no_match_lists_available_platforms_in_index_order() -> None:
@@ -152,14 +213,20 @@ def test_no_match_lists_available_platforms_in_index_order() -> None:
     with pytest.raises(NoMatchingPlatformError) as info:
         choose(idx, host("linux/s390x"))
     err = info.value
-    assert err.available == ("linux/arm64", "linux/amd64", "linux/arm/v7", "windows/amd64")
+    assert err.available == (
+        "linux/arm64",
+        "linux/amd64",
+        f"(no platform) {digest_of('artifact')}",
+        "linux/arm/v7",
+        "windows/amd64",
+    )
     assert err.available == available_platforms(idx)
     assert err.wanted == "linux/s390x"
     assert isinstance(err, NotFoundError)
     assert err.exit_code == 3
     message = str(err)
     assert "linux/s390x" in message
-    assert "linux/arm64, linux/amd64, linux/arm/v7, windows/amd64" in message
+    assert "linux/arm64, linux/amd64, (no platform) sha256:" in message
     assert idx.digest in message
 
 

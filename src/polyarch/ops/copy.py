@@ -25,7 +25,7 @@ from polyarch.models import (
     parse_manifest,
 )
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.resolve import choose, image_for_platform
+from polyarch.ops.resolve import choose, image_for_platform, learner
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
 from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
@@ -194,13 +194,24 @@ class CopyResult:
     bytes_copied: int
 
 
-def select_entries(index: ImageIndex, platforms: Sequence[Platform]) -> list[Descriptor]:
+def select_entries(
+    index: ImageIndex, platforms: Sequence[Platform], *, walk: Walk | None = None
+) -> list[Descriptor]:
     """The entries a platform subset keeps: the best entry for each platform asked for
     (:func:`polyarch.ops.resolve.choose`), in index order, plus their attestations.
 
+    :param walk: the walk ``index`` is the root of, to judge entries without a platform
+        by their content; without it they are never kept.
     :raises NoMatchingPlatformError: a platform no entry can serve.
     """
-    chosen = {choose(index, platform).descriptor.digest for platform in platforms}
+    chosen = {
+        choose(
+            index,
+            platform,
+            learn=None if walk is None else learner(walk, index, platform, depth=0),
+        ).descriptor.digest
+        for platform in platforms
+    }
     return [
         entry
         for entry in index.manifests
@@ -263,10 +274,11 @@ def copy_image(
         raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
     root = manifest if manifest is not None else source.get_manifest(identifier)
     if isinstance(root, ImageIndex) and platforms:
-        entries = select_entries(root, platforms)
+        walk = Walk(source, root)
+        entries = select_entries(root, platforms, walk=walk)
         if single:
             image = next(e for e in entries if not e.is_attestation)
-            root = Walk(source, root).child(root, image, depth=0)
+            root = walk.child(root, image, depth=0)
         else:
             root = subset_index(root, entries)
     elif isinstance(root, ImageManifest) and platforms:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from polyarch import mediatype as mt
+from polyarch.digest import Digest
 from polyarch.errors import BlobNotFoundError, InvalidManifestError, ManifestNotFoundError
 from polyarch.models import (
     MAX_INDEX_DEPTH,
@@ -35,13 +36,16 @@ class Walk:
     """A walk down from ``root`` in ``store``; ``where`` names the root in messages.
 
     ``depth`` arguments count the indexes above the one whose children are asked for (0:
-    the root's own).
+    the root's own). What a walk fetched it keeps, by digest: choosing a platform-less
+    entry reads the child and its config before the walk goes down into it.
     """
 
     def __init__(self, store: Store, root: Manifest, *, where: str | None = None) -> None:
         self.store = store
         self.root = root
         self.where = where or f"{store.location}@{root.digest}"
+        self._manifests: dict[Digest, Manifest] = {}
+        self._configs: dict[Digest, bytes] = {}
 
     def child(self, index: ImageIndex, entry: Descriptor, *, depth: int) -> Manifest:
         """The manifest ``entry`` of ``index`` names, checked against it.
@@ -52,8 +56,12 @@ class Walk:
         """
         if depth >= MAX_INDEX_DEPTH:
             raise too_deep(self.where)
+        known = self._manifests.get(entry.digest)
+        if known is not None and known.size == entry.size:
+            return known
         try:
-            return get_described(self.store, entry)
+            child = self._manifests[entry.digest] = get_described(self.store, entry)
+            return child
         except ManifestNotFoundError as err:
             raise ManifestNotFoundError(
                 f"{self.label(index, entry)} is missing: {err}",
@@ -83,8 +91,12 @@ class Walk:
         """
         if image.config.size > MAX_MANIFEST_SIZE:
             return None
+        known = self._configs.get(image.config.digest)
+        if known is not None and len(known) == image.config.size:
+            return known
         try:
-            return self.store.get_blob(image.config)
+            blob = self._configs[image.config.digest] = self.store.get_blob(image.config)
+            return blob
         except BlobNotFoundError as err:
             if reached is None:
                 raise

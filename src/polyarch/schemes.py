@@ -148,9 +148,41 @@ def parse_location(text: str, *, default_tag: str | None = DEFAULT_TAG) -> Locat
     """Parse a location the user typed (see :data:`SCHEMES`).
 
     :param default_tag: the tag a registry reference without tag or digest gets.
-    :raises InvalidInputError: a malformed location, or an unknown scheme.
+    :raises InvalidInputError: a malformed location, or an unknown scheme; a reference
+        with no registry host that names an OCI layout here (``oci:`` forgotten).
     """
-    return scheme_of(text).parse(text, default_tag=default_tag)
+    scheme = scheme_of(text)
+    location = scheme.parse(text, default_tag=default_tag)
+    if isinstance(location, RegistryLocation) and not text.startswith(scheme.prefix):
+        _refuse_a_layout_mistaken_for_docker_hub(text, location)
+    return location
+
+
+def _refuse_a_layout_mistaken_for_docker_hub(text: str, location: RegistryLocation) -> None:
+    """``examples/hello:1.0`` is a Docker Hub repository, but when a layout of that name
+    is right here the user forgot ``oci:``: said before any request (Docker Hub would
+    answer with a login error, after retries). ``docker.io/...`` says Docker Hub is meant."""
+    from polyarch.reference import DEFAULT_REGISTRY
+
+    name = text.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    name = head + slash + last.partition(":")[0]
+    first = name.split("/")[0]
+    explicit = "/" in name and ("." in first or ":" in first or first == "localhost")
+    if explicit or location.reference.registry != DEFAULT_REGISTRY:
+        return
+    from pathlib import Path
+
+    try:
+        is_layout = (Path(name) / "oci-layout").is_file()
+    except OSError:
+        return
+    if is_layout:
+        raise InvalidLocationError(
+            f"{text!r} names a Docker Hub repository, but {name} here is an OCI layout: "
+            f"did you mean oci:{text}?",
+            hint=f"write docker.io/{text} for the Docker Hub repository",
+        )
 
 
 def open_location(location: str | Location, *, registries: Registries | None = None) -> Opened:

@@ -685,6 +685,36 @@ def test_annotate_accepts_what_docker_whitelist_refuses(
     assert json.loads(raw)["manifests"][0]["platform"] == platform
 
 
+@pytest.mark.parametrize(
+    ("flags", "problem", "closest"),
+    [
+        (["--arch", "arm64x"], "linux/arm64x is no known os/architecture", "linux/arm64"),
+        (["--os", "linx"], "linx/amd64 is no known os/architecture", "linux/amd64"),
+        (["--variant", "v5"], "'v5' is no known variant of amd64", "linux/amd64"),
+        (
+            ["--arch", "arm", "--variant", "v9"],
+            "'v9' is no known variant of arm (known: v5, v6, v7, v8)",
+            "linux/arm",
+        ),
+    ],
+    ids=["arch", "os", "amd64-variant", "arm-variant"],
+)
+def test_annotate_refuses_an_unknown_platform_with_the_closest_unless_forced(
+    bench: Workbench, flags: list[str], problem: str, closest: str
+) -> None:
+    (a,) = bench.seed("src", images_for(PLATFORMS[:1], seed=142))
+    target = bench.ref("src", "list")
+    ok(bench.polyarch("create", "--insecure", target, a))
+    before = bench.pending()
+    stderr = failed(bench.polyarch("annotate", target, a, *flags), 2)
+    assert problem in stderr
+    assert f"did you mean {closest}?" in stderr
+    assert "--force" in stderr
+    assert bench.pending() == before
+    ok(bench.polyarch("annotate", "--force", target, a, *flags))
+    assert bench.pending() != before
+
+
 def test_annotate_member_matched_by_normalized_reference(bench: Workbench) -> None:
     image = make_image(PLATFORMS[0], seed=145)
     bench.seed("src", {"latest": image})

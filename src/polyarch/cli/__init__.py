@@ -33,8 +33,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     from polyarch.cli._app import cli
     from polyarch.errors import PolyarchError
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    args = _debug_first(list(sys.argv[1:] if argv is None else argv))
+    debug = args[:1] == ["--debug"]
     try:
         result = cli.main(args=args, prog_name="polyarch", standalone_mode=False)
     except click.exceptions.Abort:
@@ -65,6 +65,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         _error("internal error: this is a bug in polyarch; rerun with --debug for details")
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` is the group's option, but people add it where the command failed
+    (``polyarch push app:1 --debug``): anywhere before ``--``, it is moved to the front."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
 
 
 def _stderr(line: str) -> None:

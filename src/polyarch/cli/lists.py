@@ -58,6 +58,12 @@ def create(
     multiple=True,
     help="Add operating system features (repeatable, comma-separated).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Set an os/arch/variant that no known image uses (checked against docker's "
+    "table and the Go toolchain's ports otherwise).",
+)
 @click.argument("manifest_list")
 @click.argument("member")
 def annotate(
@@ -68,6 +74,7 @@ def annotate(
     variant: str | None,
     os_version: str | None,
     os_features: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Set the platform of MEMBER's entry in the local list MANIFEST_LIST."""
 
@@ -81,6 +88,7 @@ def annotate(
         variant=variant,
         os_version=os_version,
         os_features=features,
+        force=force,
     )
 
 

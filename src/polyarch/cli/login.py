@@ -45,6 +45,19 @@ def login(
         click.echo(
             "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
         )
+    if not (username and password) and not sys.stdin.isatty():
+        # click would read the answers from the pipe, with a warning that echo cannot be
+        # turned off, and end in "interrupted" at its end.
+        missing = (
+            "the username and password"
+            if not (username or password)
+            else ("the password" if not password else "the username")
+        )
+        raise InvalidInputError(
+            f"no terminal to ask for {missing}",
+            hint='pass --username and --password-stdin (echo "$TOKEN" | polyarch login '
+            "--username USER --password-stdin SERVER)",
+        )
     username = username or str(click.prompt("Username", err=True))
     password = password or str(click.prompt("Password", hide_input=True, err=True))
     credentials = Credentials(username=username, password=password, source="the login command")

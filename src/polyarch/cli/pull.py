@@ -63,7 +63,8 @@ def pull(
         manifest, choices = image_for_platform(
             source.store, source.get_manifest(), wanted, where=str(source)
         )
-        report_choices(choices)
+        if not quiet:
+            report_choices(choices)
         identifier = manifest.digest
 
     if isinstance(opened, ImageSink):

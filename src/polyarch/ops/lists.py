@@ -31,7 +31,7 @@ from polyarch.models import ImageManifest
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.pending import PendingEntry, PendingList, PendingListStore
 from polyarch.ops.walk import Walk
-from polyarch.platform import Platform, normalize, suggest_architecture
+from polyarch.platform import Platform, normalize, suggest_architecture, unusual_platform
 from polyarch.reference import DEFAULT_TAG, Reference
 from polyarch.store import Store
 
@@ -176,8 +176,12 @@ def annotate_list(
     variant: str | None = None,
     os_version: str | None = None,
     os_features: Iterable[str] = (),
+    force: bool = False,
 ) -> PendingEntry:
     """Change the platform of one entry of a pending list.
+
+    :param force: set a platform no image is known to be built for (see
+        :func:`validate_platform`).
 
     :raises NotFoundError: no such list, or the member is not in it.
     :raises InvalidInputError: several entries match (name one by digest), or the
@@ -198,7 +202,7 @@ def annotate_list(
         os_version=os_version if os_version else current.os_version,
         os_features=tuple(features),
     )
-    validate_platform(updated)
+    validate_platform(updated, force=force)
     new_entry = replace(entry, descriptor=replace(entry.descriptor, platform=updated))
     entries = list(pending.entries)
     entries[index] = new_entry
@@ -207,10 +211,12 @@ def annotate_list(
     return new_entry
 
 
-def validate_platform(platform: Platform) -> None:
-    """An annotated platform must be one the platform grammar accepts, spelled canonically.
+def validate_platform(platform: Platform, *, force: bool = False) -> None:
+    """An annotated platform must be one the platform grammar accepts, spelled canonically,
+    and (unless ``force``) one images are built for: a known os/architecture pair and a
+    known variant of the architecture (:func:`polyarch.platform.unusual_platform`).
 
-    :raises InvalidPlatformError: with the canonical spelling when one can be guessed.
+    :raises InvalidPlatformError: with the closest known spelling when there is one.
     """
     if not platform.os or not platform.architecture:
         raise InvalidInputError("a list entry needs both an OS and an architecture")
@@ -228,6 +234,17 @@ def validate_platform(platform: Platform) -> None:
         f"/{platform.variant}" if platform.variant else ""
     )
     Platform.parse(spec, host=platform)  # the grammar's own checks
+    unusual = (
+        None if force else unusual_platform(platform.os, platform.architecture, platform.variant)
+    )
+    if unusual is not None:
+        problem, closest = unusual
+        raise InvalidPlatformError(
+            problem,
+            text=spec,
+            suggestion=closest,
+            hint=(f"did you mean {closest}? " if closest else "") + f"(--force sets {spec} anyway)",
+        )
 
 
 # -- push ------------------------------------------------------------------------------

@@ -82,12 +82,15 @@ from polyarch.platform._spec import HostPlatform, Platform, format_all, normaliz
 from polyarch.platform._tables import (
     KNOWN_ARCHITECTURES,
     KNOWN_OPERATING_SYSTEMS,
+    KNOWN_PLATFORMS,
     suggest_architecture,
+    unusual_platform,
 )
 
 __all__ = [
     "KNOWN_ARCHITECTURES",
     "KNOWN_OPERATING_SYSTEMS",
+    "KNOWN_PLATFORMS",
     "HostPlatform",
     "Platform",
     "format_all",
@@ -100,4 +103,5 @@ __all__ = [
     "preference_order",
     "rank",
     "suggest_architecture",
+    "unusual_platform",
 ]

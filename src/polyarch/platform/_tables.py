@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["KNOWN_ARCHITECTURES", "KNOWN_OPERATING_SYSTEMS", "suggest_architecture"]
+__all__ = [
+    "KNOWN_ARCHITECTURES",
+    "KNOWN_OPERATING_SYSTEMS",
+    "KNOWN_PLATFORMS",
+    "KNOWN_VARIANTS",
+    "suggest_architecture",
+    "unusual_platform",
+]
 
 
 #: GOOS values (go/build syslist) that a one-part specifier recognizes as an OS.
@@ -26,6 +33,77 @@ KNOWN_ARCHITECTURES: Final = frozenset(
         "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm",
     }
 )  # fmt: skip
+
+#: The os/architecture pairs an image can be for: docker's ``validOSArches`` (cli/command/
+#: manifest/util.go, what ``docker manifest annotate`` accepts) and every port of the Go
+#: toolchain (``go tool dist list``), which is what images are built with.
+_PORTS: Final[dict[str, str]] = {
+    "aix": "ppc64",
+    "android": "386 amd64 arm arm64",
+    "darwin": "386 amd64 arm arm64",
+    "dragonfly": "amd64",
+    "freebsd": "386 amd64 arm arm64 riscv64",
+    "illumos": "amd64",
+    "ios": "amd64 arm64",
+    "js": "wasm",
+    "linux": "386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x",
+    "netbsd": "386 amd64 arm arm64",
+    "openbsd": "386 amd64 arm arm64 ppc64 riscv64",
+    "plan9": "386 amd64 arm",
+    "solaris": "amd64",
+    "wasip1": "wasm",
+    "windows": "386 amd64 arm arm64",
+}
+KNOWN_PLATFORMS: Final[frozenset[tuple[str, str]]] = frozenset(
+    (os, arch) for os, arches in _PORTS.items() for arch in arches.split()
+)
+
+#: The variants an architecture's images use (containerd's normalization reads them;
+#: GOAMD64, GOARM and GOARM64 levels). Architectures not named here have none.
+KNOWN_VARIANTS: Final[dict[str, frozenset[str]]] = {
+    "amd64": frozenset({"v1", "v2", "v3", "v4"}),
+    "arm": frozenset({"v5", "v6", "v7", "v8"}),
+    "arm64": frozenset(
+        {"v8", *(f"v8.{n}" for n in range(10)), "v9", *(f"v9.{n}" for n in range(6))}
+    ),
+}
+
+
+def unusual_platform(os: str, arch: str, variant: str) -> tuple[str, str | None] | None:
+    """Why ``os/arch/variant`` is no platform an image is built for, and the closest one
+    that is (``None`` when nothing is close); ``None`` for a known platform.
+
+    ``linux/arm64x`` -> ``("linux/arm64x is no known os/architecture", "linux/arm64")``.
+    """
+    import difflib
+
+    if (os, arch) not in KNOWN_PLATFORMS:
+        spelled = f"{os}/{arch}"
+        oses = sorted({o for o, _ in KNOWN_PLATFORMS})
+        close_os = os if os in oses else next(iter(difflib.get_close_matches(os, oses, 1)), None)
+        suggestion = None
+        if close_os is not None:
+            arches = sorted(a for o, a in KNOWN_PLATFORMS if o == close_os)
+            close = suggest_architecture(arch, variant)
+            close_arch = (
+                close[0]
+                if close is not None and close[0] in arches
+                else next(iter(difflib.get_close_matches(arch, arches, 1, 0.5)), None)
+            )
+            if close_arch is not None:
+                suggestion = f"{close_os}/{close_arch}"
+        return f"{spelled} is no known os/architecture", suggestion
+    if variant:
+        known = KNOWN_VARIANTS.get(arch, frozenset())
+        if variant not in known:
+            listing = ", ".join(sorted(known)) if known else "none"
+            close_variant = next(iter(difflib.get_close_matches(variant, sorted(known), 1)), None)
+            return (
+                f"{variant!r} is no known variant of {arch} (known: {listing})",
+                f"{os}/{arch}/{close_variant}" if close_variant else f"{os}/{arch}",
+            )
+    return None
+
 
 # Patterns are matched with re.fullmatch(PATTERN, ...), so they are compiled (and cached by
 # re) on first use: most processes read platforms from JSON and never need one.

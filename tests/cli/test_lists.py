@@ -772,6 +772,41 @@ def test_push_twice_pushes_nothing_the_second_time(bench: Workbench) -> None:
     assert [e.method for e in served] == ["HEAD"]  # one look at the tag
 
 
+def test_a_kept_list_says_what_was_pushed_until_it_changes(bench: Workbench) -> None:
+    members = bench.seed("src", images_for(PLATFORMS[:2], seed=165))
+    target = bench.ref("dst", "kept")
+    ok(bench.polyarch("create", "--insecure", target, *members))
+    assert "local, not pushed" in ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    listed = json.loads(ok(bench.polyarch("ls", "--format", "json")).stdout)
+    assert {"name": target, "images": 2, "attestations": 0, "pushed": None} in listed
+
+    pushed = ok(bench.polyarch("push", "--insecure", "--format", "docker", target)).stdout.strip()
+    assert pushed == sha256_digest(skopeo_raw(target))
+    text = ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    assert "not pushed" not in text
+    assert f"pushed as {pushed}" in text
+    # The JSON view shows what was pushed (a Docker list), not what a push would build.
+    assert sha256_digest(ok(bench.polyarch("inspect", target)).stdout.encode()) == pushed
+    listed = json.loads(ok(bench.polyarch("ls", "--format", "json")).stdout)
+    assert {"name": target, "images": 2, "attestations": 0, "pushed": pushed} in listed
+    table = ok(bench.polyarch("ls")).stdout.splitlines()
+    assert table[0].split() == ["NAME", "ENTRIES", "PUSHED"]
+    assert any(line.split()[:3] == [target, "2", pushed[:19]] for line in table[1:])
+
+    # A change makes it a list not pushed again.
+    ok(bench.polyarch("annotate", target, members[0], "--os-features", "sse4"))
+    assert "local, not pushed" in ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    listed = json.loads(ok(bench.polyarch("ls", "--format", "json")).stdout)
+    assert {"name": target, "images": 2, "attestations": 0, "pushed": None} in listed
+
+
+def test_ls_with_no_lists_says_how_to_make_one(bench: Workbench) -> None:
+    result = ok(bench.polyarch("ls"))
+    assert result.stdout == ""
+    assert "polyarch create" in result.stderr
+    assert json.loads(ok(bench.polyarch("ls", "--format", "json")).stdout) == []
+
+
 def test_purge_removes_the_pending_list_only_after_success(bench: Workbench) -> None:
     images = images_for(PLATFORMS[:2], seed=170)
     members = bench.seed("src", images)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),
     "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
     "login": ("polyarch.cli.login", "login", "Log in to a registry."),
+    "ls": ("polyarch.cli.lists", "ls", "List the local manifest lists."),
     "logout": ("polyarch.cli.login", "logout", "Log out from a registry."),
 }
 

@@ -167,7 +167,8 @@ def _load_pending(reference: Reference) -> PendingList | None:
 def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | None) -> None:
     from polyarch.cli import _docker_json
 
-    index = pending.index()
+    # The list as it was pushed (push --format docker), else as push would build it.
+    index = pending.index(pending.pushed.format if pending.pushed is not None else None)
     by_digest = {entry.descriptor.digest: entry for entry in pending.entries}
     if wanted is not None:
         choice = choose(index, wanted)
@@ -189,11 +190,18 @@ def _inspect_pending_list(pending: PendingList, view: _View, wanted: Platform | 
             IndexDescription(index, children),
             title=str(pending.reference),
             full_digests=view.verbose,
-            note=f"local, not pushed: polyarch push {pending.reference.familiar}",
+            note=_pending_note(pending, index),
             sources={e.descriptor.digest: e.source.familiar for e in ordered},
         )
         return
     _write(_docker_json.render([_docker_entry(e) for e in ordered]), newline=False)
+
+
+def _pending_note(pending: PendingList, index: ImageIndex) -> str:
+    name = pending.reference.familiar
+    if pending.pushed is None or pending.pushed.digest != index.digest:
+        return f"local, not pushed: polyarch push {name}"
+    return f"local copy of what was pushed as {index.digest}: polyarch rm {name} removes it"
 
 
 def _inspect_pending_entry(list_text: str, ref_text: str, view: _View) -> None:

@@ -1,7 +1,8 @@
-"""``polyarch create / annotate / push / rm``: docker's manifest-list workflow."""
+"""``polyarch create / annotate / push / rm / ls``: docker's manifest-list workflow."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, cast
 
 import click
@@ -125,6 +126,44 @@ def push(
     if not result.changed:
         click.echo(f"{target} is already {result.digest}: nothing to push", err=True)
     click.echo(str(result.digest))
+
+
+@click.command(name="ls")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table; json: one object per list, for scripts.",
+)
+def ls(output_format: str) -> None:
+    """List the local manifest lists: name, entries, and whether (and as what) each was
+    pushed."""
+
+    store = PendingListStore()
+    lists = [pending for name in store.names() if (pending := store.load(name)) is not None]
+    rows = [
+        {
+            "name": pending.reference.familiar,
+            "images": len(pending.images),
+            "attestations": len(pending.entries) - len(pending.images),
+            "pushed": None if pending.pushed is None else str(pending.pushed.digest),
+        }
+        for pending in lists
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no local manifest lists (polyarch create LIST IMAGE... makes one)", err=True)
+        return
+    width = max(len("NAME"), *(len(str(row["name"])) for row in rows))
+    click.echo(f"{'NAME':<{width}}  ENTRIES  PUSHED")
+    for row in rows:
+        entries = f"{row['images']}" + (f" +{row['attestations']}" if row["attestations"] else "")
+        pushed = str(row["pushed"])[:19] if row["pushed"] else "no"
+        click.echo(f"{row['name']:<{width}}  {entries:<7}  {pushed}")
 
 
 @click.command()

@@ -26,10 +26,11 @@ from polyarch.errors import (
     InvalidInputError,
     InvalidPlatformError,
     NotFoundError,
+    PolyarchError,
 )
 from polyarch.models import ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.pending import PendingEntry, PendingList, PendingListStore
+from polyarch.ops.pending import PendingEntry, PendingList, PendingListStore, Pushed
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, normalize, suggest_architecture, unusual_platform
 from polyarch.reference import DEFAULT_TAG, Reference
@@ -207,7 +208,7 @@ def annotate_list(
     entries = list(pending.entries)
     entries[index] = new_entry
     check_duplicates(entries)
-    store.save(replace(pending, entries=tuple(entries)))
+    store.save(replace(pending, entries=tuple(entries), pushed=None))
     return new_entry
 
 
@@ -288,8 +289,7 @@ def push_list(
     except NotFoundError:
         unchanged = False
     if unchanged:
-        if purge:
-            store.remove(reference)
+        _after_push(store, pending, Pushed(index.digest, format), purge=purge)
         return PushResult(reference, index.digest, changed=False)
 
     foreign = [
@@ -316,6 +316,18 @@ def push_list(
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
             copied = list(pool.map(push_entry, foreign))
     target.put_manifest(index, tag=tag)
-    if purge:
-        store.remove(reference)
+    _after_push(store, pending, Pushed(index.digest, format), purge=purge)
     return PushResult(reference, index.digest, changed=True, copied_manifests=tuple(copied))
+
+
+def _after_push(
+    store: PendingListStore, pending: PendingList, pushed: Pushed, *, purge: bool
+) -> None:
+    """Remove the pushed list, or keep it saying what was pushed (``inspect`` shows it)."""
+    if purge:
+        store.remove(pending.reference)
+    elif pending.pushed != pushed:
+        try:
+            store.save(replace(pending, pushed=pushed))
+        except PolyarchError as err:  # the push itself succeeded: say so, not fail
+            log.warning("pushed, but the local list could not record it: %s", err)

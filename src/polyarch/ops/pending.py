@@ -37,7 +37,7 @@ from polyarch.reference import Reference
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
 
-__all__ = ["PendingEntry", "PendingList", "PendingListStore"]
+__all__ = ["PendingEntry", "PendingList", "PendingListStore", "Pushed"]
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,35 @@ class PendingEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Pushed:
+    """What the last push of a pending list put: the list's digest, in the format asked
+    for (``None``: chosen as docker chooses)."""
+
+    digest: Digest
+    format: ListFormat | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digest": str(self.digest), "format": self.format}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pushed:
+        format = data.get("format")
+        if format not in (None, "docker", "oci"):
+            raise ValueError(f"unknown list format {format!r}")
+        return cls(Digest.parse(data["digest"]), format)
+
+
+@dataclass(frozen=True, slots=True)
 class PendingList:
-    """A manifest list being prepared: its target reference and its entries, in order."""
+    """A manifest list being prepared: its target reference and its entries, in order.
+
+    ``pushed`` is set when the list was pushed and kept (no ``--purge``), and cleared by
+    any change to it.
+    """
 
     reference: Reference
     entries: tuple[PendingEntry, ...]
+    pushed: Pushed | None = None
 
     def index(self, format: ListFormat | None = None) -> ImageIndex:
         """The exact list ``push`` sends.
@@ -172,9 +196,10 @@ class PendingListStore:
             if doc.get("reference", str(reference)) != str(reference):
                 raise ValueError(f"it holds the list {doc.get('reference')!r}")
             entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
+            pushed = Pushed.from_json(doc["pushed"]) if doc.get("pushed") else None
         except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
-        return PendingList(reference, entries)
+        return PendingList(reference, entries, pushed)
 
     def get(self, reference: Reference) -> PendingList:
         """The pending list named ``reference``.
@@ -213,6 +238,8 @@ class PendingListStore:
             "reference": str(pending.reference),
             "entries": [entry.to_json() for entry in pending.entries],
         }
+        if pending.pushed is not None:
+            doc["pushed"] = pending.pushed.to_json()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, json.dumps(doc, indent=1).encode())

@@ -104,6 +104,32 @@ def test_copy_to_other_registry_prints_the_digest(
     assert registry_manifest(other_registry, repository, "1.0") == content.root
 
 
+def test_sizes_agree_in_progress_summary_and_tree(
+    registry: RegistryServer, other_registry: RegistryServer
+) -> None:
+    """One unit system: a layer is the same figure in the progress lines, the copy
+    summary and ``inspect --format text``, whose image line counts only layers."""
+    image = make_image(AMD64, seed=133, layers=1, layer_size=300_000, oci=True)
+    source = single(image).push(registry, unique("cli/units"), "1.0")
+    (layer,) = image.layers
+    shown = f"{layer.size / 1024:.1f} KiB"
+    result = polyarch("copy", source, f"{other_registry.host}/{unique('cli/units')}:1.0")
+    stderr = ok_stderr(result)
+    line = next(line for line in stderr.splitlines() if layer.digest[7:19] in line)
+    assert line.endswith(shown)
+    total = sum(len(data) for data in image.blobs.values())
+    assert f"copied ({total / 1024:.1f} KiB)" in stderr
+    tree = polyarch("inspect", "--format", "text", source, text=True)
+    assert tree.returncode == 0, tree.stderr
+    assert tree.stdout.splitlines()[0].endswith(f"{shown} in 1 layer")
+    assert f"  {shown}  tar+gzip" in tree.stdout
+
+
+def ok_stderr(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stderr.decode()
+
+
 def test_copy_within_a_registry_mounts(registry: RegistryServer) -> None:
     content = multi([make_image(p, seed=134, oci=True) for p in (AMD64, ARM_V7)])
     source_repository, target_repository = unique("cli/mount-a"), unique("cli/mount-b")
@@ -114,7 +140,7 @@ def test_copy_within_a_registry_mounts(registry: RegistryServer) -> None:
     served = registry.requests(since=start)
 
     assert ok(result).strip() == content.digest
-    assert f"0 copied (0 bytes), {len(content.blobs)} mounted" in result.stderr.decode()
+    assert f"0 copied (0 B), {len(content.blobs)} mounted" in result.stderr.decode()
     mounts = [e for e in blob_requests(served, "POST") if e.status == 201]
     assert sorted(e.query["mount"][0] for e in mounts) == sorted(content.blobs)
     assert blob_requests(served, "GET") == blob_requests(served, "PUT") == []

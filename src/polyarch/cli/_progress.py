@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from polyarch.cli._units import size
 from polyarch.ops.copy import BlobTransfer, CopyProgress
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ def report_choices(choices: Iterable[Choice]) -> None:
         sys.stderr.write(f"{choice.descriptor.digest}: {choice.reason}\n")
 
 
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover - unreachable
-
-
 class LineProgress(CopyProgress):
     """One line per finished blob and manifest, for logs and CI."""
 
@@ -57,10 +49,24 @@ class LineProgress(CopyProgress):
             sys.stderr.flush()
 
     def blob_finished(self, descriptor: Descriptor, how: BlobTransfer) -> None:
-        self._line(f"{how.value:<8} {descriptor.digest.short}  {_size(descriptor.size)}")
+        self._line(f"{how.value:<8} {descriptor.digest.short}  {size(descriptor.size)}")
 
     def manifest_finished(self, descriptor: Descriptor) -> None:
         self._line(f"manifest {descriptor.digest.short}  {descriptor.media_type}")
+
+
+def _binary_speed_column() -> Any:
+    """A transfer rate in the bars' units: rich's TransferSpeedColumn counts in decimal."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class BinarySpeed(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            shown = "" if speed is None else f"{size(int(speed))}/s"
+            return Text(shown, style="progress.data.speed")
+
+    return BinarySpeed()
 
 
 class RichProgress(CopyProgress):
@@ -68,19 +74,13 @@ class RichProgress(CopyProgress):
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TransferSpeedColumn,
-        )
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
+            _binary_speed_column(),
             # stderr: stdout carries the digest, and rich would draw on stdout by default.
             console=Console(stderr=True),
             transient=True,

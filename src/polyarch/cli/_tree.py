@@ -3,13 +3,16 @@
 ::
 
     host/app:1.0  OCI index  sha256:4d6e2ec88a1e  2 images, 1 attestation
-    ├── linux/amd64  OCI manifest  sha256:44672cc4282c  3.2 kB in 2 layers
-    │   ├── config  sha256:7906578a631a  567 bytes
-    │   ├── layer  sha256:851f7cda8491  1.2 kB  tar+gzip
-    │   └── layer  sha256:b6c62824948f  1.2 kB  tar+gzip
-    └── attestation of sha256:44672cc4282c  OCI manifest  sha256:…  1.4 kB in 1 layer
-        ├── config  sha256:…  241 bytes  in-toto
-        └── layer  sha256:…  800 bytes  https://slsa.dev/provenance/v0.2
+    ├── linux/amd64  OCI manifest  sha256:44672cc4282c  2.3 KiB in 2 layers
+    │   ├── config  sha256:7906578a631a  567 B
+    │   ├── layer  sha256:851f7cda8491  1.2 KiB  tar+gzip
+    │   └── layer  sha256:b6c62824948f  1.1 KiB  tar+gzip
+    └── attestation of sha256:44672cc4282c  OCI manifest  sha256:…  800 B in 1 layer
+        ├── config  sha256:…  241 B  in-toto
+        └── layer  sha256:…  800 B  https://slsa.dev/provenance/v0.2
+
+A manifest's size is its layers' (what ``in N layers`` says), in the one unit system of
+:mod:`polyarch.cli._units`.
 
 Only this module imports rich, and only ``inspect --format text`` imports this module.
 Every label is built as :class:`rich.text.Text`, never as markup: references and
@@ -22,11 +25,11 @@ from collections.abc import Mapping
 from typing import IO
 
 from rich.console import Console
-from rich.filesize import decimal
 from rich.text import Text
 from rich.tree import Tree
 
 from polyarch import mediatype as mt
+from polyarch.cli._units import size
 from polyarch.digest import Digest
 from polyarch.models import Descriptor
 from polyarch.ops.describe import Description, ImageDescription, IndexDescription
@@ -110,9 +113,10 @@ class _Painter:
         if isinstance(description, IndexDescription):
             label.append(_counts(description), style="dim")
         else:
-            layers = len(description.layers)
+            layers = description.layers
             label.append(
-                f"{decimal(description.total_size)} in {layers} layer{'s' * (layers != 1)}",
+                f"{size(sum(layer.size for layer in layers))} in {len(layers)} "
+                f"layer{'s' * (len(layers) != 1)}",
                 style="dim",
             )
         source = self.sources.get(manifest.digest)
@@ -142,7 +146,7 @@ class _Painter:
         label = Text(what)
         label.append("  ")
         label.append_text(self.digest(blob.digest))
-        label.append(f"  {decimal(blob.size)}", style="dim")
+        label.append(f"  {size(blob.size)}", style="dim")
         kind = _short_type(blob.media_type)
         if kind:
             label.append(f"  {kind}")

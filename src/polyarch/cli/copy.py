@@ -6,6 +6,7 @@ import click
 
 from polyarch.cli._options import jobs_option, parse_platform, registry_options
 from polyarch.cli._progress import progress_display
+from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
 from polyarch.ops.copy import BlobTransfer, copy_image
 from polyarch.ops.targets import check_copy_destination, copy_tag
@@ -78,7 +79,7 @@ def copy(
         blobs = result.blobs
         click.echo(
             f"copied {result.manifests} manifests; blobs: {blobs[BlobTransfer.COPIED]} copied "
-            f"({result.bytes_copied} bytes), {blobs[BlobTransfer.MOUNTED]} mounted, "
+            f"({size(result.bytes_copied)}), {blobs[BlobTransfer.MOUNTED]} mounted, "
             f"{blobs[BlobTransfer.PRESENT]} already there",
             err=True,
         )

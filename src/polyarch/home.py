@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
+    from polyarch.location import LayoutLocation
     from polyarch.reference import Reference
 
 __all__ = ["HASHED_NAME_MARK", "default_home", "pending_list_path", "pending_lists_directory"]
@@ -34,7 +35,7 @@ def pending_lists_directory(home: Path | None = None) -> Path:
     return (home if home is not None else default_home()) / "lists"
 
 
-def pending_list_path(reference: Reference, home: Path | None = None) -> Path:
+def pending_list_path(reference: Reference | LayoutLocation, home: Path | None = None) -> Path:
     """The file that holds the pending list named ``reference``: in
     :func:`pending_lists_directory`, the reference percent-encoded, then ``.json``.
 

@@ -50,6 +50,27 @@ class LayoutLocation:
     def identifier(self) -> str | None:
         return self.digest or self.tag
 
+    # What a local list's name and members need of a Reference, for a layout.
+
+    @property
+    def familiar_name(self) -> str:
+        return f"oci:{self.path}"
+
+    @property
+    def familiar(self) -> str:
+        return str(self)
+
+    def with_tag(self, tag: str | None) -> LayoutLocation:
+        """The same layout with ``tag`` (``None`` drops it); a layout location names an
+        image by tag or by digest, so the digest is dropped when a tag is given."""
+        return LayoutLocation(self.path, tag, None if tag else self.digest)
+
+    def with_digest(self, digest: Digest | str | None) -> LayoutLocation:
+        """The same layout with ``digest`` (``None`` drops it; a digest replaces the tag)."""
+        if digest is None:
+            return LayoutLocation(self.path, self.tag, None)
+        return LayoutLocation(self.path, None, Digest.parse(str(digest)))
+
     def __str__(self) -> str:
         if self.digest:
             return f"oci:{self.path}@{self.digest}"

@@ -195,12 +195,14 @@ def write_docker_config(
 
 
 def skopeo_raw(ref: str, *, creds: str | None = None) -> bytes:
-    args = [SKOPEO, "inspect", "--raw", "--tls-verify=false"]
+    """``skopeo inspect --raw`` of a registry reference, or of ``oci:PATH...``."""
+    if ref.startswith("oci:"):
+        args = [SKOPEO, "inspect", "--raw", ref]
+    else:
+        args = [SKOPEO, "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"]
     if creds:
         args += ["--creds", creds]
-    return subprocess.run(
-        [*args, f"docker://{ref}"], capture_output=True, check=True, timeout=60
-    ).stdout
+    return subprocess.run(args, capture_output=True, check=True, timeout=60).stdout
 
 
 def polyarch_list(
@@ -953,3 +955,96 @@ def test_requests_for_32_members_in_another_repository(bench: Workbench) -> None
     assert all(e.status < 400 or e.method == "HEAD" for e in ours), [
         (e.method, e.uri, e.status) for e in ours if e.status >= 400
     ]
+
+
+# -- lists and members in OCI layouts --------------------------------------------------
+
+
+def layout_of(bench: Workbench, name: str, images: Mapping[str, SyntheticImage]) -> str:
+    """A layout written by polyarch's own copy of each image, tagged as ``images`` says;
+    its ``oci:PATH``."""
+    for tag, image in images.items():
+        (source,) = bench.seed(f"for-{name}", {tag: image})
+        ok(bench.polyarch("copy", "--insecure", source, f"oci:{bench.tmp / name}:{tag}"))
+    return f"oci:{bench.tmp / name}"
+
+
+def test_a_registry_list_of_layout_members_is_pushed_with_their_content(
+    bench: Workbench,
+) -> None:
+    images = images_for(PLATFORMS[:2], seed=180)
+    layout = layout_of(bench, "members", images)
+    members = [f"{layout}:{tag}" for tag in images]
+    target = bench.ref("dst", "from-layout")
+    digest = polyarch_list(bench, target, members)
+    raw = skopeo_raw(target)
+    assert sha256_digest(raw) == digest
+    assert [e["digest"] for e in json.loads(raw)["manifests"]] == [
+        image.manifest_digest for image in images.values()
+    ]
+    for image in images.values():
+        child = f"{bench.registry.host}/{bench.repo('dst')}@{image.manifest_digest}"
+        assert skopeo_raw(child) == image.manifest
+    # docker reads what was pushed.
+    shown = ok(bench.docker("inspect", "--insecure", target)).stdout
+    assert {m["digest"] for m in json.loads(shown)["manifests"]} == {
+        image.manifest_digest for image in images.values()
+    }
+
+
+def test_a_list_in_a_layout_takes_members_from_a_registry_and_from_the_layout(
+    bench: Workbench,
+) -> None:
+    # OCI images, so an OCI index: skopeo 1.9 finds only OCI types by tag in a layout.
+    registry_images = images_for(PLATFORMS[:1], seed=181, oci=True)
+    (remote,) = bench.seed("src", registry_images)
+    local_images = {"p01": make_image(PLATFORMS[1], seed=182, oci=True)}
+    layout = layout_of(bench, "out", local_images)
+    (local_tag,) = local_images
+    target = f"{layout}:list"
+    ok(bench.polyarch("create", "--insecure", target, remote, f"{layout}:{local_tag}"))
+    text = ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    assert "local, not pushed" in text
+    # The pending list is found by its absolute name from anywhere.
+    relative = ok(bench.polyarch("ls", "--format", "json")).stdout
+    assert json.loads(relative)[0]["name"] == target
+
+    start = bench.registry.mark()
+    pushed = ok(bench.polyarch("push", "--insecure", target)).stdout.strip()
+    assert writes(bench.registry.requests(start)) == []  # a layout push writes no registry
+    raw = skopeo_raw(target)
+    assert sha256_digest(raw) == pushed
+    every = [*registry_images.values(), *local_images.values()]
+    assert sorted(e["digest"] for e in json.loads(raw)["manifests"]) == sorted(
+        image.manifest_digest for image in every
+    )
+    path = Path(layout.removeprefix("oci:"))
+    for image in every:
+        stored = path / "blobs" / "sha256" / image.manifest_digest[7:]
+        assert stored.read_bytes() == image.manifest
+        for blob_digest, data in image.blobs.items():
+            assert (path / "blobs" / "sha256" / blob_digest[7:]).read_bytes() == data
+    # What was pushed is readable as any layout image.
+    copied = ok(bench.polyarch("copy", "--insecure", target, bench.ref("dst", "copied")))
+    assert copied.stdout.strip() == pushed
+
+
+def test_a_list_in_a_layout_needs_a_tag(bench: Workbench) -> None:
+    (member,) = bench.seed("src", images_for(PLATFORMS[:1], seed=183))
+    stderr = failed(bench.polyarch("create", "--insecure", f"oci:{bench.tmp}/untagged", member), 2)
+    assert f"oci:{bench.tmp}/untagged:TAG" in stderr
+    assert bench.pending() == {}
+
+
+def test_layout_members_are_annotated_and_inspected_by_their_oci_names(
+    bench: Workbench,
+) -> None:
+    images = images_for(PLATFORMS[:2], seed=184)
+    layout = layout_of(bench, "members", images)
+    first, second = (f"{layout}:{tag}" for tag in images)
+    target = bench.ref("dst", "annotated")
+    ok(bench.polyarch("create", "--insecure", target, first, second))
+    ok(bench.polyarch("annotate", target, first, "--os-features", "sse4"))
+    entry = json.loads(ok(bench.polyarch("inspect", "-v", target, first)).stdout)
+    assert entry["Ref"] == first
+    assert entry["Descriptor"]["platform"]["os.features"] == ["sse4"]

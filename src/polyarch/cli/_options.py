@@ -6,11 +6,12 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from polyarch.errors import InvalidInputError
+from polyarch.location import LayoutLocation
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.platform import Platform
 from polyarch.registry import Registries
@@ -20,6 +21,9 @@ from polyarch.registry.options import (
     DEFAULT_RETRIES,
     RegistryOptions,
 )
+
+if TYPE_CHECKING:
+    from polyarch.ops.pending import ListName
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,3 +117,14 @@ def parse_platform(text: str) -> Platform:
         return host_platform()
 
     return Platform.parse(text, host=this_machine)
+
+
+def parse_list_name(text: str) -> ListName:
+    """A local list's name or member as typed: a registry reference, or ``oci:PATH...``
+    with the path made absolute (the saved list must mean the same from any directory)."""
+    from polyarch.ops.pending import parse_list_name as parse
+
+    name = parse(text)
+    if isinstance(name, LayoutLocation):
+        return LayoutLocation(os.path.abspath(name.path), name.tag, name.digest)
+    return name

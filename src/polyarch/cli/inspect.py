@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import parse_platform, registry_options
+from polyarch.cli._options import parse_list_name, parse_platform, registry_options
 from polyarch.digest import Digest
 from polyarch.errors import NotFoundError
 from polyarch.home import pending_list_path
-from polyarch.location import Location, RegistryLocation
+from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageIndex, ImageManifest
 from polyarch.ops.describe import Description, ImageDescription, IndexDescription, describe_manifest
 from polyarch.ops.resolve import choose, image_for_platform
 from polyarch.platform import Platform
-from polyarch.reference import DEFAULT_TAG, Reference
+from polyarch.reference import DEFAULT_TAG
 from polyarch.registry import Registries
 from polyarch.schemes import Target, open_target, parse_location
 
@@ -24,7 +25,7 @@ from polyarch.schemes import Target, open_target, parse_location
 # tree (rich), progress lines (the copy machinery) and pending lists (when one exists).
 if TYPE_CHECKING:
     from polyarch.cli._docker_json import DockerImage
-    from polyarch.ops.pending import PendingEntry, PendingList
+    from polyarch.ops.pending import ListName, PendingEntry, PendingList
 
 
 @click.command()
@@ -79,8 +80,12 @@ def inspect(
         _inspect_pending_entry(names[0], names[1], view)
         return
     location = parse_location(names[0])
-    if isinstance(location, RegistryLocation):
-        pending = _load_pending(location.reference)
+    if isinstance(location, RegistryLocation | LayoutLocation):
+        pending = _load_pending(
+            location.reference
+            if isinstance(location, RegistryLocation)
+            else LayoutLocation(os.path.abspath(location.path), location.tag, location.digest)
+        )
         if pending is not None:
             _inspect_pending_list(pending, view, wanted)
             return
@@ -151,7 +156,7 @@ def _ref_of(target: Target, digest: Digest | None) -> str:
 # -- pending lists (polyarch create) ----------------------------------------------------
 
 
-def _load_pending(reference: Reference) -> PendingList | None:
+def _load_pending(reference: ListName) -> PendingList | None:
     """The local pending list named ``reference``, if there is one."""
     try:
         pending_list_path(reference).stat()
@@ -205,14 +210,14 @@ def _pending_note(pending: PendingList, index: ImageIndex) -> str:
 
 
 def _inspect_pending_entry(list_text: str, ref_text: str, view: _View) -> None:
-    list_ref = Reference.parse(list_text)
+    list_ref = parse_list_name(list_text)
     pending = _load_pending(list_ref)
     if pending is None:
         raise NotFoundError(
             f"no local manifest list {list_ref.familiar}",
             hint=f"create it first: polyarch create {list_ref.familiar} IMAGE...",
         )
-    entry = pending.entries[pending.find(Reference.parse(ref_text))]
+    entry = pending.entries[pending.find(parse_list_name(ref_text))]
     _show_pending_entry(pending, entry, view)
 
 

@@ -7,15 +7,28 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from polyarch.cli._options import jobs_option, registry_options
+from polyarch.cli._options import jobs_option, parse_list_name, registry_options
 from polyarch.errors import NotFoundError
-from polyarch.ops.lists import annotate_list, create_list, push_list
-from polyarch.ops.pending import PendingListStore
-from polyarch.reference import Reference
+from polyarch.location import LayoutLocation, RegistryLocation
+from polyarch.ops.lists import StoreOpener, annotate_list, create_list, push_list
+from polyarch.ops.pending import ListName, PendingListStore
 from polyarch.registry import Registries
+from polyarch.schemes import open_store
+from polyarch.store import Store
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
+
+
+def _opener(registries: Registries) -> StoreOpener:
+    """Stores for a list's names: a registry repository through the run's registries,
+    or a layout."""
+
+    def open_store_of(name: ListName) -> Store:
+        location = name if isinstance(name, LayoutLocation) else RegistryLocation(name)
+        return open_store(location, registries=registries)
+
+    return open_store_of
 
 
 @click.command()
@@ -30,14 +43,16 @@ def create(
     """Create a local manifest list MANIFEST_LIST from images MEMBERS.
 
     Each member's platform is read from its image config. A member that is itself a list
-    (a buildx image with attestations) adds all of its images.
+    (a buildx image with attestations) adds all of its images. MANIFEST_LIST and MEMBERS
+    are registry references or oci:PATH:TAG: a list in a layout is pushed into that
+    layout, with its members' content copied from wherever they are.
     """
 
-    target = Reference.parse(manifest_list)
+    target = parse_list_name(manifest_list)
     pending = create_list(
         target,
-        [Reference.parse(m) for m in members],
-        open_store=registries.store,
+        [parse_list_name(m) for m in members],
+        open_store=_opener(registries),
         store=PendingListStore(),
         amend=amend,
         jobs=jobs,
@@ -81,8 +96,8 @@ def annotate(
 
     features = [f.strip() for value in os_features for f in value.split(",") if f.strip()]
     annotate_list(
-        Reference.parse(manifest_list),
-        Reference.parse(member),
+        parse_list_name(manifest_list),
+        parse_list_name(member),
         store=PendingListStore(),
         os=os_,
         architecture=arch,
@@ -111,12 +126,17 @@ def push(
     jobs: int,
     registries: Registries,
 ) -> None:
-    """Push the local list MANIFEST_LIST to its registry; print its digest."""
+    """Push the local list MANIFEST_LIST to its registry (or its layout); print its digest.
 
-    target = Reference.parse(manifest_list)
+    Members from elsewhere have their content copied (mounted within one registry) first;
+    the list goes last. Without --purge the local list is kept, and remembers what was
+    pushed (polyarch ls, polyarch inspect).
+    """
+
+    target = parse_list_name(manifest_list)
     result = push_list(
         target,
-        open_store=registries.store,
+        open_store=_opener(registries),
         store=PendingListStore(),
         format=cast("ListFormat | None", list_format),
         purge=purge,
@@ -174,7 +194,7 @@ def rm(manifest_lists: tuple[str, ...]) -> None:
     store = PendingListStore()
     missing = []
     for text in manifest_lists:
-        if not store.remove(Reference.parse(text)):
+        if not store.remove(parse_list_name(text)):
             missing.append(text)
     if missing:
         raise NotFoundError(f"no pending list {', '.join(missing)}")

@@ -28,13 +28,21 @@ from polyarch.errors import (
     NotFoundError,
     PolyarchError,
 )
+from polyarch.location import LayoutLocation
 from polyarch.models import ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.pending import PendingEntry, PendingList, PendingListStore, Pushed
+from polyarch.ops.pending import (
+    ListName,
+    PendingEntry,
+    PendingList,
+    PendingListStore,
+    Pushed,
+    same_repository,
+)
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, normalize, suggest_architecture, unusual_platform
-from polyarch.reference import DEFAULT_TAG, Reference
-from polyarch.store import Store
+from polyarch.reference import DEFAULT_TAG
+from polyarch.store import SoleImage, Store
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
@@ -51,18 +59,19 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Opens the repository a reference names (``Registries.store`` for a run's registries).
-StoreOpener = Callable[[Reference], Store]
+#: Opens the repository (or layout) a name is in.
+StoreOpener = Callable[[ListName], Store]
 
 
 # -- create ----------------------------------------------------------------------------
 
 
-def _fetch_member(open_store: StoreOpener, member: Reference) -> list[PendingEntry]:
+def _fetch_member(open_store: StoreOpener, member: ListName) -> list[PendingEntry]:
     """The entries one member contributes: one image, or every entry of an index."""
     store = open_store(member)
     identifier = member.identifier
-    assert identifier is not None
+    if identifier is None:  # oci:PATH alone: the layout's only image
+        identifier = store.only_image() if isinstance(store, SoleImage) else DEFAULT_TAG
     manifest = store.get_manifest(identifier)
     walk = Walk(store, manifest, where=str(member))
     if isinstance(manifest, ImageManifest):
@@ -135,8 +144,8 @@ def _merge(old: Sequence[PendingEntry], new: Sequence[PendingEntry]) -> list[Pen
 
 
 def create_list(
-    reference: Reference,
-    members: Sequence[Reference],
+    reference: ListName,
+    members: Sequence[ListName],
     *,
     open_store: StoreOpener,
     store: PendingListStore,
@@ -145,9 +154,18 @@ def create_list(
 ) -> PendingList:
     """Fetch every member concurrently and save the pending list.
 
+    A list in an OCI layout (``oci:PATH:TAG``) is pushed into that layout; members may be
+    in registries or layouts, whatever the list's place.
+
     :raises ConflictError: the list exists and ``amend`` is false, or two images claim
         one platform.
+    :raises InvalidInputError: a list in a layout named without a tag.
     """
+    if isinstance(reference, LayoutLocation) and reference.tag is None:
+        raise InvalidInputError(
+            f"{reference} names no tag for the list to be pushed under",
+            hint=f"name one: {reference.familiar_name}:TAG",
+        )
     existing = store.load(reference)
     if existing is not None and not amend:
         raise ConflictError(
@@ -168,8 +186,8 @@ def create_list(
 
 
 def annotate_list(
-    reference: Reference,
-    member: Reference,
+    reference: ListName,
+    member: ListName,
     *,
     store: PendingListStore,
     os: str | None = None,
@@ -255,21 +273,21 @@ def validate_platform(platform: Platform, *, force: bool = False) -> None:
 class PushResult:
     """What a push did."""
 
-    reference: Reference
+    reference: ListName
     digest: Digest
     changed: bool
-    copied_manifests: tuple[Reference, ...] = ()
+    copied_manifests: tuple[ListName, ...] = ()
 
 
 def push_list(
-    reference: Reference,
+    reference: ListName,
     *,
     open_store: StoreOpener,
     store: PendingListStore,
     format: ListFormat | None = None,
     purge: bool = False,
     jobs: int = DEFAULT_JOBS,
-    on_manifest: Callable[[Reference], None] | None = None,
+    on_manifest: Callable[[ListName], None] | None = None,
 ) -> PushResult:
     """Push a pending list: member content into the target repository, then the list.
 
@@ -292,18 +310,14 @@ def push_list(
         _after_push(store, pending, Pushed(index.digest, format), purge=purge)
         return PushResult(reference, index.digest, changed=False)
 
-    foreign = [
-        e
-        for e in pending.entries
-        if (e.source.registry, e.source.repository) != (reference.registry, reference.repository)
-    ]
+    foreign = [e for e in pending.entries if not same_repository(e.source, reference)]
     # Only push moves content: inspect and create, which read pending lists too, need
     # not load the copy machinery.
     from polyarch.ops.copy import Transfers
 
     transfers = Transfers()
 
-    def push_entry(entry: PendingEntry) -> Reference:
+    def push_entry(entry: PendingEntry) -> ListName:
         source = open_store(entry.source)
         transfers.manifest(source, target, entry.manifest)
         pushed = reference.with_tag(None).with_digest(entry.descriptor.digest)
@@ -311,7 +325,7 @@ def push_list(
             on_manifest(pushed)
         return pushed
 
-    copied: list[Reference] = []
+    copied: list[ListName] = []
     if foreign:
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
             copied = list(pool.map(push_entry, foreign))

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import unquote
 
 from polyarch.atomic import write_atomically
@@ -31,13 +31,41 @@ from polyarch.home import (
     pending_list_path,
     pending_lists_directory,
 )
+from polyarch.location import LayoutLocation, parse_layout
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, parse_manifest
-from polyarch.reference import Reference
+from polyarch.reference import DEFAULT_TAG, Reference
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
 
-__all__ = ["PendingEntry", "PendingList", "PendingListStore", "Pushed"]
+__all__ = [
+    "ListName",
+    "PendingEntry",
+    "PendingList",
+    "PendingListStore",
+    "Pushed",
+    "parse_list_name",
+    "same_repository",
+]
+
+#: What names a pending list or one of its members: a registry reference, or an image in
+#: an OCI layout (its path absolute, so that the name means the same from anywhere).
+ListName: TypeAlias = "Reference | LayoutLocation"
+
+
+def parse_list_name(text: str, *, default_tag: str | None = DEFAULT_TAG) -> ListName:
+    """A list or member name as saved or typed: ``oci:PATH[:TAG|@DIGEST]`` or a registry
+    reference (``default_tag`` when it has neither tag nor digest)."""
+    if text.startswith("oci:"):
+        return parse_layout(text)
+    return Reference.parse(text, default_tag=default_tag)
+
+
+def same_repository(a: ListName, b: ListName) -> bool:
+    """Both in one registry repository, or both in one layout."""
+    if isinstance(a, LayoutLocation) or isinstance(b, LayoutLocation):
+        return isinstance(a, LayoutLocation) and isinstance(b, LayoutLocation) and a.path == b.path
+    return (a.registry, a.repository) == (b.registry, b.repository)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +79,7 @@ MAX_FILE_SIZE = 256 * 1024 * 1024
 class PendingEntry:
     """One entry of a pending list: where it came from, its descriptor, its bytes."""
 
-    source: Reference
+    source: ListName
     descriptor: Descriptor
     raw: bytes = field(repr=False)
 
@@ -76,7 +104,7 @@ class PendingEntry:
         raw = base64.b64decode(data["raw"], validate=True)
         if Digest.of(raw, descriptor.digest.algorithm) != descriptor.digest:
             raise ContentError(f"the saved bytes of {descriptor.digest} do not match it")
-        return cls(Reference.parse(data["source"], default_tag=None), descriptor, raw)
+        return cls(parse_list_name(data["source"], default_tag=None), descriptor, raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +134,7 @@ class PendingList:
     any change to it.
     """
 
-    reference: Reference
+    reference: ListName
     entries: tuple[PendingEntry, ...]
     pushed: Pushed | None = None
 
@@ -128,7 +156,7 @@ class PendingList:
     def images(self) -> tuple[PendingEntry, ...]:
         return tuple(e for e in self.entries if not e.is_attestation)
 
-    def find(self, member: Reference) -> int:
+    def find(self, member: ListName) -> int:
         """The position of the entry ``member`` names: by member reference, as docker
         matches, or by digest (the exact digest wins; attestations only by theirs).
 
@@ -182,10 +210,10 @@ class PendingListStore:
     def directory(self) -> Path:
         return pending_lists_directory(self.home)
 
-    def path_for(self, reference: Reference) -> Path:
+    def path_for(self, reference: ListName) -> Path:
         return pending_list_path(reference, self.home)
 
-    def load(self, reference: Reference) -> PendingList | None:
+    def load(self, reference: ListName) -> PendingList | None:
         path = self.path_for(reference)
         doc = self._read(path)
         if doc is None:
@@ -201,7 +229,7 @@ class PendingListStore:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
         return PendingList(reference, entries, pushed)
 
-    def get(self, reference: Reference) -> PendingList:
+    def get(self, reference: ListName) -> PendingList:
         """The pending list named ``reference``.
 
         :raises NotFoundError: there is none.
@@ -246,27 +274,27 @@ class PendingListStore:
         except OSError as err:
             raise os_error(err, f"save the pending list {path}") from None
 
-    def remove(self, reference: Reference) -> bool:
+    def remove(self, reference: ListName) -> bool:
         try:
             self.path_for(reference).unlink()
         except FileNotFoundError:
             return False
         return True
 
-    def names(self) -> list[Reference]:
+    def names(self) -> list[ListName]:
         """The references of the pending lists, from their file names (or, for a name
         too long to be one, from the file); files that are not pending lists are left
         out."""
         if not self.directory.is_dir():
             return []
-        names: list[Reference] = []
+        names: list[ListName] = []
         for path in self.directory.glob("*.json"):
             text: object = unquote(path.name.removesuffix(".json"))
             try:
                 if HASHED_NAME_MARK in path.name:
                     text = (self._read(path) or {}).get("reference")
                 if isinstance(text, str):
-                    names.append(Reference.parse(text, default_tag=None))
+                    names.append(parse_list_name(text, default_tag=None))
             except (InvalidInputError, ContentError) as err:
                 log.warning("%s is not a pending list: %s", path, err)
         return sorted(names, key=str)

@@ -67,6 +67,7 @@ def same_repository(a: ListName, b: ListName) -> bool:
         return isinstance(a, LayoutLocation) and isinstance(b, LayoutLocation) and a.path == b.path
     return (a.registry, a.repository) == (b.registry, b.repository)
 
+
 log = logging.getLogger(__name__)
 
 FILE_VERSION = 1

@@ -51,9 +51,11 @@ __all__ = [
     "PushResult",
     "StoreOpener",
     "annotate_list",
+    "build_list",
     "check_duplicates",
     "create_list",
     "push_list",
+    "push_pending",
     "validate_platform",
 ]
 
@@ -143,6 +145,38 @@ def _merge(old: Sequence[PendingEntry], new: Sequence[PendingEntry]) -> list[Pen
     return list(unique.values())
 
 
+def build_list(
+    reference: ListName,
+    members: Sequence[ListName],
+    *,
+    open_store: StoreOpener,
+    jobs: int = DEFAULT_JOBS,
+    base: Sequence[PendingEntry] = (),
+) -> PendingList:
+    """A list named ``reference`` of ``members``, in memory: each member fetched (its
+    platform from its config; a member that is an index brings all its entries), nothing
+    saved. :func:`push_pending` pushes it.
+
+    A list in an OCI layout (``oci:PATH:TAG``) is pushed into that layout; members may be
+    in registries or layouts, whatever the list's place.
+
+    :param base: the entries of an existing list that the members are added to (a
+        re-added member's entries replace its old ones).
+    :raises ConflictError: two images claim one platform.
+    :raises InvalidInputError: a list in a layout named without a tag.
+    """
+    if isinstance(reference, LayoutLocation) and reference.tag is None:
+        raise InvalidInputError(
+            f"{reference} names no tag for the list to be pushed under",
+            hint=f"name one: {reference.familiar_name}:TAG",
+        )
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
+        fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
+    entries = _merge(base, [entry for entries in fetched for entry in entries])
+    check_duplicates(entries)
+    return PendingList(reference, tuple(entries))
+
+
 def create_list(
     reference: ListName,
     members: Sequence[ListName],
@@ -152,32 +186,24 @@ def create_list(
     amend: bool = False,
     jobs: int = DEFAULT_JOBS,
 ) -> PendingList:
-    """Fetch every member concurrently and save the pending list.
-
-    A list in an OCI layout (``oci:PATH:TAG``) is pushed into that layout; members may be
-    in registries or layouts, whatever the list's place.
+    """:func:`build_list`, saved in ``store`` (``polyarch create``).
 
     :raises ConflictError: the list exists and ``amend`` is false, or two images claim
         one platform.
-    :raises InvalidInputError: a list in a layout named without a tag.
     """
-    if isinstance(reference, LayoutLocation) and reference.tag is None:
-        raise InvalidInputError(
-            f"{reference} names no tag for the list to be pushed under",
-            hint=f"name one: {reference.familiar_name}:TAG",
-        )
     existing = store.load(reference)
     if existing is not None and not amend:
         raise ConflictError(
             f"a pending list {reference.familiar} exists already",
             hint=f"add to it with --amend, or start over after: polyarch rm {reference.familiar}",
         )
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
-        fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
-    new = [entry for entries in fetched for entry in entries]
-    entries = _merge(existing.entries if existing else (), new)
-    check_duplicates(entries)
-    pending = PendingList(reference, tuple(entries))
+    pending = build_list(
+        reference,
+        members,
+        open_store=open_store,
+        jobs=jobs,
+        base=existing.entries if existing else (),
+    )
     store.save(pending)
     return pending
 
@@ -279,26 +305,24 @@ class PushResult:
     copied_manifests: tuple[ListName, ...] = ()
 
 
-def push_list(
-    reference: ListName,
+def push_pending(
+    pending: PendingList,
     *,
     open_store: StoreOpener,
-    store: PendingListStore,
     format: ListFormat | None = None,
-    purge: bool = False,
     jobs: int = DEFAULT_JOBS,
     on_manifest: Callable[[ListName], None] | None = None,
 ) -> PushResult:
-    """Push a pending list: member content into the target repository, then the list.
+    """Push a list: member content into the target repository (or layout), then the list.
 
     Members in the target repository need nothing. Members elsewhere on the same registry
     have their blobs mounted and their manifests put by digest (as docker does); members
-    on another registry are copied. The list goes last, so the registry never holds a
-    list whose entries are missing. The pending list is left as it was if anything fails.
+    elsewhere are copied. The list goes last, so the target never holds a list whose
+    entries are missing. A target already at the list's digest gets no request more.
 
-    :raises NotFoundError: no such pending list.
+    :param on_manifest: told each member manifest put, as it is.
     """
-    pending = store.get(reference)
+    reference = pending.reference
     index = pending.index(format)
     target = open_store(reference)
     tag = reference.tag or DEFAULT_TAG
@@ -307,7 +331,6 @@ def push_list(
     except NotFoundError:
         unchanged = False
     if unchanged:
-        _after_push(store, pending, Pushed(index.digest, format), purge=purge)
         return PushResult(reference, index.digest, changed=False)
 
     foreign = [e for e in pending.entries if not same_repository(e.source, reference)]
@@ -330,8 +353,31 @@ def push_list(
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
             copied = list(pool.map(push_entry, foreign))
     target.put_manifest(index, tag=tag)
-    _after_push(store, pending, Pushed(index.digest, format), purge=purge)
     return PushResult(reference, index.digest, changed=True, copied_manifests=tuple(copied))
+
+
+def push_list(
+    reference: ListName,
+    *,
+    open_store: StoreOpener,
+    store: PendingListStore,
+    format: ListFormat | None = None,
+    purge: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    on_manifest: Callable[[ListName], None] | None = None,
+) -> PushResult:
+    """:func:`push_pending` of the list saved in ``store`` (``polyarch push``): left as it
+    was if anything fails; after the push removed (``purge``) or kept, saying what was
+    pushed.
+
+    :raises NotFoundError: no such pending list.
+    """
+    pending = store.get(reference)
+    result = push_pending(
+        pending, open_store=open_store, format=format, jobs=jobs, on_manifest=on_manifest
+    )
+    _after_push(store, pending, Pushed(result.digest, format), purge=purge)
+    return result
 
 
 def _after_push(

@@ -1,8 +1,10 @@
 """polyarch: container image manifests and multi-architecture manifest lists, no daemon.
 
 Every name is imported on first use (module ``__getattr__``): the pure core (references,
-digests, platforms, manifest models, errors) as well as the storage backends, which pull
-in the HTTP client. ``import polyarch`` loads nothing else, so ``polyarch --help``, which
+digests, platforms, manifest models, errors), the storage backends, which pull in the HTTP
+client, and the operations (:func:`open_store`, :func:`open_target`,
+:func:`resolve_platform`, :func:`copy`, :func:`pull`, :func:`build_list`,
+:func:`push_list`). ``import polyarch`` loads nothing else, so ``polyarch --help``, which
 needs only :data:`__version__`, does not pay the ~10 ms of the core.
 """
 
@@ -28,15 +30,23 @@ if TYPE_CHECKING:
     )
     from polyarch.layout import LayoutStore
     from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
+    from polyarch.ops.copy import CopyProgress, CopyResult
+    from polyarch.ops.images import Resolved, build_list, copy, pull, push_list, resolve_platform
+    from polyarch.ops.lists import PushResult
+    from polyarch.ops.pending import PendingList
+    from polyarch.ops.resolve import Choice
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
-    from polyarch.schemes import Target, open_target
+    from polyarch.schemes import Target, open_store, open_target
     from polyarch.store import Store
 
 __all__ = [
     "AuthError",
+    "Choice",
     "ContentError",
+    "CopyProgress",
+    "CopyResult",
     "Descriptor",
     "Digest",
     "ImageConfig",
@@ -47,26 +57,38 @@ __all__ = [
     "InvalidReferenceError",
     "LayoutStore",
     "NotFoundError",
+    "PendingList",
     "Platform",
     "PolyarchError",
+    "PushResult",
     "Reference",
     "Registries",
     "RegistryError",
     "RegistryOptions",
     "RegistryStore",
+    "Resolved",
     "Store",
     "Target",
     "__version__",
+    "build_list",
+    "copy",
+    "open_store",
     "open_target",
     "parse_manifest",
     "platform",
+    "pull",
+    "push_list",
+    "resolve_platform",
 ]
 
 #: Where each name lives. The core modules are attributes too, loaded on first use as
 #: well: ``import polyarch`` then ``polyarch.reference.parse_docker_ref(...)`` works.
 _LAZY = {
     "AuthError": "polyarch.errors",
+    "Choice": "polyarch.ops.resolve",
     "ContentError": "polyarch.errors",
+    "CopyProgress": "polyarch.ops.copy",
+    "CopyResult": "polyarch.ops.copy",
     "Descriptor": "polyarch.models",
     "Digest": "polyarch.digest",
     "ImageConfig": "polyarch.models",
@@ -77,17 +99,26 @@ _LAZY = {
     "InvalidReferenceError": "polyarch.errors",
     "LayoutStore": "polyarch.layout",
     "NotFoundError": "polyarch.errors",
+    "PendingList": "polyarch.ops.pending",
     "Platform": "polyarch.platform",
     "PolyarchError": "polyarch.errors",
+    "PushResult": "polyarch.ops.lists",
     "Reference": "polyarch.reference",
     "Registries": "polyarch.registry",
     "RegistryError": "polyarch.errors",
     "RegistryOptions": "polyarch.registry",
     "RegistryStore": "polyarch.registry",
+    "Resolved": "polyarch.ops.images",
     "Store": "polyarch.store",
     "Target": "polyarch.schemes",
+    "build_list": "polyarch.ops.images",
+    "copy": "polyarch.ops.images",
+    "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",
     "parse_manifest": "polyarch.models",
+    "pull": "polyarch.ops.images",
+    "push_list": "polyarch.ops.images",
+    "resolve_platform": "polyarch.ops.images",
 }
 _CORE_MODULES = frozenset({"digest", "errors", "mediatype", "models", "platform", "reference"})
 

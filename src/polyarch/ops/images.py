@@ -1,0 +1,228 @@
+"""The operations a program asks for by name, over locations as users write them:
+resolve a platform, copy, pull, build and push a list. The command line is these, with
+output; a program calls them the same way (``polyarch.copy(...)``).
+
+Every location is text (``oci:PATH[:TAG|@DIGEST]``, ``docker-archive:FILE``, a registry
+reference) or a parsed :class:`~polyarch.location.Location`; registry access goes through
+``registries`` (one :class:`~polyarch.registry.Registries` shares a run's connections and
+tokens; default options when left out, closed by the caller when given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from polyarch.location import LayoutLocation, Location, RegistryLocation
+from polyarch.models import Descriptor, ImageManifest
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.copy import CopyProgress, CopyResult, copy_image
+from polyarch.ops.resolve import Choice, image_for_platform
+from polyarch.ops.targets import archive_tags, check_copy_destination, copy_tag, pull_destination
+from polyarch.platform import Platform
+from polyarch.schemes import open_location, open_store, open_target, parse_location
+from polyarch.store import ImageSink, Store
+
+if TYPE_CHECKING:
+    from polyarch.index import ListFormat
+    from polyarch.ops.lists import PushResult, StoreOpener
+    from polyarch.ops.pending import ListName, PendingList
+    from polyarch.registry import Registries
+
+__all__ = ["Resolved", "build_list", "copy", "pull", "push_list", "resolve_platform"]
+
+
+@contextmanager
+def _registries(given: Registries | None) -> Iterator[Registries | None]:
+    """The caller's registries, or a run's own, closed at the end (made only when a
+    registry is reached: a layout needs no HTTP client)."""
+    if given is not None:
+        yield given
+        return
+    from polyarch.registry import Registries
+
+    with Registries() as own:
+        yield own
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The image a platform runs, and the index entries chosen on the way (each with the
+    sentence that explains it, :attr:`~polyarch.ops.resolve.Choice.reason`)."""
+
+    image: ImageManifest
+    choices: tuple[Choice, ...]
+    store: Store
+
+
+def resolve_platform(
+    image: str | Location, platform: Platform, *, registries: Registries | None = None
+) -> Resolved:
+    """The image of ``image`` that a ``platform`` machine runs: the best entry of an index
+    (nested ones too; entries without a platform judged by their config, as containerd
+    does), or a single image checked against its config.
+
+    :raises NoMatchingPlatformError: nothing fits; ``available`` lists what is there.
+    """
+    target = open_target(image, registries=registries)
+    manifest, choices = image_for_platform(
+        target.store, target.get_manifest(), platform, where=str(target)
+    )
+    return Resolved(manifest, tuple(choices), target.store)
+
+
+def copy(
+    source: str | Location,
+    destination: str | Location,
+    *,
+    registries: Registries | None = None,
+    platforms: Sequence[Platform] = (),
+    single: bool = False,
+    jobs: int = DEFAULT_JOBS,
+    progress: CopyProgress | None = None,
+) -> CopyResult:
+    """Copy an image or a whole index from ``source`` to ``destination`` (registries and
+    layouts, any combination), digests kept; under the destination's tag, else the
+    source's, else ``latest``.
+
+    :param platforms: keep only these platforms of an index (a new, valid index).
+    :param single: with exactly one platform, copy that plain image instead of an index.
+    :raises InvalidInputError: a destination that names a digest, or cannot be read back.
+    """
+    with _registries(registries) as run:
+        src = open_target(source, registries=run)
+        target = _parsed(destination)
+        check_copy_destination(target)
+        return copy_image(
+            src.store,
+            src.identifier,
+            open_store(target, registries=run),
+            tag=copy_tag(src.location, target),
+            platforms=platforms,
+            single=single,
+            jobs=jobs,
+            progress=progress,
+        )
+
+
+def pull(
+    image: str | Location,
+    destination: str | Location,
+    *,
+    platform: Platform | None,
+    registries: Registries | None = None,
+    jobs: int = DEFAULT_JOBS,
+    progress: CopyProgress | None = None,
+    on_choice: Callable[[Choice], None] | None = None,
+) -> Descriptor:
+    """Write the image ``platform`` runs (``None``: the whole index) to an OCI layout
+    (``oci:DIR[:TAG]``) or a docker archive (``docker-archive:FILE``, for docker load).
+
+    The destination is checked before anything is fetched.
+
+    :param on_choice: told each index entry chosen, before any blob moves.
+    :returns: the descriptor of the manifest written.
+    :raises InvalidInputError: a destination pull cannot write (a registry: use
+        :func:`copy`), or a whole index to a docker archive.
+    """
+    target = _parsed(destination)
+    pull_destination(target, whole_index=platform is None)
+    with _registries(registries) as run:
+        opened = open_location(target, registries=run)
+        if isinstance(opened, ImageSink):
+            opened.check()
+        source = open_target(image, registries=run)
+        identifier = source.identifier
+        manifest = None
+        if platform is not None:
+            manifest, choices = image_for_platform(
+                source.store, source.get_manifest(), platform, where=str(source)
+            )
+            for choice in choices:
+                if on_choice is not None:
+                    on_choice(choice)
+            identifier = manifest.digest
+        if isinstance(opened, ImageSink):
+            assert manifest is not None  # a sink takes one platform: checked above
+            opened.write_image(source.store, manifest, tags=archive_tags(source.location))
+            return manifest.descriptor()
+        result = copy_image(
+            source.store,
+            identifier,
+            opened,
+            tag=copy_tag(source.location, target),
+            jobs=jobs,
+            progress=progress,
+            manifest=manifest,  # chosen above: not fetched twice
+        )
+        return result.descriptor
+
+
+def build_list(
+    name: str | ListName,
+    members: Sequence[str | ListName],
+    *,
+    registries: Registries,
+    jobs: int = DEFAULT_JOBS,
+) -> PendingList:
+    """A manifest list named ``name`` (a registry reference, or ``oci:PATH:TAG``) of
+    ``members`` (images or indexes, in registries or layouts), built in memory as ``docker
+    manifest create`` builds it: each entry's platform from its image config. Nothing is
+    saved or pushed; :func:`push_list` pushes it.
+
+    :raises ConflictError: two members are images of one platform.
+    """
+    from polyarch.ops import lists
+
+    return lists.build_list(
+        _list_name(name),
+        [_list_name(member) for member in members],
+        open_store=store_opener(registries),
+        jobs=jobs,
+    )
+
+
+def push_list(
+    pending: PendingList,
+    *,
+    registries: Registries,
+    format: ListFormat | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> PushResult:
+    """Push a list built by :func:`build_list` (or loaded from the pending lists): the
+    members' content where it is missing, then the list under its tag. The digest is
+    what ``docker manifest push`` prints for the same members.
+
+    :param format: ``"docker"`` or ``"oci"``; by default docker's choice, from the first
+        entry.
+    """
+    from polyarch.ops import lists
+
+    return lists.push_pending(
+        pending, open_store=store_opener(registries), format=format, jobs=jobs
+    )
+
+
+def store_opener(registries: Registries) -> StoreOpener:
+    """The stores a list's names are in: a registry repository through ``registries``,
+    or a layout."""
+
+    def open_store_of(name: ListName) -> Store:
+        location = name if isinstance(name, LayoutLocation) else RegistryLocation(name)
+        return open_store(location, registries=registries)
+
+    return open_store_of
+
+
+def _parsed(location: str | Location) -> Location:
+    return parse_location(location, default_tag=None) if isinstance(location, str) else location
+
+
+def _list_name(name: str | ListName) -> ListName:
+    if not isinstance(name, str):
+        return name
+    from polyarch.ops.pending import parse_list_name
+
+    return parse_list_name(name)

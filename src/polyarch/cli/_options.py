@@ -38,6 +38,18 @@ jobs_option = click.option(
 )
 
 
+def format_option(help: str, *, default: str = "text") -> Callable[[F], F]:
+    """``--format text|json`` (passed as ``output_format``): for people, or for scripts."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 def registry_options(func: F) -> F:
     """Add ``--insecure``, ``--ca-file``, ``--certs-dir`` and ``--retries``; pass a ready
     ``registries``.

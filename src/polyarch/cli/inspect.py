@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyarch.cli._options import parse_list_name, parse_platform, registry_options
+from polyarch.cli._options import format_option, parse_list_name, parse_platform, registry_options
 from polyarch.digest import Digest
 from polyarch.errors import NotFoundError
 from polyarch.home import pending_list_path
@@ -36,14 +36,10 @@ if TYPE_CHECKING:
     help="docker's verbose form: each image's reference, descriptor (with platform) and "
     "manifest. With --format text: whole digests.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "text"]),
-    default="json",
-    show_default=True,
-    help="json: the stored bytes (docker's form with --verbose); text: a tree of "
+@format_option(
+    "json: the stored bytes (docker's form with --verbose); text: a tree of "
     "platforms, configs and layers.",
+    default="json",
 )
 @click.option(
     "--platform",

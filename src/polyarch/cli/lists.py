@@ -7,28 +7,15 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from polyarch.cli._options import jobs_option, parse_list_name, registry_options
+from polyarch.cli._options import format_option, jobs_option, parse_list_name, registry_options
 from polyarch.errors import NotFoundError
-from polyarch.location import LayoutLocation, RegistryLocation
-from polyarch.ops.lists import StoreOpener, annotate_list, create_list, push_list
-from polyarch.ops.pending import ListName, PendingListStore
+from polyarch.ops.images import store_opener
+from polyarch.ops.lists import annotate_list, create_list, push_list
+from polyarch.ops.pending import PendingListStore
 from polyarch.registry import Registries
-from polyarch.schemes import open_store
-from polyarch.store import Store
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
-
-
-def _opener(registries: Registries) -> StoreOpener:
-    """Stores for a list's names: a registry repository through the run's registries,
-    or a layout."""
-
-    def open_store_of(name: ListName) -> Store:
-        location = name if isinstance(name, LayoutLocation) else RegistryLocation(name)
-        return open_store(location, registries=registries)
-
-    return open_store_of
 
 
 @click.command()
@@ -52,7 +39,7 @@ def create(
     pending = create_list(
         target,
         [parse_list_name(m) for m in members],
-        open_store=_opener(registries),
+        open_store=store_opener(registries),
         store=PendingListStore(),
         amend=amend,
         jobs=jobs,
@@ -136,7 +123,7 @@ def push(
     target = parse_list_name(manifest_list)
     result = push_list(
         target,
-        open_store=_opener(registries),
+        open_store=store_opener(registries),
         store=PendingListStore(),
         format=cast("ListFormat | None", list_format),
         purge=purge,
@@ -149,14 +136,7 @@ def push(
 
 
 @click.command(name="ls")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table; json: one object per list, for scripts.",
-)
+@format_option("text: a table; json: one object per list, for scripts.")
 def ls(output_format: str) -> None:
     """List the local manifest lists: name, entries, and whether (and as what) each was
     pushed."""

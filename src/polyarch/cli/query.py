@@ -6,19 +6,12 @@ import json
 
 import click
 
-from polyarch.cli._options import parse_platform, registry_options
+from polyarch.cli._options import format_option, parse_platform, registry_options
 from polyarch.location import LayoutLocation
 from polyarch.registry import Registries
 from polyarch.schemes import open_store, open_target, parse_location
 
-_format_option = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one line each; json: one object, for scripts.",
-)
+_format_option = format_option("text: one line each; json: one object, for scripts.")
 
 
 @click.command()

@@ -122,8 +122,12 @@ def multi(
     return Content(root, media_type, tuple(children), blobs)
 
 
-def images_for(seed: int, *, oci: bool = True, **kwargs: int) -> list[SyntheticImage]:
-    return [make_image(p, seed=seed, oci=oci, **kwargs) for p in PLATFORMS]
+def images_for(
+    seed: int, *, oci: bool = True, layers: int = 2, layer_size: int = 1024
+) -> list[SyntheticImage]:
+    return [
+        make_image(p, seed=seed, oci=oci, layers=layers, layer_size=layer_size) for p in PLATFORMS
+    ]
 
 
 def unique(prefix: str) -> str:

@@ -15,6 +15,13 @@ Media types are spelled out here on purpose instead of being imported from
     image.manifest, image.manifest_digest, image.media_type   # the manifest
     image.blobs                                               # digest -> bytes
     index = make_index([image, other], oci=True)              # bytes of an OCI index
+
+    # A Windows-like image whose first layer is foreign (OCI: non-distributable): its
+    # descriptor names URLs, and its bytes are in foreign_blobs, not in blobs.
+    windows = make_image(
+        {"os": "windows", "architecture": "amd64", "os.version": "10.0.17763.5936"},
+        foreign_urls=lambda digest: [f"https://127.0.0.1:4443/blobs/{digest}"],
+    )
 """
 
 from __future__ import annotations
@@ -25,13 +32,14 @@ import io
 import json
 import random
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
 __all__ = [
     "DOCKER_CONFIG",
+    "DOCKER_FOREIGN_LAYER",
     "DOCKER_LAYER",
     "DOCKER_MANIFEST",
     "DOCKER_MANIFEST_LIST",
@@ -40,6 +48,7 @@ __all__ = [
     "OCI_INDEX",
     "OCI_LAYER",
     "OCI_MANIFEST",
+    "OCI_NONDISTRIBUTABLE_LAYER",
     "Attestation",
     "Layer",
     "SyntheticImage",
@@ -57,6 +66,8 @@ OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG: Final = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER: Final = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_FOREIGN_LAYER: Final = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+OCI_NONDISTRIBUTABLE_LAYER: Final = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 
 # Fixed timestamps keep tar headers, configs and therefore digests reproducible.
 _EPOCH: Final = 1_700_000_000
@@ -77,12 +88,25 @@ def _dump(value: object) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Layer:
-    """One compressed layer blob and the digest of its uncompressed tar (the diff ID)."""
+    """One compressed layer blob and the digest of its uncompressed tar (the diff ID);
+    a non-distributable one names the ``urls`` it is fetched from."""
 
     data: bytes
     digest: str
     diff_id: str
     media_type: str
+    urls: tuple[str, ...] = ()
+
+    def descriptor(self) -> dict[str, object]:
+        """The manifest's entry for it, in distribution's field order."""
+        desc: dict[str, object] = {
+            "mediaType": self.media_type,
+            "size": self.size,
+            "digest": self.digest,
+        }
+        if self.urls:
+            desc["urls"] = list(self.urls)
+        return desc
 
     @property
     def size(self) -> int:
@@ -106,7 +130,12 @@ class SyntheticImage:
     layers: tuple[Layer, ...]
     platform: Mapping[str, str | tuple[str, ...]] = field(compare=False)
     blobs: Mapping[str, bytes] = field(compare=False)
-    """Every blob the manifest references, config first: digest -> bytes."""
+    """Every blob the manifest references, config first: digest -> bytes; the
+    non-distributable layers left out (a registry need not have them)."""
+    foreign_blobs: Mapping[str, bytes] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+    """The non-distributable layers, served from their URLs: digest -> bytes."""
 
     @property
     def size(self) -> int:
@@ -183,6 +212,7 @@ def make_image(
     layer_size: int = 1024,
     seed: int = 0,
     oci: bool = False,
+    foreign_urls: Callable[[str], Sequence[str]] | None = None,
 ) -> SyntheticImage:
     """Build a synthetic single-platform image.
 
@@ -195,6 +225,9 @@ def make_image(
     :param layer_size: bytes of pseudo-random content per layer (before compression).
     :param seed: varies the content, hence every digest.
     :param oci: OCI media types instead of Docker v2.2 ones.
+    :param foreign_urls: the first layer is non-distributable (Docker's foreign layer,
+        OCI's non-distributable one) and names the URLs this returns for its digest; its
+        bytes go to ``foreign_blobs``, not to ``blobs``, as a Windows base layer's.
     :raises ValueError: on an invalid platform or negative counts.
     """
     if layers < 0 or layer_size < 0:
@@ -211,7 +244,13 @@ def make_image(
         rng = random.Random(f"polyarch-imagegen/{seed}/{slug}/{i}")
         tar = _layer_tar(f"polyarch/{slug}/layer-{i}.bin", rng.randbytes(layer_size))
         data = gzip.compress(tar, compresslevel=6, mtime=0)
-        built.append(Layer(data, sha256_digest(data), sha256_digest(tar), layer_type))
+        digest = sha256_digest(data)
+        if i == 0 and foreign_urls is not None:
+            foreign_type = OCI_NONDISTRIBUTABLE_LAYER if oci else DOCKER_FOREIGN_LAYER
+            urls = tuple(foreign_urls(digest))
+            built.append(Layer(data, digest, sha256_digest(tar), foreign_type, urls))
+        else:
+            built.append(Layer(data, digest, sha256_digest(tar), layer_type))
 
     config_doc: dict[str, object] = _platform_json(plat)
     config_doc.update(
@@ -237,13 +276,13 @@ def make_image(
             "schemaVersion": 2,
             "mediaType": manifest_type,
             "config": {"mediaType": config_type, "size": len(config), "digest": config_digest},
-            "layers": [
-                {"mediaType": layer.media_type, "size": layer.size, "digest": layer.digest}
-                for layer in built
-            ],
+            "layers": [layer.descriptor() for layer in built],
         }
     )
-    blobs = {config_digest: config} | {layer.digest: layer.data for layer in built}
+    foreign = {layer.digest: layer.data for layer in built if layer.urls}
+    blobs = {config_digest: config} | {
+        layer.digest: layer.data for layer in built if layer.digest not in foreign
+    }
     return SyntheticImage(
         media_type=manifest_type,
         manifest=manifest,
@@ -254,6 +293,7 @@ def make_image(
         layers=tuple(built),
         platform=MappingProxyType(plat),
         blobs=MappingProxyType(blobs),
+        foreign_blobs=MappingProxyType(foreign),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json as _json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ __all__ = [
     "Reply",
     "ScriptedServer",
     "names_on_loopback",
+    "server_tls",
 ]
 
 LOOPBACK = "127.0.0.1"
@@ -32,19 +34,37 @@ LOOPBACK = "127.0.0.1"
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Any) -> None:
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], owner: Any, tls: ssl.SSLContext | None
+    ) -> None:
         self.owner = owner
         super().__init__((LOOPBACK, 0), handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+
+def server_tls(certificate: str, key: str) -> ssl.SSLContext:
+    """A server-side TLS context for a :class:`LoopbackServer` (PEM files, tests/tlsgen)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    return context
 
 
 class LoopbackServer:
     """Serves ``handler`` on a free loopback port between :meth:`start` and :meth:`stop`
-    (or as a context manager); the port is chosen when the object is made."""
+    (or as a context manager); the port is chosen when the object is made. With ``tls``
+    (:func:`server_tls`) it speaks HTTPS."""
 
     def __init__(
-        self, handler: type[BaseHTTPRequestHandler], owner: Any = None, *, name: str = "server"
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        owner: Any = None,
+        *,
+        name: str = "server",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._server: _Server | None = _Server(handler, owner)
+        self.scheme = "https" if tls is not None else "http"
+        self._server: _Server | None = _Server(handler, owner, tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"{name}-{self.port}", daemon=True
         )
@@ -61,7 +81,7 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     def start(self) -> Self:
         self._thread.start()
@@ -200,14 +220,20 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
 
 
 class ScriptedServer:
-    """A stand-in registry (or token service, or upload target) on its own loopback port,
-    so its own origin: ``respond(asked) -> Reply`` answers each request, and ``asked``
-    records them all, headers included."""
+    """A stand-in registry (or token service, or upload target, or a layer's host) on its
+    own loopback port, so its own origin: ``respond(asked) -> Reply`` answers each request,
+    and ``asked`` records them all, headers included. With ``tls``, over HTTPS."""
 
-    def __init__(self, respond: Callable[[Asked], Reply], *, name: str = "scripted") -> None:
+    def __init__(
+        self,
+        respond: Callable[[Asked], Reply],
+        *,
+        name: str = "scripted",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.respond = respond
         self.asked: list[Asked] = []
-        self._server = LoopbackServer(_ScriptedHandler, self, name=name)
+        self._server = LoopbackServer(_ScriptedHandler, self, name=name, tls=tls)
 
     @property
     def host(self) -> str:

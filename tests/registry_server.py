@@ -46,7 +46,7 @@ import urllib.parse
 import urllib.request
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -235,6 +235,10 @@ class RegistryServer:
     :param tls_key: PEM private key for *tls_certificate*.
     :param token_auth: require bearer tokens from this token service (``auth.token``);
         excludes *htpasswd*.
+    :param manifest_urls_allow: regular expressions of the layer URLs a manifest may name
+        (``validation.manifests.urls.allow``). Without them distribution 2.8 refuses every
+        manifest with a foreign or non-distributable layer; with them it takes one whose
+        URLs all match, without the layer's blob (it is fetched from the URLs).
     :param binary: the registry executable.
     :param start_timeout: seconds to wait for the registry to answer ``/v2/``.
     """
@@ -249,6 +253,7 @@ class RegistryServer:
         tls_certificate: Path | None = None,
         tls_key: Path | None = None,
         token_auth: TokenAuth | None = None,
+        manifest_urls_allow: Sequence[str] = (),
         binary: Path = REGISTRY_BINARY,
         start_timeout: float = 15.0,
     ) -> None:
@@ -272,6 +277,7 @@ class RegistryServer:
             else None
         )
         self.token_auth = token_auth
+        self.manifest_urls_allow = tuple(manifest_urls_allow)
         self._http_secret = secrets.token_hex(16)
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -372,6 +378,10 @@ class RegistryServer:
             }
         elif self.token_auth is not None:
             config["auth"] = {"token": self.token_auth.config()}
+        if self.manifest_urls_allow:
+            config["validation"] = {
+                "manifests": {"urls": {"allow": list(self.manifest_urls_allow)}}
+            }
         return config
 
     def _write_files(self) -> None:
@@ -672,6 +682,7 @@ class RegistryFactory:
         tls_certificate: Path | None = None,
         tls_key: Path | None = None,
         token_auth: TokenAuth | None = None,
+        manifest_urls_allow: Sequence[str] = (),
     ) -> RegistryServer:
         server = RegistryServer(
             self._make_dir(),
@@ -681,6 +692,7 @@ class RegistryFactory:
             tls_certificate=tls_certificate,
             tls_key=tls_key,
             token_auth=token_auth,
+            manifest_urls_allow=manifest_urls_allow,
         )
         self.servers.append(server)
         return server.start()

@@ -5,7 +5,8 @@
     manifest.json              [{"Config": "<config>.json", "RepoTags": [...], "Layers": [...]}]
     <config digest>.json       the config, byte for byte
     <layer digest>.tar[.gz]    each layer blob as it is in the registry (docker load and
-                               skopeo decompress gzip layers themselves)
+                               skopeo decompress gzip layers themselves), non-distributable
+                               ones too: an archive is loaded offline
 
 Blobs stream from the store into the tar with their digests verified; the archive is
 written beside its final name and renamed into place only when complete.
@@ -25,9 +26,10 @@ from polyarch import mediatype as mt
 from polyarch.atomic import open_atomically
 from polyarch.errors import InvalidInputError, os_error
 from polyarch.models import Descriptor, ImageManifest
+from polyarch.store import open_blob_or_fetch
 
 if TYPE_CHECKING:
-    from polyarch.store import Store
+    from polyarch.store import ForeignBlobs, Store
 
 __all__ = ["DockerArchive", "check_destination", "write_docker_archive"]
 
@@ -74,22 +76,37 @@ class DockerArchive:
     def check(self) -> None:
         check_destination(self.path)
 
-    def write_image(self, source: Store, manifest: ImageManifest, *, tags: Sequence[str]) -> None:
-        write_docker_archive(self.path, source, manifest, repo_tags=list(tags))
+    def write_image(
+        self,
+        source: Store,
+        manifest: ImageManifest,
+        *,
+        tags: Sequence[str],
+        foreign: ForeignBlobs | None = None,
+    ) -> None:
+        write_docker_archive(self.path, source, manifest, repo_tags=list(tags), foreign=foreign)
 
 
 def write_docker_archive(
-    path: Path, store: Store, manifest: ImageManifest, *, repo_tags: list[str]
+    path: Path,
+    store: Store,
+    manifest: ImageManifest,
+    *,
+    repo_tags: list[str],
+    foreign: ForeignBlobs | None = None,
 ) -> None:
     """Write ``manifest``'s image from ``store`` to ``path`` as a docker archive.
 
+    :param foreign: where the non-distributable layers ``store`` lacks are fetched from
+        (their URLs); without it such a layer is missing like any other blob.
+    :raises BlobNotFoundError: a blob neither ``store`` nor ``foreign`` has.
     :raises ContentError: a blob whose bytes do not match its digest (nothing is left).
     :raises InvalidInputError: ``path`` cannot be written (a directory, a missing
         directory, a name too long, no permission).
     """
     check_destination(path)
     try:
-        _write(path, store, manifest, repo_tags)
+        _write(path, store, manifest, repo_tags, foreign)
     except OSError as err:  # the stores raise their own errors, never a bare OSError
         raise os_error(err, f"write {path}") from None
 
@@ -120,7 +137,13 @@ def check_destination(path: Path) -> None:
         raise InvalidInputError(f"{path} is a directory; name the archive file to write")
 
 
-def _write(path: Path, store: Store, manifest: ImageManifest, repo_tags: list[str]) -> None:
+def _write(
+    path: Path,
+    store: Store,
+    manifest: ImageManifest,
+    repo_tags: list[str],
+    foreign: ForeignBlobs | None,
+) -> None:
     config_name = f"{manifest.config.digest.encoded}.json"
     entries = [(config_name, manifest.config)] + [
         (_layer_name(layer), layer) for layer in manifest.layers
@@ -130,7 +153,7 @@ def _write(path: Path, store: Store, manifest: ImageManifest, repo_tags: list[st
         tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
         for name, blob in entries:
-            with store.open_blob(blob) as chunks:
+            with open_blob_or_fetch(store, blob, foreign) as (chunks, _):
                 # tarfile reads exactly blob.size bytes; the verifier behind the chunks
                 # raises on a short, long or wrong body before the archive is renamed.
                 tar.addfile(_info(name, blob.size), io.BufferedReader(_ChunkReader(chunks)))

@@ -22,12 +22,16 @@ __all__ = [
     "INDEX_TYPES",
     "IN_TOTO_LAYER",
     "MANIFEST_TYPES",
+    "NONDISTRIBUTABLE_TYPES",
     "OCI_ARTIFACT_MANIFEST",
     "OCI_CONFIG",
     "OCI_EMPTY",
     "OCI_INDEX",
     "OCI_LAYER",
     "OCI_LAYER_GZIP",
+    "OCI_LAYER_NONDISTRIBUTABLE",
+    "OCI_LAYER_NONDISTRIBUTABLE_GZIP",
+    "OCI_LAYER_NONDISTRIBUTABLE_ZSTD",
     "OCI_LAYER_ZSTD",
     "OCI_LAYOUT_HEADER",
     "OCI_MANIFEST",
@@ -36,6 +40,7 @@ __all__ = [
     "is_index",
     "is_layer",
     "is_manifest",
+    "is_nondistributable",
     "is_schema1",
 ]
 
@@ -47,6 +52,14 @@ OCI_LAYOUT_HEADER: Final = "application/vnd.oci.layout.header.v1+json"
 OCI_LAYER: Final = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP: Final = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD: Final = "application/vnd.oci.image.layer.v1.tar+zstd"
+#: Deprecated since image-spec v1.1.0, but in images still served (Windows base layers).
+OCI_LAYER_NONDISTRIBUTABLE: Final = "application/vnd.oci.image.layer.nondistributable.v1.tar"
+OCI_LAYER_NONDISTRIBUTABLE_GZIP: Final = (
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+)
+OCI_LAYER_NONDISTRIBUTABLE_ZSTD: Final = (
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+)
 #: Only in image-spec v1.1.0-rc1/rc2, never released; recognized so it can be refused clearly.
 OCI_ARTIFACT_MANIFEST: Final = "application/vnd.oci.artifact.manifest.v1+json"
 
@@ -72,6 +85,16 @@ ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 INDEX_TYPES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFEST_TYPES: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 SCHEMA1_TYPES: Final = frozenset({DOCKER_SCHEMA1_MANIFEST, DOCKER_SCHEMA1_SIGNED_MANIFEST})
+#: Layers a registry need not hold: their descriptor names the ``urls`` they come from
+#: (Windows base layers, on mcr.microsoft.com), and copies leave them out unless asked.
+NONDISTRIBUTABLE_TYPES: Final = frozenset(
+    {
+        DOCKER_FOREIGN_LAYER,
+        OCI_LAYER_NONDISTRIBUTABLE,
+        OCI_LAYER_NONDISTRIBUTABLE_GZIP,
+        OCI_LAYER_NONDISTRIBUTABLE_ZSTD,
+    }
+)
 
 #: What a client sends to get any manifest or index, most wanted first. Schema 1 is not
 #: asked for: a registry that only has schema 1 answers with it anyway, and we refuse it.
@@ -112,3 +135,9 @@ def is_config(media_type: str) -> bool:
 def is_layer(media_type: str) -> bool:
     """A filesystem layer blob of any compression, distributable or not."""
     return media_type.startswith(_LAYER_PREFIXES)
+
+
+def is_nondistributable(media_type: str) -> bool:
+    """A layer that may not be pushed: Docker's foreign layer, OCI's non-distributable
+    ones (deprecated by image-spec v1.1.0, still found in Windows images)."""
+    return media_type in NONDISTRIBUTABLE_TYPES

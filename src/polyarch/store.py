@@ -9,21 +9,26 @@ there are, and how a location opens one, is :mod:`polyarch.schemes`'s table.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from polyarch.errors import SizeMismatchError
+from polyarch import mediatype as mt
+from polyarch.errors import BlobNotFoundError, SizeMismatchError
 from polyarch.models import Descriptor, ImageManifest, Manifest
 
 __all__ = [
     "BlobMounter",
+    "ForeignBlobs",
     "ImageSink",
     "SoleImage",
     "Store",
     "VerifiedBlobWriter",
+    "fetchable",
     "get_described",
     "is_digest",
+    "open_blob_or_fetch",
 ]
 
 #: Streamed blobs arrive in chunks of at most this many bytes.
@@ -128,6 +133,48 @@ class BlobMounter(Protocol):
         ...
 
 
+@runtime_checkable
+class ForeignBlobs(Protocol):
+    """Where a non-distributable layer comes from when a store lacks it: the ``urls`` of
+    its descriptor (:class:`polyarch.registry.UrlBlobs`)."""
+
+    def open_blob(self, descriptor: Descriptor) -> AbstractContextManager[Iterator[bytes]]:
+        """Stream the blob from the first of ``descriptor.urls`` that serves it, verified
+        as :meth:`Store.open_blob` verifies.
+
+        :raises BlobNotFoundError: none of them has it (or there are none).
+        """
+        ...
+
+
+def fetchable(descriptor: Descriptor) -> bool:
+    """Whether a blob a store lacks may be fetched from the URLs its descriptor names:
+    only a non-distributable layer's, the one kind of blob meant to live elsewhere."""
+    return mt.is_nondistributable(descriptor.media_type) and bool(descriptor.urls)
+
+
+@contextlib.contextmanager
+def open_blob_or_fetch(
+    store: Store, descriptor: Descriptor, foreign: ForeignBlobs | None
+) -> Iterator[tuple[Iterator[bytes], bool]]:
+    """``store``'s blob, or, for a non-distributable layer it lacks, the blob from its
+    URLs through ``foreign``; with whether it was fetched so.
+
+    :raises BlobNotFoundError: neither has it.
+    """
+    with contextlib.ExitStack() as stack:
+        try:
+            chunks = stack.enter_context(store.open_blob(descriptor))
+            fetched = False
+        except BlobNotFoundError:
+            # Raised before any byte: the URLs can still serve the blob from its start.
+            if foreign is None or not fetchable(descriptor):
+                raise
+            chunks = stack.enter_context(foreign.open_blob(descriptor))
+            fetched = True
+        yield chunks, fetched
+
+
 def get_described(store: Store, descriptor: Descriptor) -> Manifest:
     """The manifest an index entry (or another descriptor) names, checked against it:
     its digest (the store verifies the bytes) and its size.
@@ -173,6 +220,16 @@ class ImageSink(Protocol):
         """
         ...
 
-    def write_image(self, source: Store, manifest: ImageManifest, *, tags: Sequence[str]) -> None:
-        """Write ``manifest``'s image, its blobs streamed from ``source``, whole or not at all."""
+    def write_image(
+        self,
+        source: Store,
+        manifest: ImageManifest,
+        *,
+        tags: Sequence[str],
+        foreign: ForeignBlobs | None = None,
+    ) -> None:
+        """Write ``manifest``'s image, its blobs streamed from ``source``, whole or not at all.
+
+        :param foreign: where non-distributable layers ``source`` lacks are fetched from.
+        """
         ...

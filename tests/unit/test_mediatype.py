@@ -156,3 +156,24 @@ def test_annotation_constants() -> None:
     assert mt.ATTESTATION_MANIFEST == "attestation-manifest"
     assert mt.ANNOTATION_REF_NAME == "org.opencontainers.image.ref.name"
     assert mt.IN_TOTO_LAYER == "application/vnd.in-toto+json"
+
+
+def test_nondistributable_layers_are_the_ones_that_may_not_be_pushed() -> None:
+    # The table says so in its words: "should never be pushed", "distribution restrictions".
+    expected = {
+        entry["media_type"]
+        for entry in MEDIA_TYPES
+        if entry["category"] == "layer"
+        and ("never be pushed" in entry["meaning"] or "restrictions" in entry["meaning"])
+    }
+    assert expected == {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+    assert {e["media_type"] for e in MEDIA_TYPES if mt.is_nondistributable(e["media_type"])} == (
+        expected
+    )
+    assert expected == mt.NONDISTRIBUTABLE_TYPES
+    assert all(mt.is_layer(media_type) for media_type in expected)

@@ -110,7 +110,7 @@ class RichProgress(CopyProgress):
             task = self._tasks.pop(descriptor.digest, None)
             if task is not None:
                 self._progress.remove_task(task)
-            if how is not BlobTransfer.COPIED:
+            if how not in (BlobTransfer.COPIED, BlobTransfer.FETCHED):  # not streamed
                 self._progress.advance(self._total, descriptor.size)
 
     def close(self) -> None:

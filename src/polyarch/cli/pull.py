@@ -39,6 +39,8 @@ def pull(
     DESTINATION is oci:DIR[:TAG] (an OCI image layout) or docker-archive:FILE.tar
     (for docker load). The entry of a multi-platform image is chosen the way containerd
     chooses: the exact platform if present, else the best one the platform can run.
+    Non-distributable layers the registry lacks are fetched from the URLs they name
+    (HTTPS only, no credentials sent there): a layout or archive must be complete.
     """
     if platform_text == "all":
         wanted = None
@@ -69,7 +71,9 @@ def pull(
 
     if isinstance(opened, ImageSink):
         assert manifest is not None  # a sink takes one platform: checked above
-        opened.write_image(source.store, manifest, tags=archive_tags(source.location))
+        opened.write_image(
+            source.store, manifest, tags=archive_tags(source.location), foreign=registries.urls()
+        )
         click.echo(str(manifest.digest))
         return
     with progress_display(quiet=quiet) as progress:
@@ -81,5 +85,7 @@ def pull(
             jobs=jobs,
             progress=progress,
             manifest=manifest,  # chosen above: not fetched twice
+            include_nondistributable=True,
+            foreign=registries.urls(),
         )
     click.echo(str(result.descriptor.digest))

@@ -3,6 +3,11 @@
 Every transfer takes the cheapest path that is safe: a blob the target has is skipped, a
 blob in another repository of the same registry is mounted, anything else is streamed
 from source to target with its digest verified on the way, never held whole in memory.
+
+Non-distributable layers (Docker's foreign layers, OCI's non-distributable ones: Windows
+base layers) are left out by default, as skopeo and crane leave them: their descriptors
+stay in the manifests, byte for byte, and name the URLs they come from. Asked to include
+them, a copy takes them from the source, or, when it lacks them, from those URLs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, TypeVar
 
+from polyarch import mediatype as mt
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import (
     Descriptor,
@@ -28,7 +34,14 @@ from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.resolve import choose, image_for_platform, learner
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store, VerifiedBlobWriter, is_digest
+from polyarch.store import (
+    BlobMounter,
+    ForeignBlobs,
+    Store,
+    VerifiedBlobWriter,
+    is_digest,
+    open_blob_or_fetch,
+)
 
 if TYPE_CHECKING:
     from polyarch import gojson
@@ -55,6 +68,10 @@ class BlobTransfer(Enum):
     PRESENT = "present"
     MOUNTED = "mounted"
     COPIED = "copied"
+    #: A non-distributable layer the source lacks, streamed from the URLs it names.
+    FETCHED = "fetched"
+    #: A non-distributable layer left out: its descriptor names where it comes from.
+    SKIPPED = "skipped"
 
 
 def transfer_blob(
@@ -63,19 +80,27 @@ def transfer_blob(
     descriptor: Descriptor,
     *,
     on_bytes: Callable[[int], None] | None = None,
+    include_nondistributable: bool = False,
+    foreign: ForeignBlobs | None = None,
 ) -> BlobTransfer:
     """Make ``descriptor`` present in ``target``, taking it from ``source`` if needed.
 
     Within one registry a mount is tried first: it also answers "already there" for
     free, so no HEAD is spent. Elsewhere a HEAD decides whether to stream.
+
+    :param include_nondistributable: transfer non-distributable layers too (else they
+        are skipped, no request spent on them).
+    :param foreign: where such a layer that ``source`` lacks is fetched from (its URLs).
     """
+    if not include_nondistributable and mt.is_nondistributable(descriptor.media_type):
+        return BlobTransfer.SKIPPED
     # Not mountable (another registry, or the source lacks it): fall through to a copy.
     if isinstance(target, BlobMounter) and target.mount_blob(descriptor, source):
         return BlobTransfer.MOUNTED
     if target.has_blob(descriptor):
         return BlobTransfer.PRESENT
     # Re-iterable: a target whose upload fails midway starts again from a fresh read.
-    stream = _BlobSource(source, descriptor, on_bytes)
+    stream = _BlobSource(source, descriptor, on_bytes, foreign)
     try:
         if isinstance(target, VerifiedBlobWriter):
             # open_blob verifies as it streams: hashing the same bytes again is waste.
@@ -89,26 +114,31 @@ def transfer_blob(
             f"of it was written to {target.location}. Push the image to the source again."
         )
         raise
-    return BlobTransfer.COPIED
+    return BlobTransfer.FETCHED if stream.fetched else BlobTransfer.COPIED
 
 
 class _BlobSource:
     """A blob of ``source`` that can be read more than once: each iteration opens it
     anew, so a target can restart a failed upload from the first byte (a registry does,
-    see :meth:`polyarch.registry.RegistryStore.put_blob`)."""
+    see :meth:`polyarch.registry.RegistryStore.put_blob`). A non-distributable layer the
+    source lacks comes from its URLs through ``foreign``, when given."""
 
     def __init__(
         self,
         source: Store,
         descriptor: Descriptor,
         on_bytes: Callable[[int], None] | None,
+        foreign: ForeignBlobs | None = None,
     ) -> None:
         self._source = source
         self._descriptor = descriptor
         self._on_bytes = on_bytes
+        self._foreign = foreign
+        self.fetched = False
 
     def __iter__(self) -> Iterator[bytes]:
-        with self._source.open_blob(self._descriptor) as chunks:
+        with open_blob_or_fetch(self._source, self._descriptor, self._foreign) as opened:
+            chunks, self.fetched = opened
             for chunk in chunks:
                 if self._on_bytes is not None:
                     self._on_bytes(len(chunk))
@@ -120,6 +150,9 @@ class Transfers:
     """Blob transfers shared by concurrent workers, so a blob two images share moves once."""
 
     source_of: dict[str, BlobTransfer] = field(default_factory=dict)
+    #: Transfer non-distributable layers too, from the source or else through ``foreign``.
+    include_nondistributable: bool = False
+    foreign: ForeignBlobs | None = None
     _claimed: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,10 +175,18 @@ class Transfers:
             event.wait()
             done = self.source_of.get(key)
             if done is not None:
-                return BlobTransfer.PRESENT
+                # Moved by the first worker, or left out by it: the same answer for both.
+                return done if done is BlobTransfer.SKIPPED else BlobTransfer.PRESENT
             # The first worker failed; try again ourselves rather than assume success.
         try:
-            how = transfer_blob(source, target, descriptor, on_bytes=on_bytes)
+            how = transfer_blob(
+                source,
+                target,
+                descriptor,
+                on_bytes=on_bytes,
+                include_nondistributable=self.include_nondistributable,
+                foreign=self.foreign,
+            )
             self.source_of[key] = how
             return how
         finally:
@@ -251,6 +292,8 @@ def copy_image(
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
     manifest: Manifest | None = None,
+    include_nondistributable: bool = False,
+    foreign: ForeignBlobs | None = None,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -262,6 +305,10 @@ def copy_image(
     :param single: with exactly one platform, copy the plain image instead of an index.
     :param manifest: the manifest ``identifier`` names, when the caller has fetched it
         already (``pull`` has, to choose it): it is not fetched again.
+    :param include_nondistributable: copy non-distributable layers too; by default they
+        are left out (``BlobTransfer.SKIPPED``), their descriptors unchanged.
+    :param foreign: with ``include_nondistributable``, where such a layer the source
+        lacks is fetched from (the URLs it names); without it, a missing one fails.
     :raises InvalidInputError: ``single`` without exactly one platform.
     :raises ValueError: ``manifest`` is not the one ``identifier`` names.
     :raises NoMatchingPlatformError: a platform the index (or the single image) cannot
@@ -286,7 +333,7 @@ def copy_image(
         where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
         for platform in platforms:
             image_for_platform(source, root, platform, where=where)
-    transfers = Transfers()
+    transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
     copied = [0]
     lock = threading.Lock()
 

@@ -14,16 +14,25 @@ from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.reference import Reference
+    from polyarch.registry._foreign import UrlBlobs
     from polyarch.registry._url import is_loopback
     from polyarch.registry.client import RegistryClient
     from polyarch.registry.store import RegistryStore
 
-__all__ = ["Registries", "RegistryClient", "RegistryOptions", "RegistryStore", "is_loopback"]
+__all__ = [
+    "Registries",
+    "RegistryClient",
+    "RegistryOptions",
+    "RegistryStore",
+    "UrlBlobs",
+    "is_loopback",
+]
 
 _LAZY = {
     "RegistryClient": "polyarch.registry.client",
     "is_loopback": "polyarch.registry._url",
     "RegistryStore": "polyarch.registry.store",
+    "UrlBlobs": "polyarch.registry._foreign",
 }
 
 
@@ -43,6 +52,7 @@ class Registries:
     def __init__(self, options: RegistryOptions | None = None) -> None:
         self.options = options or RegistryOptions()
         self._clients: dict[str, RegistryClient] = {}
+        self._urls: UrlBlobs | None = None
         self._lock = threading.Lock()
 
     def client(self, registry: str) -> RegistryClient:
@@ -61,11 +71,25 @@ class Registries:
         client = self.client(reference.registry)
         return RegistryStore(client, reference.repository)
 
+    def urls(self) -> UrlBlobs:
+        """Where non-distributable layers come from when a registry lacks them: the URLs
+        their descriptors name, reached with these options but none of a registry's
+        credentials."""
+        from polyarch.registry._foreign import UrlBlobs
+
+        with self._lock:
+            if self._urls is None:
+                self._urls = UrlBlobs(self.options)
+            return self._urls
+
     def close(self) -> None:
         with self._lock:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            if self._urls is not None:
+                self._urls.close()
+                self._urls = None
 
     def __enter__(self) -> Registries:
         return self

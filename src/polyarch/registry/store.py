@@ -20,7 +20,13 @@ from polyarch.errors import (
     RegistryError,
     SizeMismatchError,
 )
-from polyarch.models import MAX_MANIFEST_SIZE, Descriptor, Manifest, parse_manifest
+from polyarch.models import (
+    MAX_MANIFEST_SIZE,
+    Descriptor,
+    ImageManifest,
+    Manifest,
+    parse_manifest,
+)
 from polyarch.registry._download import (
     BlobDownload,
     checked_blob_response,
@@ -209,6 +215,9 @@ class RegistryStore:
                 # Refused as it is: say so, and that nothing else was tried in its place.
                 if err.status in (400, 415) and err.hint is None:
                     err.hint = _refused_manifest_hint(self.client.registry, manifest)
+                if err.status in (400, 500) and _names_urls(manifest):
+                    # Distribution 2.8 answers 500 (UNKNOWN, MANIFEST_BLOB_UNKNOWN).
+                    err.hint = _refused_urls_hint(self.client.registry)
                 raise
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != manifest.digest:
@@ -413,6 +422,19 @@ class RegistryStore:
         store's ``open_blob(descriptor)`` do: they raise before they end when the bytes are
         not the descriptor's. A copy would otherwise hash every byte twice."""
         self._uploads.put(descriptor, chunks, verify=False)
+
+
+def _names_urls(manifest: Manifest) -> bool:
+    """Whether an image manifest has a layer that names URLs (a non-distributable one)."""
+    return isinstance(manifest, ImageManifest) and any(layer.urls for layer in manifest.layers)
+
+
+def _refused_urls_hint(registry: str) -> str:
+    return (
+        f"the manifest has layers that name URLs (non-distributable, foreign layers), and "
+        f"{registry} may refuse such manifests: CNCF distribution does unless its "
+        "configuration allows those URLs (validation.manifests.urls.allow)"
+    )
 
 
 def _refused_manifest_hint(registry: str, manifest: Manifest) -> str:

@@ -29,7 +29,7 @@ from polyarch.models import Descriptor, ImageManifest
 from polyarch.store import open_blob_or_fetch
 
 if TYPE_CHECKING:
-    from polyarch.store import ForeignBlobs, Store
+    from polyarch.store import ForeignBlobs, Store, WriteProgress
 
 __all__ = ["DockerArchive", "check_destination", "write_docker_archive"]
 
@@ -83,8 +83,16 @@ class DockerArchive:
         *,
         tags: Sequence[str],
         foreign: ForeignBlobs | None = None,
+        progress: WriteProgress | None = None,
     ) -> None:
-        write_docker_archive(self.path, source, manifest, repo_tags=list(tags), foreign=foreign)
+        write_docker_archive(
+            self.path,
+            source,
+            manifest,
+            repo_tags=list(tags),
+            foreign=foreign,
+            progress=progress,
+        )
 
 
 def write_docker_archive(
@@ -94,6 +102,7 @@ def write_docker_archive(
     *,
     repo_tags: list[str],
     foreign: ForeignBlobs | None = None,
+    progress: WriteProgress | None = None,
 ) -> None:
     """Write ``manifest``'s image from ``store`` to ``path`` as a docker archive.
 
@@ -106,7 +115,7 @@ def write_docker_archive(
     """
     check_destination(path)
     try:
-        _write(path, store, manifest, repo_tags, foreign)
+        _write(path, store, manifest, repo_tags, foreign, progress)
     except OSError as err:  # the stores raise their own errors, never a bare OSError
         raise os_error(err, f"write {path}") from None
 
@@ -143,6 +152,7 @@ def _write(
     manifest: ImageManifest,
     repo_tags: list[str],
     foreign: ForeignBlobs | None,
+    progress: WriteProgress | None,
 ) -> None:
     config_name = f"{manifest.config.digest.encoded}.json"
     entries = [(config_name, manifest.config)] + [
@@ -153,17 +163,28 @@ def _write(
         tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar,
     ):
         for name, blob in entries:
-            with open_blob_or_fetch(store, blob, foreign) as (chunks, _):
+            if progress is not None:
+                progress.started(blob)
+            with open_blob_or_fetch(store, blob, foreign) as (chunks, fetched):
+                counted = chunks if progress is None else _counted(chunks, blob, progress)
                 # tarfile reads exactly blob.size bytes; the verifier behind the chunks
                 # raises on a short, long or wrong body before the archive is renamed.
-                tar.addfile(_info(name, blob.size), io.BufferedReader(_ChunkReader(chunks)))
-                for _ in chunks:  # drain: the verifier checks only a fully read stream
+                tar.addfile(_info(name, blob.size), io.BufferedReader(_ChunkReader(counted)))
+                for _ in counted:  # drain: the verifier checks only a fully read stream
                     pass
+            if progress is not None:
+                progress.finished(blob, fetched=fetched)
         index = [
             {"Config": config_name, "RepoTags": repo_tags, "Layers": [n for n, _ in entries[1:]]}
         ]
         data = json.dumps(index).encode()
         tar.addfile(_info("manifest.json", len(data)), io.BytesIO(data))
+
+
+def _counted(chunks: Iterator[bytes], blob: Descriptor, progress: WriteProgress) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress.advanced(blob, len(chunk))
+        yield chunk
 
 
 def _info(name: str, size: int) -> tarfile.TarInfo:

@@ -227,9 +227,24 @@ class ImageSink(Protocol):
         *,
         tags: Sequence[str],
         foreign: ForeignBlobs | None = None,
+        progress: WriteProgress | None = None,
     ) -> None:
         """Write ``manifest``'s image, its blobs streamed from ``source``, whole or not at all.
 
         :param foreign: where non-distributable layers ``source`` lacks are fetched from.
+        :param progress: told of each blob as it is streamed in.
         """
         ...
+
+
+class WriteProgress(Protocol):
+    """What a sink reports while it writes; called on the writing thread."""
+
+    def started(self, blob: Descriptor) -> None:
+        """``blob`` is about to be streamed."""
+
+    def advanced(self, blob: Descriptor, count: int) -> None:
+        """``count`` more bytes of ``blob`` were written."""
+
+    def finished(self, blob: Descriptor, *, fetched: bool) -> None:
+        """``blob`` is written; ``fetched``: from its URLs, not from the source."""

@@ -279,6 +279,29 @@ def test_progress_off_a_terminal_is_one_line_per_blob(
     assert words.count("present") == len(image.blobs)
 
 
+@pytest.mark.parametrize("kind", ["oci", "docker-archive"])
+def test_pull_shows_the_same_progress_to_a_layout_and_to_an_archive(
+    registry: RegistryServer, tmp_path: Path, kind: str
+) -> None:
+    image = make_image(AMD64, seed=128, layers=2, oci=True)
+    content = multi([image, make_image(ARM_V7, seed=128, oci=True)])
+    source = content.push(registry, unique("cli/pull-lines"), "1.0")
+    destination = f"oci:{tmp_path}/l" if kind == "oci" else f"docker-archive:{tmp_path}/x.tar"
+
+    result = polyarch("pull", "--platform", "linux/amd64", source, destination, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == image.manifest_digest + "\n"
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{image.manifest_digest}: linux/amd64 is an exact match")
+    for digest in image.blobs:
+        (line,) = [line for line in lines if digest[7:19] in line]
+        assert line.split()[0] == "copied"
+    quiet = polyarch("pull", "-q", "--platform", "linux/amd64", source, destination, text=True)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+
+
 def test_quiet_prints_only_the_digest(
     registry: RegistryServer, other_registry: RegistryServer
 ) -> None:
@@ -459,7 +482,9 @@ def test_corrupt_blob_in_source_registry_aborts(
     assert_nothing_half_written_in_layout(tmp_path / "dst", bad)
     assert_nothing_half_written_in_registry(other_registry, repository, image, bad)
 
-    stderr = assert_clean_error(polyarch("pull", source, f"docker-archive:{tmp_path}/x.tar"), 6)
+    stderr = assert_clean_error(
+        polyarch("pull", "-q", source, f"docker-archive:{tmp_path}/x.tar"), 6
+    )
     assert bad in stderr
     assert list(tmp_path.glob("*.tar*")) == []
     assert list(tmp_path.glob(".x.tar*")) == []

@@ -34,7 +34,12 @@ def progress_display(*, quiet: bool) -> Iterator[CopyProgress]:
 def report_choices(choices: Iterable[Choice]) -> None:
     """Say which index entry was taken for the platform, and why (stderr)."""
     for choice in choices:
-        sys.stderr.write(f"{choice.descriptor.digest}: {choice.reason}\n")
+        report_choice(choice)
+
+
+def report_choice(choice: Choice) -> None:
+    sys.stderr.write(f"{choice.descriptor.digest}: {choice.reason}\n")
+    sys.stderr.flush()
 
 
 class LineProgress(CopyProgress):

@@ -8,11 +8,10 @@ from polyarch.cli._options import jobs_option, parse_platform, registry_options
 from polyarch.cli._progress import progress_display
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
-from polyarch.ops.copy import BlobTransfer, copy_image
-from polyarch.ops.targets import check_copy_destination, copy_tag
+from polyarch.ops import images
+from polyarch.ops.copy import BlobTransfer
 from polyarch.platform import Platform
 from polyarch.registry import Registries
-from polyarch.schemes import open_store, open_target, parse_location
 
 
 def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
@@ -67,24 +66,16 @@ def copy(
     """
     if all_ and platforms:
         raise InvalidInputError("--all and --platform contradict each other")
-    wanted = parse_platforms(platforms)
-    src = open_target(source, registries=registries)
-    target = parse_location(destination, default_tag=None)
-    check_copy_destination(target)
-    dest_store = open_store(target, registries=registries)
-    tag = copy_tag(src.location, target)
     with progress_display(quiet=quiet) as progress:
-        result = copy_image(
-            src.store,
-            src.identifier,
-            dest_store,
-            tag=tag,
-            platforms=wanted,
+        result = images.copy(
+            source,
+            destination,
+            registries=registries,
+            platforms=parse_platforms(platforms),
             single=single,
+            include_nondistributable=include_nondistributable,
             jobs=jobs,
             progress=progress,
-            include_nondistributable=include_nondistributable,
-            foreign=registries.urls() if include_nondistributable else None,
         )
     if not quiet:
         blobs = result.blobs

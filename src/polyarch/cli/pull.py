@@ -5,13 +5,9 @@ from __future__ import annotations
 import click
 
 from polyarch.cli._options import jobs_option, parse_platform, registry_options
-from polyarch.cli._progress import progress_display, report_choices
-from polyarch.ops.copy import copy_image
-from polyarch.ops.resolve import image_for_platform
-from polyarch.ops.targets import archive_tags, copy_tag, pull_destination
+from polyarch.cli._progress import progress_display, report_choice
+from polyarch.ops import images
 from polyarch.registry import Registries
-from polyarch.schemes import open_location, open_target, parse_location
-from polyarch.store import ImageSink
 
 
 @click.command()
@@ -22,7 +18,7 @@ from polyarch.store import ImageSink
     help="The platform to pull for (default: this machine's); 'all' keeps the whole index.",
 )
 @jobs_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output, no word of the choice.")
 @click.argument("image")
 @click.argument("destination")
 @registry_options
@@ -51,41 +47,14 @@ def pull(
 
         wanted = host_platform()
 
-    # The destination is checked before anything is fetched.
-    target = parse_location(destination, default_tag=None)
-    pull_destination(target, whole_index=wanted is None)
-    opened = open_location(target, registries=registries)
-    if isinstance(opened, ImageSink):
-        opened.check()
-
-    source = open_target(image, registries=registries)
-    identifier = source.identifier
-    manifest = None
-    if wanted is not None:
-        manifest, choices = image_for_platform(
-            source.store, source.get_manifest(), wanted, where=str(source)
-        )
-        if not quiet:
-            report_choices(choices)
-        identifier = manifest.digest
-
-    if isinstance(opened, ImageSink):
-        assert manifest is not None  # a sink takes one platform: checked above
-        opened.write_image(
-            source.store, manifest, tags=archive_tags(source.location), foreign=registries.urls()
-        )
-        click.echo(str(manifest.digest))
-        return
     with progress_display(quiet=quiet) as progress:
-        result = copy_image(
-            source.store,
-            identifier,
-            opened,
-            tag=copy_tag(source.location, target),
+        pulled = images.pull(
+            image,
+            destination,
+            platform=wanted,
+            registries=registries,
             jobs=jobs,
             progress=progress,
-            manifest=manifest,  # chosen above: not fetched twice
-            include_nondistributable=True,
-            foreign=registries.urls(),
+            on_choice=None if quiet else report_choice,
         )
-    click.echo(str(result.descriptor.digest))
+    click.echo(str(pulled.digest))

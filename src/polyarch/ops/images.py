@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.copy import CopyProgress, CopyResult, copy_image
+from polyarch.ops.copy import BlobTransfer, CopyProgress, CopyResult, copy_image
 from polyarch.ops.resolve import Choice, image_for_platform
 from polyarch.ops.targets import archive_tags, check_copy_destination, copy_tag, pull_destination
 from polyarch.platform import Platform
@@ -35,9 +35,9 @@ __all__ = ["Resolved", "build_list", "copy", "pull", "push_list", "resolve_platf
 
 
 @contextmanager
-def _registries(given: Registries | None) -> Iterator[Registries | None]:
-    """The caller's registries, or a run's own, closed at the end (made only when a
-    registry is reached: a layout needs no HTTP client)."""
+def _registries(given: Registries | None) -> Iterator[Registries]:
+    """The caller's registries, or a run's own, closed at the end (its clients are made
+    only when a registry is reached: a layout needs no HTTP client)."""
     if given is not None:
         yield given
         return
@@ -80,6 +80,7 @@ def copy(
     registries: Registries | None = None,
     platforms: Sequence[Platform] = (),
     single: bool = False,
+    include_nondistributable: bool = False,
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
 ) -> CopyResult:
@@ -89,6 +90,9 @@ def copy(
 
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy that plain image instead of an index.
+    :param include_nondistributable: copy non-distributable layers (Windows base layers)
+        too, from the source or else from the URLs they name; by default they are left
+        out, their descriptors kept, as skopeo and crane do.
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with _registries(registries) as run:
@@ -104,6 +108,8 @@ def copy(
             single=single,
             jobs=jobs,
             progress=progress,
+            include_nondistributable=include_nondistributable,
+            foreign=run.urls() if include_nondistributable else None,
         )
 
 
@@ -120,7 +126,9 @@ def pull(
     """Write the image ``platform`` runs (``None``: the whole index) to an OCI layout
     (``oci:DIR[:TAG]``) or a docker archive (``docker-archive:FILE``, for docker load).
 
-    The destination is checked before anything is fetched.
+    The destination is checked before anything is fetched. Non-distributable layers the
+    source lacks are fetched from the URLs they name (HTTPS only, no credentials sent
+    there): a layout or an archive must be complete.
 
     :param on_choice: told each index entry chosen, before any blob moves.
     :returns: the descriptor of the manifest written.
@@ -146,7 +154,13 @@ def pull(
             identifier = manifest.digest
         if isinstance(opened, ImageSink):
             assert manifest is not None  # a sink takes one platform: checked above
-            opened.write_image(source.store, manifest, tags=archive_tags(source.location))
+            opened.write_image(
+                source.store,
+                manifest,
+                tags=archive_tags(source.location),
+                foreign=run.urls(),
+                progress=None if progress is None else _SinkProgress(progress),
+            )
             return manifest.descriptor()
         result = copy_image(
             source.store,
@@ -156,8 +170,26 @@ def pull(
             jobs=jobs,
             progress=progress,
             manifest=manifest,  # chosen above: not fetched twice
+            include_nondistributable=True,
+            foreign=run.urls(),
         )
         return result.descriptor
+
+
+class _SinkProgress:
+    """A sink's progress told to a copy's progress display: one view for both."""
+
+    def __init__(self, progress: CopyProgress) -> None:
+        self._progress = progress
+
+    def started(self, blob: Descriptor) -> None:
+        self._progress.blob_started(blob)
+
+    def advanced(self, blob: Descriptor, count: int) -> None:
+        self._progress.blob_advanced(blob, count)
+
+    def finished(self, blob: Descriptor, *, fetched: bool) -> None:
+        self._progress.blob_finished(blob, BlobTransfer.FETCHED if fetched else BlobTransfer.COPIED)
 
 
 def build_list(

@@ -49,7 +49,20 @@ def parse_url(text: str) -> Url:
         raise BadURLError(f"{without_query(text)[:200]!r}, which is not a valid URL") from err
     if url.scheme not in _DEFAULT_PORTS or not url.host:
         raise BadURLError(f"{without_query(text)[:200]!r}, which is not an http:// or https:// URL")
+    if "%" in _host_as_written(text):
+        # urllib3 before 2.8 looks such a name up as written, 2.8 decodes it first: where
+        # a percent-encoded host goes depends on the version, so it goes nowhere.
+        raise BadURLError(f"{without_query(text)[:200]!r}, whose host is percent-encoded")
     return url
+
+
+def _host_as_written(text: str) -> str:
+    """The host (and port) of ``text`` before any decoding, delimited as urllib3 delimits
+    the authority; an IPv6 literal (whose zone may hold ``%25``) gives ``""``."""
+    rest = text.partition("://")[2]
+    ends = [i for i in (rest.find(c) for c in "/\\?#") if i >= 0]
+    host = rest[: min(ends, default=len(rest))].rpartition("@")[2]
+    return "" if host.startswith("[") else host
 
 
 def join_url(base: str, reference: str) -> Url:

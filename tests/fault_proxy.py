@@ -44,6 +44,7 @@ import http.client
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 import urllib.parse
@@ -678,6 +679,11 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, owner: Any) -> None:
         self.owner = owner
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a TLS probe answered in plain HTTP) is no error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Threads:

@@ -11,6 +11,7 @@ import contextlib
 import json as _json
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__((LOOPBACK, 0), handler)
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (a TLS probe answered in plain HTTP) is no error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def server_tls(certificate: str, key: str) -> ssl.SSLContext:

@@ -11,6 +11,7 @@ OpenSSL); certificates are short-lived and carry the extensions a strict verifie
     files = write_pki(pki, tmp_path)              # PEM files
     files.ca_cert, files.server_cert, files.server_key
     files.client_cert, files.client_key           # None unless make_pki(client=True)
+    make_self_signed()                            # a server certificate no CA vouches for
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "make_ca",
     "make_client_certificate",
     "make_pki",
+    "make_self_signed",
     "make_server_certificate",
     "write_pki",
 ]
@@ -203,6 +205,30 @@ def make_server_certificate(
         now=now,
         validity=validity,
     )
+
+
+def make_self_signed(
+    hosts: Sequence[str] = DEFAULT_HOSTS,
+    *,
+    now: datetime.datetime | None = None,
+    validity: datetime.timedelta = DEFAULT_VALIDITY,
+) -> CertifiedKey:
+    """A server certificate for *hosts* signed by its own key, as a quick test registry
+    has one: nothing can verify it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(hosts[0])
+    certificate = (
+        _builder(name, key, now=now, validity=validity)
+        .issuer_name(name)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(key_cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([_general_name(host) for host in hosts]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return CertifiedKey(certificate, key)
 
 
 def make_client_certificate(

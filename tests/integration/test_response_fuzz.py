@@ -38,13 +38,18 @@ MANIFEST = parse_manifest(
 
 
 class Answering:
-    """Answers every connection with ``reply`` (bytes, as they are), then closes it."""
+    """Answers every connection with ``reply`` (bytes, as they are), then closes it; a TLS
+    hello (the client's probe of a loopback registry) as a plain HTTP server answers one,
+    at once (it holds no end of a head to wait for)."""
 
     def __init__(self) -> None:
         self.reply = b""
 
     def __call__(self, connection: socket.socket) -> None:
         connection.settimeout(1)
+        if connection.recv(1, socket.MSG_PEEK) == b"\x16":
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            return
         request = b""
         while b"\r\n\r\n" not in request and len(request) < 65536:
             piece = connection.recv(65536)

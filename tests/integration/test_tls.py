@@ -2,9 +2,11 @@
 
 Trust comes from docker's certificate directory (``certs.d/HOST:PORT/ca.crt``), from
 ``--ca-file``, or is skipped with ``--insecure``; an untrusted certificate is a clean
-NetworkError (exit 5) whose hint names all three ways out. A loopback registry is plain
-HTTP unless TLS is configured for it, so tests that want HTTPS without trusting the CA
-create an empty ``certs.d/HOST:PORT/`` directory, as a docker user would.
+NetworkError (exit 5) whose hint names all three ways out. A loopback registry is asked
+over HTTPS first, unverified unless ``--ca-file`` is given, and spoken to in plain HTTP
+when that is what answers (docker's rule; probed once per registry); tests that want a
+loopback registry verified against no CA create an empty ``certs.d/HOST:PORT/``
+directory, as a docker user would, which makes it HTTPS only.
 
 Every test passes its own ``certs_dir``: the default, ``/etc/docker/certs.d``, is the
 host's and must not leak in.
@@ -12,10 +14,13 @@ host's and must not leak in.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
+import socket
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +31,13 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError, NetworkError, RegistryError
 from polyarch.models import Descriptor, parse_manifest
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore
+from tests.clirun import assert_clean_error
 from tests.clirun import polyarch as run_polyarch
+from tests.content import registry_manifest
 from tests.imagegen import SyntheticImage, make_image
+from tests.loopback_server import LOOPBACK, RawServer, names_on_loopback
 from tests.registry_server import RegistryFactory, RegistryServer
-from tests.tlsgen import PkiFiles, make_pki, write_pki
+from tests.tlsgen import PkiFiles, make_pki, make_self_signed, write_pki
 
 AMD64 = {"os": "linux", "architecture": "amd64"}
 _repo = itertools.count()
@@ -259,7 +267,9 @@ def test_insecure_falls_back_to_plain_http(registry: RegistryServer, tmp_path: P
         assert_pulls(store, image, "v1")
 
 
-def test_loopback_plain_http_is_not_probed(registry: RegistryServer, tmp_path: Path) -> None:
+def test_loopback_plain_http_costs_no_request(registry: RegistryServer, tmp_path: Path) -> None:
+    # The HTTPS probe ends in the TLS handshake, which the registry answers in plain
+    # HTTP: it serves no request for it.
     image = make_image(AMD64, seed=74)
     repository = repo()
     registry.push_image(repository, image, tag="v1")
@@ -358,3 +368,230 @@ def test_plain_http_registry_client_still_verifies_https_hosts(
         with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED") as info:
             client.transport.send(Request("GET", f"https://{tls_registry.host}/v2/"))
         assert info.value.kind == "tls"
+
+
+# -- a loopback registry, nothing configured: docker's rule ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """An HTTPS registry whose certificate is signed by its own key: nothing verifies it."""
+    directory = tmp_path_factory.mktemp("self-signed")
+    certified = make_self_signed()
+    (directory / "server.crt").write_bytes(certified.certificate_pem)
+    (directory / "server.key").write_bytes(certified.key_pem)
+    server = RegistryServer(
+        directory / "registry",
+        tls_certificate=directory / "server.crt",
+        tls_key=directory / "server.key",
+    )
+    with server:
+        yield server
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+def test_self_signed_loopback_registry_is_spoken_to_over_https(
+    self_signed_registry: RegistryServer, tmp_path: Path, name: str
+) -> None:
+    host = f"{name}:{self_signed_registry.port}"
+    image = make_image(AMD64, seed=76)
+    with RegistryClient(host, options=RegistryOptions(certs_dir=tmp_path / "empty")) as client:
+        mark = self_signed_registry.mark()
+        store = RegistryStore(client, repo())
+        push(store, image, "v1")
+        assert_pulls(store, image, "v1")
+        assert client.base_url == f"https://{host}"
+    assert registry_manifest(self_signed_registry, store.repository, "v1") == image.manifest
+    served = self_signed_registry.requests(mark)
+    # The probe, once, then the requests themselves.
+    assert next((r.method, r.path) for r in served) == ("GET", "/v2/")
+    assert [r.path for r in served].count("/v2/") == 1
+
+
+def test_cli_inspect_and_copy_to_a_self_signed_loopback_registry(
+    registry: RegistryServer, self_signed_registry: RegistryServer, tmp_path: Path
+) -> None:
+    image = make_image(AMD64, seed=77)
+    source_repo, target_repo = repo(), repo()
+    self_signed_registry.push_image(source_repo, image, tag="v1")
+    empty = str(tmp_path / "empty")
+    inspected = polyarch(
+        "inspect", "--certs-dir", empty, f"{self_signed_registry.host}/{source_repo}:v1"
+    )
+    assert inspected.returncode == 0, inspected.stderr
+    assert inspected.stdout == image.manifest
+    assert inspected.stderr == b""  # no warning about the certificate
+    # From a plain-HTTP loopback registry to the HTTPS one, in one command.
+    registry.push_image(source_repo, image, tag="v1")
+    copied = polyarch(
+        "copy",
+        "--certs-dir",
+        empty,
+        f"{registry.host}/{source_repo}:v1",
+        f"{self_signed_registry.host}/{target_repo}:v1",
+    )
+    assert copied.returncode == 0, copied.stderr
+    assert registry_manifest(self_signed_registry, target_repo, "v1") == image.manifest
+
+
+@pytest.mark.parametrize("direction", ["plain to tls", "tls to plain"])
+def test_cli_copy_between_plain_http_and_tls_with_ca_file(
+    registry: RegistryServer,
+    tls_registry: RegistryServer,
+    pki: PkiFiles,
+    tmp_path: Path,
+    direction: str,
+) -> None:
+    """--ca-file adds trust for the TLS registry; the plain-HTTP one is still plain HTTP
+    (it used to be spoken to in TLS and fail with WRONG_VERSION_NUMBER)."""
+    image = make_image(AMD64, seed=78 if direction == "plain to tls" else 79)
+    source, target = (
+        (registry, tls_registry)
+        if direction == "plain to tls"
+        else (
+            tls_registry,
+            registry,
+        )
+    )
+    source_repo, target_repo = repo(), repo()
+    source.push_image(source_repo, image, tag="v1")
+    result = polyarch(
+        "copy",
+        "--ca-file",
+        str(pki.ca_cert),
+        "--certs-dir",
+        str(tmp_path / "empty"),
+        f"{source.host}/{source_repo}:v1",
+        f"{target.host}/{target_repo}:v1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert registry_manifest(target, target_repo, "v1") == image.manifest
+
+
+def test_ca_file_still_verifies_a_loopback_registry(
+    self_signed_registry: RegistryServer, pki: PkiFiles, tmp_path: Path
+) -> None:
+    # A CA given is a CA the user wants the registry checked against: one it does not
+    # vouch for fails as untrusted, and is not spoken to unverified nor in plain HTTP.
+    ref = f"{self_signed_registry.host}/tls/none:v1"
+    mark = self_signed_registry.mark()
+    result = polyarch(
+        "inspect", "--ca-file", str(pki.ca_cert), "--certs-dir", str(tmp_path / "empty"), ref
+    )
+    stderr = assert_clean_error(result, 5)
+    assert "is not trusted" in stderr
+    assert self_signed_registry.requests(mark) == []
+
+
+def test_a_loopback_registry_is_probed_once_by_many_threads(
+    self_signed_registry: RegistryServer, tmp_path: Path
+) -> None:
+    image = make_image(AMD64, seed=80)
+    repository = repo()
+    self_signed_registry.push_image(repository, image, tag="v1")
+    options = RegistryOptions(certs_dir=tmp_path / "empty")
+    with RegistryClient(self_signed_registry.host, options=options) as client:
+        mark = self_signed_registry.mark()
+        all_at_once(8, lambda: RegistryStore(client, repository).get_manifest("v1"))
+        all_at_once(8, lambda: client.base_url)  # decided: asked again, not probed
+        all_at_once(4, lambda: RegistryStore(client, repository).get_manifest("v1"))
+    served = [r.path for r in self_signed_registry.requests(mark)]
+    assert served.count("/v2/") == 1
+    assert served.count(f"/v2/{repository}/manifests/v1") == 12
+
+
+class PlainHTTPFront:
+    """Stands in front of a plain-HTTP registry: each connection that opens with a TLS
+    hello is counted and answered as an HTTP server answers one (400, then close); every
+    other one is relayed to the registry as it is."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.hellos = 0
+        self.relayed = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, connection: socket.socket) -> None:
+        first = connection.recv(1, socket.MSG_PEEK)
+        if first == b"\x16":  # a TLS handshake record
+            with self._lock:
+                self.hellos += 1
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            return
+        with self._lock:
+            self.relayed += 1
+        with socket.create_connection((LOOPBACK, self.upstream_port), timeout=10) as upstream:
+            pump = threading.Thread(target=_pipe, args=(upstream, connection), daemon=True)
+            pump.start()
+            _pipe(connection, upstream)
+            pump.join(timeout=10)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_a_plain_http_loopback_registry_is_probed_once_by_many_threads(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    image = make_image(AMD64, seed=81)
+    repository = repo()
+    registry.push_image(repository, image, tag="v1")
+    front = PlainHTTPFront(registry.port)
+    options = RegistryOptions(certs_dir=tmp_path / "empty")
+    with RawServer(front) as server, RegistryClient(server.host, options=options) as client:
+        all_at_once(8, lambda: RegistryStore(client, repository).get_manifest("v1"))
+        all_at_once(8, lambda: client.base_url)
+        assert client.base_url == f"http://{server.host}"
+        all_at_once(4, lambda: RegistryStore(client, repository).get_manifest("v1"))
+    assert front.hellos == 1
+    assert front.relayed >= 1
+
+
+def test_a_name_that_is_not_loopback_is_never_downgraded(
+    registry: RegistryServer, self_signed_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """registry.test resolves to 127.0.0.1 here, but by its name it is another machine:
+    HTTPS verified, whatever answers; never plain HTTP, never unverified."""
+    options = RegistryOptions(certs_dir=tmp_path / "empty", retries=0)
+    mark = registry.mark()
+    with names_on_loopback("registry.test"):
+        plain = RegistryClient(f"registry.test:{registry.port}", options=options)
+        with plain, pytest.raises(NetworkError) as refused:
+            RegistryStore(plain, "tls/none").get_manifest("v1")
+        assert plain.base_url == f"https://registry.test:{registry.port}"
+        untrusted = RegistryClient(f"registry.test:{self_signed_registry.port}", options=options)
+        with untrusted, pytest.raises(NetworkError) as unchecked:
+            RegistryStore(untrusted, "tls/none").get_manifest("v1")
+    assert "WRONG_VERSION_NUMBER" in refused.value.message
+    assert "is not trusted" in unchecked.value.message
+    assert registry.requests(mark) == []
+
+
+def all_at_once(threads: int, work: Callable[[], object]) -> None:
+    """Run ``work`` on ``threads`` threads released together; raise what any raised."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            work()
+        except BaseException as err:
+            errors.append(err)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]

@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import io
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,10 +34,10 @@ from polyarch.errors import AuthenticationError, NetworkError, RegistryError
 from polyarch.models import Descriptor
 from polyarch.registry import RegistryClient, RegistryOptions, RegistryStore, is_loopback
 from polyarch.registry._auth import AuthSession, may_send_credentials
-from polyarch.registry._http import Request, Response
+from polyarch.registry._http import Request, Response, TransportError
 from polyarch.registry._pools import Transport, _parse_proxy
 from polyarch.registry._redirect import redirected
-from polyarch.registry._tls import schemes as scheme_choice
+from polyarch.registry._tls import Reach, reach
 from polyarch.registry._tokens import Challenge, token_lifetime
 from polyarch.registry._url import BadURLError, Origin, parse_url
 from polyarch.registry.client import USER_AGENT
@@ -151,40 +152,132 @@ def test_where_credentials_may_go(url: str, insecure: bool, allowed: bool) -> No
 # -- the scheme of a registry ----------------------------------------------------------------
 
 
+def scheme_choice(options: RegistryOptions, host: str) -> Reach:
+    return reach(options, host, url=parse_url(f"https://{host}/v2/"))
+
+
 @pytest.mark.parametrize(
-    ("host", "insecure", "tls_configured", "schemes"),
+    ("host", "insecure", "tls_configured", "schemes", "verify"),
     [
-        ("registry.example", False, False, ("https",)),
-        ("registry.example:5000", False, True, ("https",)),
-        ("10.0.0.1:5000", False, False, ("https",)),
-        ("127.0.0.1:5000", False, False, ("http",)),
-        ("localhost:5000", False, False, ("http",)),
-        ("[::1]:5000", False, False, ("http",)),
-        # A loopback registry with a CA configured for it speaks TLS.
-        ("127.0.0.1:5000", False, True, ("https",)),
+        ("registry.example", False, False, ("https",), True),
+        ("registry.example:5000", False, True, ("https",), True),
+        ("10.0.0.1:5000", False, False, ("https",), True),
+        # This machine: HTTPS unverified, plain HTTP if that is what answers (docker's).
+        ("127.0.0.1:5000", False, False, ("https", "http"), False),
+        ("127.3.2.1", False, False, ("https", "http"), False),
+        ("localhost:5000", False, False, ("https", "http"), False),
+        ("[::1]:5000", False, False, ("https", "http"), False),
+        # A loopback registry with TLS configured for it (certs.d/HOST/) speaks TLS only.
+        ("127.0.0.1:5000", False, True, ("https",), True),
+        ("localhost:5000", False, True, ("https",), True),
+        # Spelled otherwise, a resolver decides where it goes: not this machine's rule.
+        ("localhost.:5000", False, False, ("https",), True),
+        ("127.1:5000", False, False, ("https",), True),
+        ("localhost.example", False, False, ("https",), True),
+        ("127.0.0.1.nip.io", False, False, ("https",), True),
         # --insecure: probe HTTPS first, fall back on plain HTTP (docker's behaviour).
-        ("registry.example", True, False, ("https", "http")),
-        ("127.0.0.1:5000", True, False, ("https", "http")),
+        ("registry.example", True, False, ("https", "http"), False),
+        ("127.0.0.1:5000", True, False, ("https", "http"), False),
     ],
 )
 def test_scheme_choice(
-    tmp_path: Path, host: str, insecure: bool, tls_configured: bool, schemes: tuple[str, ...]
+    tmp_path: Path,
+    host: str,
+    insecure: bool,
+    tls_configured: bool,
+    schemes: tuple[str, ...],
+    verify: bool,
 ) -> None:
     certs = tmp_path / "certs.d"
     if tls_configured:
         (certs / host.replace("[", "").replace("]", "")).mkdir(parents=True)
     options = RegistryOptions(insecure=insecure, certs_dir=certs)
-    assert scheme_choice(options, host) == schemes
-    # Plain HTTP is only ever chosen for this machine, or when the user said so.
-    if "http" in schemes:
+    chosen = scheme_choice(options, host)
+    assert (chosen.schemes, chosen.verify) == (schemes, verify)
+    # Plain HTTP, or HTTPS unchecked, only ever for this machine, or when the user said so.
+    if "http" in chosen.schemes or not chosen.verify:
         assert insecure or is_loopback(host)
 
 
-def test_a_ca_file_means_https_even_on_loopback(tmp_path: Path) -> None:
+OTHER_MACHINES = [
+    "registry.example",
+    "registry.example:5000",
+    "10.0.0.1:5000",
+    "0.0.0.0:5000",
+    "128.0.0.1",
+    "[2001:db8::1]:5000",
+    "[::]:5000",
+    "localhost.example.com",
+    "mylocalhost:5000",
+    "localhost.:5000",
+    "127.1:5000",
+    "127.0.0.1.nip.io",
+]
+
+
+@given(st.sampled_from(OTHER_MACHINES), st.booleans())
+def test_another_machine_is_never_downgraded(host: str, ca: bool) -> None:
+    # Without --insecure, a host that is not this machine is HTTPS, verified, and no
+    # failure of it ever falls back on plain HTTP.
+    options = RegistryOptions(
+        ca_file=Path("/nonexistent/ca.pem") if ca else None, certs_dir=Path("/nonexistent")
+    )
+    chosen = scheme_choice(options, host)
+    assert chosen == Reach(("https",), verify=True, any_failure=False)
+
+
+def test_a_ca_file_only_adds_trust(tmp_path: Path) -> None:
+    # It makes no registry HTTPS (the loopback one still falls back on plain HTTP); it
+    # has the loopback registry's certificate checked.
     ca = tmp_path / "ca.pem"
     ca.write_text("")
     options = RegistryOptions(ca_file=ca, certs_dir=tmp_path / "none")
-    assert scheme_choice(options, "127.0.0.1:5000") == ("https",)
+    assert scheme_choice(options, "127.0.0.1:5000") == Reach(("https", "http"), verify=True)
+    assert scheme_choice(options, "registry.example") == Reach(("https",), verify=True)
+
+
+def handshake_answered_with(answer: bytes) -> ssl.SSLError:
+    """The error of a TLS client whose hello was answered with ``answer``: a real
+    handshake, in memory."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    incoming.write(answer)
+    with pytest.raises(ssl.SSLError) as caught:
+        tls.do_handshake()
+    return caught.value
+
+
+def test_only_a_plain_http_answer_falls_back_on_loopback() -> None:
+    # A refused connection, a certificate that is not trusted: nothing that says "this
+    # server speaks plain HTTP".
+    loopback = Reach(("https", "http"), verify=False)
+    insecure = Reach(("https", "http"), verify=False, any_failure=True)
+    request = Request("GET", "https://127.0.0.1:5000/v2/")
+    answer = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n400 Bad Request"
+    plain = TransportError(urllib3.exceptions.SSLError(handshake_answered_with(answer)), request)
+    untrusted = TransportError(
+        urllib3.exceptions.SSLError(ssl.SSLCertVerificationError(1, "CERTIFICATE_VERIFY_FAILED")),
+        request,
+    )
+    refused_cause = urllib3.exceptions.NewConnectionError(None, "refused")  # type: ignore[arg-type]
+    refused_cause.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    refused = TransportError(refused_cause, request)
+    assert plain.plain_http
+    assert plain.kind == "tls"
+    assert not untrusted.plain_http
+    assert refused.kind == "unsent"
+    assert loopback.falls_back(plain)
+    assert not loopback.falls_back(untrusted)
+    assert not loopback.falls_back(refused)
+    # --insecure: whatever fails (plain HTTP may go through a proxy that HTTPS does not).
+    assert insecure.falls_back(plain)
+    assert insecure.falls_back(untrusted)
+    assert insecure.falls_back(refused)
 
 
 # -- the token realm -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ standard library's rules (``urllib.request``), as curl, requests and httpx read 
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -288,6 +289,9 @@ class TransportError(Exception):
     - ``"sent"``: the request may have reached it (reset, broken off, read timeout);
     - ``"tls"``: the TLS handshake failed (an untrusted certificate): final;
     - ``"final"``: anything else that trying again would not change.
+
+    ``plain_http`` says the TLS handshake was answered with bytes that are no TLS record
+    (a server that speaks plain HTTP on the port).
     """
 
     def __init__(
@@ -296,6 +300,7 @@ class TransportError(Exception):
         self.cause = cause
         self.request = request
         self.kind, self.timeout, text = _classify(cause)
+        self.plain_http = isinstance(cause, SSLError) and _not_tls(cause)
         super().__init__(description or text)
 
     @classmethod
@@ -326,6 +331,20 @@ def _classify(err: Exception) -> tuple[str, bool, str]:
         return "sent", False, _reason_of(err)
     # A body that cannot be decoded, a URL urllib3 cannot use, anything else: final.
     return "final", False, _reason_of(err)
+
+
+#: OpenSSL's reasons for a first record that is not TLS: what a client reads when the
+#: server answered its hello in plain HTTP ("HTTP/1.1 400 ..."), across OpenSSL versions.
+_NOT_TLS_REASONS: Final = frozenset(
+    {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"}
+)
+
+
+def _not_tls(err: SSLError) -> bool:
+    inner = err.args[0] if err.args else None
+    if not isinstance(inner, ssl.SSLError):
+        inner = err.__cause__ or err.__context__
+    return isinstance(inner, ssl.SSLError) and getattr(inner, "reason", None) in _NOT_TLS_REASONS
 
 
 def _reason_of(err: BaseException | None) -> str:

@@ -23,7 +23,7 @@ from urllib3.util import parse_url as _urllib3_parse_url
 
 from polyarch.errors import InvalidInputError
 from polyarch.registry._http import Request, Response, TransportError
-from polyarch.registry._url import is_loopback
+from polyarch.registry._url import Origin, is_loopback
 
 __all__ = ["Proxy", "Transport"]
 
@@ -194,6 +194,10 @@ class Transport:
 
     :param ssl_context: verifies HTTPS hosts (and carries client certificates).
     :param insecure: ``ssl_context`` does not verify, on the user's word.
+    :param unverified: an origin on this machine reached with ``unverified_context``
+        instead (a loopback registry with no CA configured, docker's rule); whether it is
+        this machine is checked again on every request's URL, so no other host is ever
+        spoken to unverified unless ``insecure``.
     """
 
     def __init__(
@@ -205,10 +209,12 @@ class Transport:
         max_connections: int,
         user_agent: str,
         insecure: bool = False,
+        unverified: Origin | None = None,
+        unverified_context: Any = None,
     ) -> None:
-        if insecure:
-            # The user turned verification off for this registry (--insecure): urllib3's
-            # warning about every such request would only repeat it.
+        if insecure or unverified is not None:
+            # Verification is off where the user (--insecure) or docker's loopback rule
+            # said so: urllib3's warning about every such request would only repeat it.
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         self._pool_options: dict[str, Any] = {
             "num_pools": 16,
@@ -223,6 +229,9 @@ class Transport:
         self._user_agent = user_agent
         self._read_timeout = timeout
         self._direct = _with_our_pools(urllib3.PoolManager(**self._pool_options))
+        self._unverified = unverified
+        self._unverified_context = unverified_context
+        self._direct_unverified: urllib3.PoolManager | None = None
         self._proxies = _environment_proxies()
         self._via: dict[Proxy, urllib3.ProxyManager] = {}
         self._lock = threading.Lock()
@@ -278,6 +287,12 @@ class Transport:
         return None if text is None else _parse_proxy(text)
 
     def _pool_for(self, request: Request) -> urllib3.PoolManager:
+        if (
+            self._unverified is not None
+            and request.origin == self._unverified
+            and is_loopback(request.target.host or "")
+        ):
+            return self._unverified_pools()  # never through a proxy: loopback
         proxy = self.proxy_for(request.target)
         if proxy is None:
             return self._direct
@@ -295,9 +310,19 @@ class Transport:
                 )
             return manager
 
+    def _unverified_pools(self) -> urllib3.PoolManager:
+        with self._lock:
+            if self._direct_unverified is None:
+                options = {**self._pool_options, "ssl_context": self._unverified_context}
+                self._direct_unverified = _with_our_pools(urllib3.PoolManager(**options))
+            return self._direct_unverified
+
     def close(self) -> None:
         with self._lock:
             managers = [self._direct, *self._via.values()]
+            if self._direct_unverified is not None:
+                managers.append(self._direct_unverified)
+                self._direct_unverified = None
             self._via.clear()
         for manager in managers:
             manager.clear()

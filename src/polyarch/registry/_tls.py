@@ -1,9 +1,20 @@
 """How a registry is reached: the scheme, and the TLS context that verifies it.
 
-Plain HTTP is used only for ``--insecure`` registries and loopback hosts (``localhost``,
-127.0.0.0/8, ``::1``), as docker does; everything else is HTTPS verified against the
-system's CAs plus ``/etc/docker/certs.d/<host>/*.crt`` and ``--ca-file``, with docker's
-client certificates (``<host>/*.cert`` and ``.key``).
+A registry is HTTPS, verified against the system's CAs plus ``--ca-file`` and
+``/etc/docker/certs.d/<host>/*.crt``, with docker's client certificates
+(``<host>/*.cert`` and ``.key``); the scheme is decided for each registry on its own::
+
+    --insecure                      HTTPS unverified, plain HTTP if HTTPS fails (any host)
+    certs.d/<host>/ exists          HTTPS only: TLS is configured for this very host
+    loopback (localhost, 127/8,     HTTPS, unverified unless --ca-file is given; plain HTTP
+      ::1)                          if the server answers the TLS hello in plain HTTP
+    any other host                  HTTPS only, verified
+
+The loopback rule is docker's: a registry on this machine is often a test one with a
+self-signed certificate, or none. Its traffic never leaves the machine, so skipping the
+check there trusts no more than plain HTTP to it already did. ``--ca-file`` only adds
+trust: it never makes a registry HTTPS, and a loopback registry checked with it still falls
+back on plain HTTP when that is what it speaks.
 """
 
 from __future__ import annotations
@@ -12,13 +23,21 @@ import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from polyarch.errors import InvalidInputError
-from polyarch.registry._url import is_loopback
+from polyarch.registry._http import TransportError
+from polyarch.registry._url import Url, is_loopback
 from polyarch.registry.options import RegistryOptions
 
-__all__ = ["certs_dir_of", "lazy_default_context", "schemes", "ssl_context"]
+__all__ = [
+    "Reach",
+    "certs_dir_of",
+    "lazy_default_context",
+    "reach",
+    "ssl_context",
+    "unverified_context",
+]
 
 
 def certs_dir_of(options: RegistryOptions, api_host: str) -> Path:
@@ -26,14 +45,47 @@ def certs_dir_of(options: RegistryOptions, api_host: str) -> Path:
     return options.certs_dir / api_host.replace("[", "").replace("]", "")
 
 
-def schemes(options: RegistryOptions, api_host: str) -> tuple[str, ...]:
-    """The schemes to try, in order. More than one means: probe once, then stick."""
-    tls_configured = options.ca_file is not None or certs_dir_of(options, api_host).is_dir()
+class Reach(NamedTuple):
+    """How one registry is reached.
+
+    :param schemes: ``("https",)``, or ``("https", "http")``: the client probes HTTPS once
+        and sticks to the one that answered.
+    :param verify: its HTTPS certificate is verified.
+    :param any_failure: every failure of the first scheme falls back on the next
+        (``--insecure``: the other scheme may even go another way, through the proxy the
+        environment names for it); otherwise only a server that answered the TLS hello
+        in plain HTTP does.
+    """
+
+    schemes: tuple[str, ...]
+    verify: bool = True
+    any_failure: bool = False
+
+    def falls_back(self, err: TransportError) -> bool:
+        """Whether the probe that failed with ``err`` says: try the next scheme. Otherwise
+        nothing is decided (a refused connection says nothing about the scheme) and the
+        probe is tried again with the request (the caller retries, or fails)."""
+        return self.any_failure or err.plain_http
+
+
+def reach(options: RegistryOptions, api_host: str, *, url: Url) -> Reach:
+    """How the registry ``api_host`` is reached; whether it is this machine is decided on
+    ``url``, its API root as the HTTP client connects to it (:func:`~._url.parse_url`)."""
     if options.insecure:
-        return ("https", "http")
-    if is_loopback(api_host) and not tls_configured:
-        return ("http",)
-    return ("https",)
+        return Reach(("https", "http"), verify=False, any_failure=True)
+    if certs_dir_of(options, api_host).is_dir():
+        return Reach(("https",))
+    if is_loopback(url.host or ""):
+        return Reach(("https", "http"), verify=options.ca_file is not None)
+    return Reach(("https",))
+
+
+def unverified_context() -> ssl.SSLContext:
+    """A context that checks nothing: for ``--insecure``, and a loopback registry's origin."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def ssl_context(options: RegistryOptions, api_host: str) -> ssl.SSLContext:
@@ -42,10 +94,7 @@ def ssl_context(options: RegistryOptions, api_host: str) -> ssl.SSLContext:
     :raises InvalidInputError: a CA or client certificate file that cannot be used.
     """
     if options.insecure:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
+        return unverified_context()
     context = ssl.create_default_context()
     cas = [options.ca_file] if options.ca_file is not None else []
     host_dir = certs_dir_of(options, api_host)

@@ -9,6 +9,10 @@ Each concern is a module of its own; this is the one place they are put together
       Transport (_pools.py)       connection pools, proxies, a deadline for each head
                                   (scheme and TLS from _tls.py; URLs from _url.py)
 
+The scheme is decided once per client (one registry origin) before its first request:
+by the rules of ``_tls.py``, and where they leave two, by a probe of the first one that
+the request waits for; concurrent first requests wait for the one probe.
+
 Bodies are read with a cap, so an endless answer costs bounded memory and time: what a
 caller streams (blobs, manifests) it bounds itself; every other body is read up to
 :data:`BODY_LIMIT` bytes, error bodies up to ``ERROR_BODY_LIMIT``.
@@ -23,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Final
 
 from polyarch._version import __version__
-from polyarch.errors import PolyarchError, RegistryError
+from polyarch.errors import NetworkError, PolyarchError, RegistryError
 from polyarch.reference import api_host_of
 from polyarch.registry._auth import AuthSession
 from polyarch.registry._errors import response_error, transport_failure
@@ -32,8 +36,14 @@ from polyarch.registry._http import Request, Response, TransportError
 from polyarch.registry._pools import Transport
 from polyarch.registry._redirect import Redirects
 from polyarch.registry._retry import IDEMPOTENT, RetryBudget, may_send_again, retry_after
-from polyarch.registry._tls import lazy_default_context, schemes, ssl_context
-from polyarch.registry._url import BadURLError, Origin, parse_url, with_params
+from polyarch.registry._tls import (
+    Reach,
+    lazy_default_context,
+    reach,
+    ssl_context,
+    unverified_context,
+)
+from polyarch.registry._url import BadURLError, Origin, Url, parse_url, with_params
 from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
@@ -64,6 +74,7 @@ class RegistryClient:
         self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
         self._transport: Transport | None = None
         self._scheme: str | None = None
+        self._deciding = threading.Lock()
         self._lock = threading.Lock()
         # Until one answer has taught us how the registry authenticates, concurrent
         # requests would each collect their own 401: let the first go alone.
@@ -79,15 +90,31 @@ class RegistryClient:
 
     # -- the transports ----------------------------------------------------------------------
 
+    @functools.cached_property
+    def _api_root(self) -> Url:
+        """The registry's API root over HTTPS, as the HTTP client connects to it: what the
+        scheme is decided on, and what the probe asks."""
+        return parse_url(f"https://{self.api_host}/v2/")
+
+    @functools.cached_property
+    def _reach(self) -> Reach:
+        return reach(self.options, self.api_host, url=self._api_root)
+
     @property
     def transport(self) -> Transport:
         with self._lock:
             if self._transport is None:
+                reached = self._reach
+                unverified = None
+                if self.options.insecure or reached.verify:
+                    context = ssl_context(self.options, self.api_host)
+                else:
+                    # Docker's loopback rule: this registry's origin unverified; any other
+                    # HTTPS host it sends us to (token service, blob storage) verified.
+                    context = lazy_default_context()
+                    unverified = Origin.of(self._api_root)
                 self._transport = Transport(
-                    # (--insecure first: its scheme is found by probing, through this.)
-                    ssl_context=ssl_context(self.options, self.api_host)
-                    if self.options.insecure or self.scheme == "https"
-                    else lazy_default_context(),
+                    ssl_context=context,
                     timeout=self.options.timeout,
                     # urllib3 also waits this long for a body to be taken while sending
                     # it: shorter, a registry that stores a chunk slowly would be dropped.
@@ -95,6 +122,8 @@ class RegistryClient:
                     max_connections=self.options.max_connections,
                     user_agent=USER_AGENT,
                     insecure=self.options.insecure,
+                    unverified=unverified,
+                    unverified_context=None if unverified is None else unverified_context(),
                 )
             return self._transport
 
@@ -110,23 +139,48 @@ class RegistryClient:
 
     @property
     def scheme(self) -> str:
-        if self._scheme is None:
-            tried = schemes(self.options, self.api_host)
-            self._scheme = tried[0] if len(tried) == 1 else self._probe(tried)
-        return self._scheme
+        """``https`` or ``http``, decided on first use (a probe, when the rules of
+        ``_tls.py`` leave two) and kept for the client's life.
 
-    def _probe(self, tried: tuple[str, ...]) -> str:
-        """Find the first scheme the registry answers on (docker's insecure fallback),
-        through the transport, so proxies apply as to every other request."""
-        for scheme in tried[:-1]:
-            try:
-                self.transport.send(Request("GET", f"{scheme}://{self.api_host}/v2/")).close()
-                return scheme
-            except TransportError as err:
-                log.debug(
-                    "%s://%s does not answer (%s), trying the next", scheme, self.api_host, err
-                )
-        return tried[-1]
+        :raises NetworkError: the probe got no answer.
+        """
+        try:
+            return self._decided_scheme()
+        except TransportError as err:
+            raise self._failure(err, "connect") from err
+
+    def _decided_scheme(self) -> str:
+        """The scheme; one thread probes, any other that asks meanwhile waits for it.
+
+        :raises TransportError: the probe got no answer; nothing is decided, and the next
+            call probes again.
+        """
+        scheme = self._scheme
+        if scheme is None:
+            with self._deciding:
+                scheme = self._scheme
+                if scheme is None:
+                    scheme = self._scheme = self._probe()
+        return scheme
+
+    def _probe(self) -> str:
+        """HTTPS if the registry answers on it, else plain HTTP where ``_reach`` allows that
+        (docker's fallback); asked through the transport, so proxies apply as to every
+        other request.
+
+        :raises TransportError: the failure says nothing about the scheme (no connection).
+        """
+        schemes = self._reach.schemes
+        if len(schemes) == 1:
+            return schemes[0]
+        try:
+            self.transport.send(Request("GET", self._api_root)).close()
+        except TransportError as err:
+            if not self._reach.falls_back(err):
+                raise
+            log.debug("https://%s: %s; plain HTTP then", self.api_host, err)
+            return "http"
+        return "https"
 
     @property
     def base_url(self) -> str:
@@ -193,21 +247,25 @@ class RegistryClient:
         """
         # The query of an upload location is the registry's state, not for messages.
         label = what or f"{method} {path.partition('?')[0]}"
-        url = self.base_url + path if path.startswith("/") else path
-        if params:
-            # Added, not replaced: upload locations carry state in their query.
-            url = with_params(url, params)
-        try:
-            target = parse_url(url)
-        except BadURLError as err:
-            raise RegistryError(f"{label}: {self.registry} named {err}") from None
-        sender, wanted = self._sender, frozenset(scopes)
+        wanted = frozenset(scopes)
         budget = budget if budget is not None else self.budget()
         # A body held whole can be sent again; a stream was consumed by the first try.
         replayable = content is None or isinstance(content, bytes)
         first = self._await_first_contact()
         try:
             while True:  # every pass returns, raises, or spends one retry of ``budget``
+                try:
+                    # The first request of a client may probe the scheme first.
+                    base = self._decided_scheme() + "://" + self.api_host
+                except TransportError as err:
+                    # The probe's GET may be sent again, whatever the request's method.
+                    if may_send_again("GET", replayable=True, kind=err.kind) and (
+                        budget.wait(label, str(err))
+                    ):
+                        continue
+                    raise self._failure(err, label) from err
+                target = self._target(base, path, params, label)
+                sender = self._sender
                 try:
                     request = Request(method, target, headers=headers, body=content)
                     # Nothing is read before we decide how much to read.
@@ -223,13 +281,7 @@ class RegistryClient:
                     raise
                 except TransportError as err:
                     # A token service that failed is named as such (_auth.py).
-                    error = self.auth.transport_error(err) or transport_failure(
-                        err,
-                        label,
-                        api_host=self.api_host,
-                        options=self.options,
-                        plain_http=self.scheme == "http",
-                    )
+                    error = self.auth.transport_error(err) or self._failure(err, label)
                     if may_send_again(method, replayable=replayable, kind=err.kind) and (
                         budget.wait(label, str(err))
                     ):
@@ -248,6 +300,24 @@ class RegistryClient:
         finally:
             if first:
                 self._contacted.set()
+
+    def _target(self, base: str, path: str, params: Mapping[str, str] | None, label: str) -> Url:
+        url = base + path if path.startswith("/") else path
+        if params:
+            # Added, not replaced: upload locations carry state in their query.
+            url = with_params(url, params)
+        try:
+            return parse_url(url)
+        except BadURLError as err:
+            raise RegistryError(f"{label}: {self.registry} named {err}") from None
+
+    def _failure(self, err: TransportError, what: str) -> NetworkError:
+        # "Is it running?" fits a registry that is, or may be, plain HTTP: on this
+        # machine, or --insecure.
+        plain = self._scheme == "http" or (self._scheme is None and "http" in self._reach.schemes)
+        return transport_failure(
+            err, what, api_host=self.api_host, options=self.options, plain_http=plain
+        )
 
     def _buffered(self, response: Response, what: str) -> Response:
         """The response with its body read into memory, refusing one over BODY_LIMIT.

@@ -60,14 +60,16 @@ def polyarch(
 
 def assert_clean_error(result: subprocess.CompletedProcess[Any], code: int) -> str:
     """A failed run as a user must see one: the documented exit code, nothing on stdout,
-    one error line (or click's usage error), hint lines only after it, no traceback.
-    Returns stderr as text."""
+    warning lines (a retry) only before one error line (or click's usage error), hint
+    lines only after it, no traceback. Returns stderr as text."""
     stderr = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
     stdout = result.stdout if isinstance(result.stdout, str) else result.stdout.decode()
     assert result.returncode == code, f"exit {result.returncode}, not {code}\n{stderr}"
     assert "Traceback" not in stderr
     assert stdout == "", stdout
     lines = stderr.strip().splitlines()
+    while lines and lines[0].startswith("polyarch: warning: "):
+        del lines[0]
     assert lines, "no error message"
     assert lines[0].startswith(("polyarch: error: ", "Usage:", "Error:")), stderr
     if lines[0].startswith("polyarch: error: "):

@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -60,6 +61,7 @@ from tests.fault_proxy import (
     cut_short,
 )
 from tests.imagegen import SyntheticImage, make_image, sha256_digest
+from tests.loopback_server import LOOPBACK, names_on_loopback
 from tests.registry_server import RegistryFactory, RegistryServer
 
 AMD64 = {"os": "linux", "architecture": "amd64"}
@@ -126,7 +128,7 @@ def retry_records(caplog: pytest.LogCaptureFixture) -> list[str]:
         r.getMessage()
         for r in caplog.records
         if r.name.startswith("polyarch")
-        and r.levelno == logging.INFO
+        and r.levelno == logging.WARNING
         and "retry " in r.getMessage()
     ]
 
@@ -628,3 +630,89 @@ def test_a_dripping_blob_is_resumed_elsewhere_in_time(
     first, second = proxy.requests("GET", f"/blobs/{layer.digest}")
     assert 0 < first.bytes_sent < layer.size
     assert second.status == 206
+
+
+# -- a port where nothing listens --------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound a moment ago, and let go)."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_a_closed_loopback_port_fails_fast_and_says_it_retried() -> None:
+    # The real backoff (0.5 s), not the tests' short one: what a user waits.
+    host = f"{LOOPBACK}:{closed_port()}"
+    began = time.monotonic()
+    result = polyarch("inspect", f"{host}/x:y", drop=("POLYARCH_RETRY_BACKOFF",))
+    elapsed = time.monotonic() - began
+    stderr = assert_clean_error(result, 5)
+    assert elapsed < 2.0, f"{elapsed:.1f}s\n{stderr}"
+    warnings = [line for line in stderr.splitlines() if line.startswith("polyarch: warning: ")]
+    assert len(warnings) == 1, stderr
+    assert host in warnings[0]
+    assert "Connection refused; retry 1 of 1 in " in warnings[0]
+    assert f"polyarch: error: cannot reach {host}: [Errno 111] Connection refused" in stderr
+    assert "hint: is the registry running?" in stderr
+
+
+def test_a_refused_connection_is_retried_once_on_loopback_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="polyarch")
+    options = RegistryOptions(backoff=0.01, retries=4)
+    port = closed_port()
+    with (
+        RegistryClient(f"{LOOPBACK}:{port}", options=options) as c,
+        pytest.raises(NetworkError, match="Connection refused"),
+    ):
+        RegistryStore(c, "r").get_manifest("1")  # the request, then the GET again
+    assert len(retry_records(caplog)) == 1
+    # Another machine, by its name, may be rebooting: the whole budget.
+    caplog.clear()
+    with (
+        names_on_loopback("registry.test"),
+        RegistryClient(f"registry.test:{port}", options=options) as c,
+        pytest.raises(NetworkError, match="Connection refused"),
+    ):
+        RegistryStore(c, "r").get_manifest("1")
+    messages = retry_records(caplog)
+    assert [m.rpartition("; ")[2].partition(" in ")[0] for m in messages] == [
+        f"retry {n} of 4" for n in range(1, 5)
+    ]
+
+
+def test_every_retried_failure_is_a_warning_without_query_or_credentials(
+    auth_registry: RegistryServer, auth_proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="polyarch")
+    assert auth_registry.username is not None
+    assert auth_registry.password is not None
+    credentials = Credentials(auth_registry.username, auth_registry.password, source="test")
+    options = RegistryOptions(backoff=0.01, credentials=credentials)
+    data = unique("retry-warning").encode() * 10
+    # A reset before the answer, a 503, a 500 for the upload's PUT (with its ?_state=
+    # and ?digest= query): each a warning of its own.
+    auth_proxy.add(Reset(), method="HEAD", path="/blobs/", count=1)
+    auth_proxy.add(Status(503), method="POST", path="/blobs/uploads/", count=1)
+    auth_proxy.add(Status(500), method="PUT", path=r"/blobs/uploads/.*\?", count=1)
+    with client(auth_proxy, options) as c:
+        store = RegistryStore(c, unique("retry"))
+        assert not store.has_blob(descriptor_of(data))
+        store.put_blob(descriptor_of(data), [data])
+    assert registry_has_blob(auth_registry, store.repository, sha256_digest(data))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3, warnings
+    # has_blob is one operation; put_blob another, whose restart draws on its budget too.
+    expected = [("check blob", "Connection", 1), ("start an upload", "HTTP 503", 1)]
+    expected.append(("upload blob", "HTTP 500", 2))
+    for (what, reason, n), message in zip(expected, warnings, strict=True):
+        assert message.startswith(what)
+        assert message.count(what) == 1  # said once, not once more by the error it carries
+        assert reason in message
+        assert f"retry {n} of 4" in message
+        assert "?" not in message
+        assert "_state" not in message
+        assert auth_registry.password not in message

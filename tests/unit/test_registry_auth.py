@@ -270,6 +270,7 @@ def test_only_a_plain_http_answer_falls_back_on_loopback() -> None:
     assert plain.plain_http
     assert plain.kind == "tls"
     assert not untrusted.plain_http
+    assert refused.refused
     assert refused.kind == "unsent"
     assert loopback.falls_back(plain)
     assert not loopback.falls_back(untrusted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,6 +92,7 @@ def registry_options(func: F) -> F:
         retries: int,
         **kwargs: Any,
     ) -> Any:
+        _warnings_on_stderr()
         options = RegistryOptions(
             insecure=insecure,
             ca_file=ca_file,
@@ -102,6 +104,32 @@ def registry_options(func: F) -> F:
             return func(*args, registries=registries, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _warnings_on_stderr() -> None:
+    """The library's warnings (a retry, and why) on stderr as ``polyarch: warning: ...``
+    lines, the form of the error line. ``--debug`` configured logging already, to show
+    everything; here logging is loaded anyway (the registry client logs)."""
+    import logging
+
+    logger = logging.getLogger("polyarch")
+    if logging.getLogger().handlers or logger.handlers:
+        return
+
+    class Stderr(logging.Handler):
+        # The stream of the moment, as logging's last resort writes to: a progress
+        # display that redirects stderr, or a test that captures it, still gets the line.
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(self.format(record) + "\n")
+                sys.stderr.flush()
+            except Exception:
+                self.handleError(record)
+
+    handler = Stderr()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("polyarch: warning: %(message)s"))
+    logger.addHandler(handler)
 
 
 def _backoff() -> float:

@@ -290,7 +290,8 @@ class TransportError(Exception):
     - ``"tls"``: the TLS handshake failed (an untrusted certificate): final;
     - ``"final"``: anything else that trying again would not change.
 
-    ``plain_http`` says the TLS handshake was answered with bytes that are no TLS record
+    ``refused`` says the host refused the connection (nothing listens on the port);
+    ``plain_http`` that the TLS handshake was answered with bytes that are no TLS record
     (a server that speaks plain HTTP on the port).
     """
 
@@ -300,6 +301,10 @@ class TransportError(Exception):
         self.cause = cause
         self.request = request
         self.kind, self.timeout, text = _classify(cause)
+        inner = cause.__cause__ or cause.__context__
+        self.refused = isinstance(cause, NewConnectionError) and isinstance(
+            inner, ConnectionRefusedError
+        )
         self.plain_http = isinstance(cause, SSLError) and _not_tls(cause)
         super().__init__(description or text)
 

@@ -11,7 +11,11 @@ A request that got no answer (refused, reset, closed, timed out) or a "not now" 
 
 An operation spends one :class:`RetryBudget` (``RegistryOptions.retries``): the requests
 it sends and its restarts (a blob body resumed where it broke, an upload begun again)
-draw on the same count, so ``--retries N`` means N in all, never N times N.
+draw on the same count, so ``--retries N`` means N in all, never N times N. A connection
+this machine refused is retried once at most (:data:`LOOPBACK_REFUSALS`).
+
+Every retry is said as a warning, what failed and why (a message without query or
+credentials): a command that waits is never silent about it.
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ from typing import Final
 from polyarch.errors import NetworkError, RegistryError
 from polyarch.registry._auth import TokenRenewedError
 from polyarch.registry._http import TransportError
+from polyarch.registry._url import is_loopback
 
-__all__ = ["RETRY_STATUSES", "RetryBudget", "may_send_again", "retry_after", "transient"]
+__all__ = [
+    "LOOPBACK_REFUSALS",
+    "RETRY_STATUSES",
+    "RetryBudget",
+    "may_send_again",
+    "retry_after",
+    "transient",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,10 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _NOT_PERFORMED: Final = frozenset({429, 503})
 #: Methods whose repetition has the effect of one request (RFC 9110 §9.2.2).
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+#: Retries of connections refused by this machine, in one operation: nothing listens on
+#: the port, and in the usual case nothing will within the seconds a retry waits; one
+#: covers a registry that is restarting.
+LOOPBACK_REFUSALS: Final = 1
 
 
 class RetryBudget:
@@ -51,6 +67,7 @@ class RetryBudget:
     def __init__(self, retries: int, *, backoff: float = 0.5, max_wait: float = 30.0) -> None:
         self.retries = retries
         self.spent = 0
+        self._refusals = 0
         self._backoff = backoff
         self._max_wait = max_wait
 
@@ -59,24 +76,45 @@ class RetryBudget:
         """Retried, and none is left: the operation failed after all its tries."""
         return self.spent > 0 and self.spent >= self.retries
 
-    def wait(self, what: str, reason: str, retry_after: float | None = None) -> bool:
-        """Spend one retry if one is left: log why, wait, return True; else False."""
+    def wait(
+        self,
+        what: str,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        failure: BaseException | None = None,
+    ) -> bool:
+        """Spend one retry if one is left: warn why, wait, return True; else False.
+
+        :param failure: what failed, when no answer came: a connection refused by this
+            machine is retried :data:`LOOPBACK_REFUSALS` times at most.
+        """
         if self.spent >= self.retries:
             return False
+        most = self.retries
+        if _refused_here(failure):
+            if self._refusals >= LOOPBACK_REFUSALS:
+                return False
+            self._refusals += 1
+            most = min(most, self.spent + 1 + LOOPBACK_REFUSALS - self._refusals)
         if retry_after is not None:
             delay = min(retry_after, self._max_wait)
         else:
             ceiling = min(self._max_wait, self._backoff * 2**self.spent)
             delay = random.uniform(ceiling / 2, ceiling)
         self.spent += 1
-        log.info("%s: %s; retry %d of %d in %.2fs", what, reason, self.spent, self.retries, delay)
+        log.warning("%s: %s; retry %d of %d in %.2fs", what, reason, self.spent, most, delay)
         time.sleep(delay)
         return True
 
     def again(self, what: str, err: BaseException) -> bool:
         """For an operation that failed with ``err``: if starting it again may help
         (:func:`transient`) and a retry is left, wait for it and return True."""
-        return transient(err) and self.wait(what, str(err))
+        if not transient(err):
+            return False
+        # The error's message often names the operation already: say it once.
+        reason = str(err).removeprefix(f"{what}: ")
+        return self.wait(what, reason, failure=err.__cause__)
 
 
 def transient(err: BaseException) -> bool:
@@ -91,6 +129,15 @@ def transient(err: BaseException) -> bool:
     if isinstance(err, NetworkError) and isinstance(cause, TransportError):
         return cause.kind in ("sent", "unsent")
     return err.status in RETRY_STATUSES
+
+
+def _refused_here(failure: BaseException | None) -> bool:
+    """A connection refused by this machine, decided on the URL connected to."""
+    return (
+        isinstance(failure, TransportError)
+        and failure.refused
+        and is_loopback(failure.request.target.host or "")
+    )
 
 
 def may_send_again(

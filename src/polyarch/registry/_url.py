@@ -117,13 +117,14 @@ def is_loopback(host: str) -> bool:
 
 
 def without_query(url: str) -> str:
-    """``url`` without its query: what messages show (an upload location's query is the
-    registry's state, a token service's may hold a scope list)."""
+    """``url`` without its query and user information: what messages show (an upload
+    location's query is the registry's state, a token service's may hold a scope list,
+    user information is a credential)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url.partition("?")[0].partition("#")[0]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def with_params(url: str, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> str:

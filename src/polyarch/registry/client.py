@@ -43,7 +43,7 @@ from polyarch.registry._tls import (
     ssl_context,
     unverified_context,
 )
-from polyarch.registry._url import BadURLError, Origin, Url, parse_url, with_params
+from polyarch.registry._url import BadURLError, Origin, Url, parse_url, with_params, without_query
 from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class RegistryClient:
         :raises InvalidInputError: a CA or client certificate file that cannot be used.
         """
         # The query of an upload location is the registry's state, not for messages.
-        label = what or f"{method} {path.partition('?')[0]}"
+        label = what or f"{method} {without_query(path)}"
         wanted = frozenset(scopes)
         budget = budget if budget is not None else self.budget()
         # A body held whole can be sent again; a stream was consumed by the first try.
@@ -260,7 +260,7 @@ class RegistryClient:
                 except TransportError as err:
                     # The probe's GET may be sent again, whatever the request's method.
                     if may_send_again("GET", replayable=True, kind=err.kind) and (
-                        budget.wait(label, str(err))
+                        budget.wait(label, str(err), failure=err)
                     ):
                         continue
                     raise self._failure(err, label) from err
@@ -283,7 +283,7 @@ class RegistryClient:
                     # A token service that failed is named as such (_auth.py).
                     error = self.auth.transport_error(err) or self._failure(err, label)
                     if may_send_again(method, replayable=replayable, kind=err.kind) and (
-                        budget.wait(label, str(err))
+                        budget.wait(label, str(err), failure=err)
                     ):
                         continue
                     raise error from err

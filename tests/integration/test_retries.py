@@ -129,7 +129,7 @@ def retry_records(caplog: pytest.LogCaptureFixture) -> list[str]:
         for r in caplog.records
         if r.name.startswith("polyarch")
         and r.levelno == logging.WARNING
-        and "retry " in r.getMessage()
+        and r.getMessage().startswith("retrying in ")
     ]
 
 
@@ -166,7 +166,9 @@ def test_not_now_answers_are_retried(
     assert [s.status for s in proxy.requests("GET", "/manifests/")] == [status, status, 200]
     messages = retry_records(caplog)
     assert len(messages) == 2
-    assert f"HTTP {status}; retry 1 of 4" in messages[0]
+    assert messages[0].startswith("retrying in ")
+    assert " s (1 of 4): " in messages[0]
+    assert f"HTTP {status}" in messages[0]
     assert f"get {proxy.host}/{repository}:1" in messages[0]
 
 
@@ -653,7 +655,8 @@ def test_cli_a_closed_loopback_port_fails_fast_and_says_it_retried() -> None:
     warnings = [line for line in stderr.splitlines() if line.startswith("polyarch: warning: ")]
     assert len(warnings) == 1, stderr
     assert host in warnings[0]
-    assert "Connection refused; retry 1 of 1 in " in warnings[0]
+    assert " s (1 of 1): " in warnings[0]
+    assert warnings[0].endswith("Connection refused")
     assert f"polyarch: error: cannot reach {host}: [Errno 111] Connection refused" in stderr
     assert "hint: is the registry running?" in stderr
 
@@ -679,8 +682,8 @@ def test_a_refused_connection_is_retried_once_on_loopback_only(
     ):
         RegistryStore(c, "r").get_manifest("1")
     messages = retry_records(caplog)
-    assert [m.rpartition("; ")[2].partition(" in ")[0] for m in messages] == [
-        f"retry {n} of 4" for n in range(1, 5)
+    assert [m.partition(" s (")[2].partition("):")[0] for m in messages] == [
+        f"{n} of 4" for n in range(1, 5)
     ]
 
 
@@ -709,10 +712,10 @@ def test_every_retried_failure_is_a_warning_without_query_or_credentials(
     expected = [("check blob", "Connection", 1), ("start an upload", "HTTP 503", 1)]
     expected.append(("upload blob", "HTTP 500", 2))
     for (what, reason, n), message in zip(expected, warnings, strict=True):
-        assert message.startswith(what)
+        assert message.startswith("retrying in ")
+        assert f" s ({n} of 4): {what}" in message
         assert message.count(what) == 1  # said once, not once more by the error it carries
         assert reason in message
-        assert f"retry {n} of 4" in message
         assert "?" not in message
         assert "_state" not in message
         assert auth_registry.password not in message

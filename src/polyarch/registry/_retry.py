@@ -103,7 +103,7 @@ class RetryBudget:
             ceiling = min(self._max_wait, self._backoff * 2**self.spent)
             delay = random.uniform(ceiling / 2, ceiling)
         self.spent += 1
-        log.warning("%s: %s; retry %d of %d in %.2fs", what, reason, self.spent, most, delay)
+        log.warning("retrying in %.1f s (%d of %d): %s: %s", delay, self.spent, most, what, reason)
         time.sleep(delay)
         return True
 

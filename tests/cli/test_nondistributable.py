@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -35,7 +38,7 @@ from tests.content import (
     unique,
 )
 from tests.imagegen import SyntheticImage, make_image, sha256_digest
-from tests.loopback_server import Asked, Reply, ScriptedServer, server_tls
+from tests.loopback_server import Asked, LoopbackServer, Reply, ScriptedServer, server_tls
 from tests.registry_server import RegistryFactory, RegistryServer
 from tests.secretscan import SCAN
 from tests.tlsgen import PkiFiles, make_pki, write_pki
@@ -685,3 +688,88 @@ def test_an_untrusted_layer_host_is_a_clear_error(
         stderr = failed(result, 5)
         assert "is not trusted" in stderr
         assert "hint: trust its CA with --ca-file or" in stderr
+
+
+def test_the_urls_a_layer_names_are_bounded(
+    layer_host: LayerHost, source_registry: RegistryServer, certs_dir: Path, tmp_path: Path
+) -> None:
+    """An image may name a hundred thousand URLs for one layer: the first 8 distinct ones
+    are tried, on one retry budget (a refused loopback connection retried once in all),
+    and the message lists a few of the failures."""
+
+    def urls(repository: str, digest: str) -> list[str]:
+        refused = [f"https://127.0.0.1:1/refused/{i}/{digest}" for i in range(30)]
+        return [*refused, f"{layer_host.url}/{repository}/{digest}"]
+
+    windows = windows_images(layer_host, seed=1230, oci=True, urls=urls, serve=False)
+    source = windows.content.push(source_registry, unique("nd/many"), "1")
+    result = pull_nanoserver(source, f"oci:{tmp_path / 'layout'}", certs_dir)
+    stderr = failed(result, 5)
+    assert "names 31 URLs; trying the first 8" in stderr
+    assert stderr.count("retrying in ") == 1
+    assert "; and 4 more" in stderr
+    assert stderr.count("cannot reach 127.0.0.1:1") == 4  # the error, and 3 in its hint
+    assert len(stderr) < 4000
+
+    # The same URL written many times is one URL: no warning, one request.
+    def repeated(repository: str, digest: str) -> list[str]:
+        return [f"{layer_host.url}/{repository}/{digest}"] * 50
+
+    windows = windows_images(layer_host, seed=1231, oci=True, urls=repeated, serve=False)
+    nanoserver = windows.images[0]
+    ((digest, data),) = nanoserver.foreign_blobs.items()
+    layer_host.blobs[f"/nanoserver/{digest}"] = data
+    source = windows.content.push(source_registry, unique("nd/repeated"), "1")
+    before = len(layer_host.asked)
+    result = pull_nanoserver(source, f"oci:{tmp_path / 'again'}", certs_dir)
+    ok(result)
+    assert "URLs; trying" not in result.stderr.decode()
+    assert [a.path for a in layer_host.asked[before:]] == [f"/nanoserver/{digest}"]
+
+
+class _PeerCertificates(BaseHTTPRequestHandler):
+    """Records the client certificate each request came with; has no blob."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[object]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        assert isinstance(self.connection, ssl.SSLSocket)
+        self.seen.append(self.connection.getpeercert())
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_layer_host_is_shown_no_client_certificate(
+    source_registry: RegistryServer, tmp_path: Path
+) -> None:
+    """certs.d/HOST/client.cert is a credential for a registry: an image naming an
+    internal host as a layer's URL must not make polyarch authenticate there with it."""
+    pki = write_pki(make_pki(client=True), tmp_path / "pki")
+    assert pki.client_cert is not None
+    assert pki.client_key is not None
+    tls = server_tls(str(pki.server_cert), str(pki.server_key))
+    tls.load_verify_locations(str(pki.ca_cert))
+    tls.verify_mode = ssl.CERT_OPTIONAL  # ask for one; record what comes
+    with LoopbackServer(_PeerCertificates, name="internal", tls=tls) as internal:
+        certs = tmp_path / "certs.d" / internal.host
+        certs.mkdir(parents=True)
+        (certs / "ca.crt").write_bytes(pki.ca_cert.read_bytes())
+        (certs / "client.cert").write_bytes(pki.client_cert.read_bytes())
+        (certs / "client.key").write_bytes(pki.client_key.read_bytes())
+
+        def urls(repository: str, digest: str) -> list[str]:
+            return [f"{internal.url}/internal/admin/{digest}"]
+
+        host = LayerHost(pki)
+        windows = windows_images(host, seed=1232, oci=True, urls=urls, serve=False)
+        source = windows.content.push(source_registry, unique("nd/mtls"), "1")
+        result = pull_nanoserver(
+            source, f"oci:{tmp_path / 'layout'}", tmp_path / "certs.d", "--retries", "0"
+        )
+        failed(result, 3)
+    assert _PeerCertificates.seen == [None]

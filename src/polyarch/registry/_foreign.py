@@ -7,8 +7,10 @@ every redirect hop is HTTPS (``--insecure`` names registries, not them), carries
 credentials of any kind and follows at most ``MAX_REDIRECTS`` hops. TLS is verified as
 for a registry host (the system's CAs, ``--ca-file``, ``certs.d/<host>/``). The body is
 verified while it streams and resumed where a connection broke (``_download.py``), one
-retry budget per URL; the URLs are tried in order until one serves the blob. Messages
-and logs show URLs without their query: a signed URL's signature is a secret.
+retry budget for the blob whatever the number of its URLs; the first
+:data:`MAX_URLS` distinct URLs are tried in order until one serves the blob. A host is
+shown no client certificate. Messages and logs show URLs without their query: a signed
+URL's signature is a secret.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ from polyarch.registry.options import RegistryOptions
 __all__ = ["UrlBlobs"]
 
 log = logging.getLogger(__name__)
+
+#: The most URLs of one blob tried: the image names them, and a manifest has room for
+#: a hundred thousand (each a connection, retries and redirects).
+MAX_URLS = 8
+#: The most earlier failures a message lists.
+MAX_FAILURES_SHOWN = 3
 
 
 class UrlBlobs:
@@ -88,10 +96,21 @@ class UrlBlobs:
                 "fetch it from",
                 digest=descriptor.digest,
             )
+        urls = list(dict.fromkeys(descriptor.urls))
+        if len(urls) > MAX_URLS:
+            log.warning(
+                "blob %s names %d URLs; trying the first %d",
+                descriptor.digest,
+                len(urls),
+                MAX_URLS,
+            )
+        budget = RetryBudget(
+            self.options.retries, backoff=self.options.backoff, max_wait=self.options.max_wait
+        )
         failures: list[PolyarchError] = []
-        for url in descriptor.urls:
+        for url in urls[:MAX_URLS]:
             try:
-                body, shown = self._download(descriptor, url)
+                body, shown = self._download(descriptor, url, budget)
                 body.open()
             except (RegistryError, NotFoundError, ContentError) as err:
                 log.info("blob %s: %s", descriptor.digest, err)
@@ -103,12 +122,18 @@ class UrlBlobs:
                 body.close()
             return
         error = failures[-1]
-        if len(failures) > 1 and error.hint is None:
-            earlier = "; ".join(str(err) for err in failures[:-1])
-            error.hint = f"the URLs before it failed too: {earlier}"
+        earlier = failures[:-1]
+        if earlier and error.hint is None:
+            listed = "; ".join(str(err)[:300] for err in earlier[:MAX_FAILURES_SHOWN])
+            more = len(earlier) - MAX_FAILURES_SHOWN
+            error.hint = f"the URLs before it failed too: {listed}" + (
+                f"; and {more} more" if more > 0 else ""
+            )
         raise error
 
-    def _download(self, descriptor: Descriptor, url: str) -> tuple[BlobDownload, str]:
+    def _download(
+        self, descriptor: Descriptor, url: str, budget: RetryBudget
+    ) -> tuple[BlobDownload, str]:
         shown = _shown(url)
         try:
             target = parse_url(url)
@@ -120,9 +145,6 @@ class UrlBlobs:
         host = f"{target.host}:{target.port}" if target.port else target.host or ""
         what = f"get blob {descriptor.digest} from {shown}"
         redirects = Redirects(_ByHost(self), _https_only(descriptor), registry=host)
-        budget = RetryBudget(
-            self.options.retries, backoff=self.options.backoff, max_wait=self.options.max_wait
-        )
 
         def get(offset: int, budget: RetryBudget) -> Response:
             """The blob GET, from byte ``offset`` on when it is not 0."""
@@ -134,7 +156,7 @@ class UrlBlobs:
                 except TransportError as err:
                     error = self._transport_error(err, what)
                     if may_send_again("GET", replayable=True, kind=err.kind) and budget.wait(
-                        what, str(err)
+                        what, str(err), failure=err
                     ):
                         continue
                     raise error from err
@@ -162,7 +184,7 @@ class UrlBlobs:
             transport = self._transports.get(netloc)
             if transport is None:
                 transport = self._transports[netloc] = Transport(
-                    ssl_context=ssl_context(self.options, netloc),
+                    ssl_context=ssl_context(self.options, netloc, client_certificates=False),
                     timeout=self.options.timeout,
                     connect_timeout=self.options.timeout,
                     max_connections=self.options.max_connections,

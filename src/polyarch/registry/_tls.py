@@ -88,9 +88,13 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
-def ssl_context(options: RegistryOptions, api_host: str) -> ssl.SSLContext:
+def ssl_context(
+    options: RegistryOptions, api_host: str, *, client_certificates: bool = True
+) -> ssl.SSLContext:
     """The context that verifies ``api_host`` (or, with ``--insecure``, does not).
 
+    :param client_certificates: present ``certs.d/HOST/*.cert`` when the host asks; a host
+        that is no registry (a layer's URL) is shown none: a certificate is a credential.
     :raises InvalidInputError: a CA or client certificate file that cannot be used.
     """
     if options.insecure:
@@ -101,7 +105,7 @@ def ssl_context(options: RegistryOptions, api_host: str) -> ssl.SSLContext:
     pairs: list[tuple[Path, Path]] = []
     if host_dir.is_dir():
         cas += sorted(host_dir.glob("*.crt"))
-        for client_cert in sorted(host_dir.glob("*.cert")):
+        for client_cert in sorted(host_dir.glob("*.cert")) if client_certificates else ():
             key = client_cert.with_suffix(".key")
             if key.is_file():
                 pairs.append((client_cert, key))

@@ -200,3 +200,68 @@ def test_windows_builds_are_listed_with_their_os_version(
     stderr = assert_clean_error(result, 3)
     listing = ", ".join(f"windows({v})/amd64" for v in versions)
     assert f"available platforms: {listing}" in stderr
+
+
+def _put(root: Path, data: bytes) -> dict[str, object]:
+    (root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    (root / "blobs" / "sha256" / sha256_digest(data)[7:]).write_bytes(data)
+    return {"digest": sha256_digest(data), "size": len(data)}
+
+
+def _layout(root: Path, top: dict[str, object]) -> str:
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entry = {**top, "annotations": {"org.opencontainers.image.ref.name": "t"}}
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+    return f"oci:{root}:t"
+
+
+def _plan9_image(root: Path, salt: int) -> dict[str, object]:
+    config = json.dumps({"architecture": "amd64", "os": "plan9", "salt": salt}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                **_put(root, config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    return {"mediaType": OCI_MANIFEST, **_put(root, manifest)}
+
+
+def test_a_deep_index_of_the_same_entries_is_looked_at_once_each(tmp_path: Path) -> None:
+    """Eight levels of an index naming the next one twenty times: 20**8 ways down, each
+    entry looked at once (by digest), so it is answered at once."""
+    entry = _plan9_image(tmp_path, 0)
+    for _ in range(7):
+        index = index_of([entry] * 20)
+        entry = {"mediaType": OCI_INDEX, **_put(tmp_path, index)}
+    result = polyarch(
+        "digest", "--platform", "linux/amd64", _layout(tmp_path, entry), text=True, timeout=30
+    )
+    stderr = assert_clean_error(result, 3)
+    assert "(no platform) sha256:" in stderr
+
+
+def test_at_most_sixteen_entries_without_platform_are_looked_at(
+    tmp_path: Path, registry: RegistryServer
+) -> None:
+    entries = [_plan9_image(tmp_path, salt) for salt in range(40)]
+    top = {"mediaType": OCI_INDEX, **_put(tmp_path, index_of(entries))}
+    location = _layout(tmp_path, top)
+    repository = unique("platformless/wide")
+    copied = polyarch("copy", location, f"{registry.host}/{repository}:1", text=True)
+    assert copied.returncode == 0, copied.stderr
+    start = registry.mark()
+    result = polyarch(
+        "digest", "--platform", "linux/amd64", f"{registry.host}/{repository}:1", text=True
+    )
+    stderr = assert_clean_error(result, 3)
+    assert "more than 16 entries without a platform; the rest are not looked at" in stderr
+    assert stderr.count("(no platform; from its config)") == 16
+    served = registry.requests(since=start)
+    # The index, then 16 children and their configs: never all forty.
+    assert len([e for e in served if "/manifests/" in e.path]) == 17
+    assert len([e for e in served if "/blobs/" in e.path]) == 16

@@ -14,6 +14,7 @@ choose. Content that is no image (an artifact's config) is never chosen.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from polyarch.store import Store
 
 __all__ = ["Choice", "Learn", "available_platforms", "choose", "image_for_platform", "learner"]
+
+log = logging.getLogger(__name__)
 
 #: The platform a platform-less entry turns out to have (``None``: no image for it).
 Learn = Callable[[Descriptor], Platform | None]
@@ -139,15 +142,50 @@ def _position(index: ImageIndex, entry: Descriptor) -> int:
     return next(i for i, e in enumerate(index.manifests) if e is entry) + 1
 
 
-def learner(walk: Walk, index: ImageIndex, wanted: Platform, *, depth: int) -> Learn:
+#: The most entries without a platform one choice looks into (nested ones included): a
+#: hostile index can name thousands, each a nested index naming thousands more.
+MAX_LOOKED_AT = 16
+
+
+class _Looked:
+    """What one choice learned of entries without a platform, by digest (the same digest
+    is the same content, wherever it is named), and how many more it may look at."""
+
+    def __init__(self) -> None:
+        self.platforms: dict[Digest, Platform | None] = {}
+        self.left = MAX_LOOKED_AT
+        self.warned = False
+
+
+def learner(
+    walk: Walk, index: ImageIndex, wanted: Platform, *, depth: int, looked: _Looked | None = None
+) -> Learn:
     """What :func:`choose` asks about the platform-less entries of ``index`` (``depth``
-    indexes below the walk's root): each child is fetched once, through ``walk``."""
+    indexes below the walk's root): each looked at once, through ``walk``, at most
+    :data:`MAX_LOOKED_AT` of them for one choice."""
+    seen = looked if looked is not None else _Looked()
 
     def learn(entry: Descriptor) -> Platform | None:
+        if entry.digest in seen.platforms:
+            return seen.platforms[entry.digest]
+        if seen.left <= 0:
+            if not seen.warned:
+                seen.warned = True
+                log.warning(
+                    "%s: more than %d entries without a platform; the rest are not looked at",
+                    walk.where,
+                    MAX_LOOKED_AT,
+                )
+            return None
+        seen.left -= 1
+        platform = seen.platforms[entry.digest] = _platform_of(entry)
+        return platform
+
+    def _platform_of(entry: Descriptor) -> Platform | None:
         child = walk.child(index, entry, depth=depth)
         if isinstance(child, ImageIndex):
             try:
-                inner = learner(walk, child, wanted, depth=depth + 1)
+                inner = learner(walk, child, wanted, depth=depth + 1, looked=seen)
                 return choose(child, wanted, learn=inner).platform
             except NoMatchingPlatformError:
                 return None

@@ -10,8 +10,10 @@ child with its config) and ``resolve`` (one child a level) go down with a :class
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
@@ -36,16 +38,17 @@ class Walk:
     """A walk down from ``root`` in ``store``; ``where`` names the root in messages.
 
     ``depth`` arguments count the indexes above the one whose children are asked for (0:
-    the root's own). What a walk fetched it keeps, by digest: choosing a platform-less
-    entry reads the child and its config before the walk goes down into it.
+    the root's own). The last few manifests and configs a walk fetched it keeps, by
+    digest: choosing a platform-less entry reads the child and its config before the walk
+    goes down into it.
     """
 
     def __init__(self, store: Store, root: Manifest, *, where: str | None = None) -> None:
         self.store = store
         self.root = root
         self.where = where or f"{store.location}@{root.digest}"
-        self._manifests: dict[Digest, Manifest] = {}
-        self._configs: dict[Digest, bytes] = {}
+        self._manifests: _Recent[Manifest] = _Recent()
+        self._configs: _Recent[bytes] = _Recent()
 
     def child(self, index: ImageIndex, entry: Descriptor, *, depth: int) -> Manifest:
         """The manifest ``entry`` of ``index`` names, checked against it.
@@ -135,3 +138,28 @@ class Walk:
             what = "no platform"
         position = next((i for i, e in enumerate(index.manifests) if e is entry), -1) + 1
         return f"entry {position} ({what}) of {self.store.location}@{index.digest}"
+
+
+T = TypeVar("T")
+
+
+class _Recent(Generic[T]):
+    """The last :attr:`SIZE` values put, by digest: enough for what a walk reads twice,
+    never a copy of every config a hostile index names (up to 4 MiB each)."""
+
+    SIZE = 4
+
+    def __init__(self) -> None:
+        self._values: dict[Digest, T] = {}
+        self._lock = threading.Lock()  # copy walks the children of an index on a pool
+
+    def get(self, digest: Digest) -> T | None:
+        with self._lock:
+            return self._values.get(digest)
+
+    def __setitem__(self, digest: Digest, value: T) -> None:
+        with self._lock:
+            self._values.pop(digest, None)
+            self._values[digest] = value
+            while len(self._values) > self.SIZE:
+                del self._values[next(iter(self._values))]

@@ -131,6 +131,11 @@ def parse_layout(text: str, *, default_tag: str | None = None) -> LayoutLocation
     :raises InvalidLocationError: no path, a malformed tag or digest.
     """
     rest = text.removeprefix("oci:")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in rest):
+        raise InvalidLocationError(
+            f"{text!r} holds a control character; no directory is named so",
+            hint="write oci:PATH[:TAG] with a path as the shell shows it",
+        )
     path, tag, digest = rest, None, None
     if "@" in rest:
         path, _, digest_text = rest.rpartition("@")

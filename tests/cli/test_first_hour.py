@@ -5,12 +5,14 @@ and output for scripts."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.clirun import EXAMPLE, assert_clean_error, polyarch
+from tests.clirun import EXAMPLE, POLYARCH, assert_clean_error, polyarch
 from tests.content import multi, unique
 from tests.imagegen import make_image
 from tests.registry_server import RegistryServer
@@ -120,3 +122,18 @@ def test_login_without_a_terminal_or_password_stdin_is_a_usage_error(
         assert "--password-stdin" in stderr
         assert "Warning" not in stderr
     assert not (tmp_path / "config.json").exists()
+
+
+def test_login_with_standard_input_closed_is_a_usage_error(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    for args in ("", "-u someone --password-stdin"):
+        result = subprocess.run(
+            ["bash", "-c", f'"$0" login {args} {registry.host} 0<&-', POLYARCH],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_CONFIG": str(tmp_path)},
+            timeout=30,
+            check=False,
+        )
+        assert_clean_error(result, 2)

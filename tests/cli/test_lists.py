@@ -1048,3 +1048,23 @@ def test_layout_members_are_annotated_and_inspected_by_their_oci_names(
     entry = json.loads(ok(bench.polyarch("inspect", "-v", target, first)).stdout)
     assert entry["Ref"] == first
     assert entry["Descriptor"]["platform"]["os.features"] == ["sse4"]
+
+
+def test_a_damaged_pending_list_file_is_a_clean_error_and_hides_no_other(
+    bench: Workbench,
+) -> None:
+    (member,) = bench.seed("src", images_for(PLATFORMS[:1], seed=185))
+    good, bad = bench.ref("dst", "good"), bench.ref("dst", "bad")
+    ok(bench.polyarch("create", "--insecure", good, member))
+    ok(bench.polyarch("create", "--insecure", bad, member))
+    (path,) = [p for p in (bench.home / "lists").iterdir() if "bad" in p.name]
+    document = json.loads(path.read_text())
+    for entry in document["entries"]:
+        entry["source"] = "oci:/tmp/a\u0000b:t"  # a NUL no path can hold
+    path.write_text(json.dumps(document))
+
+    stderr = failed(bench.polyarch("push", "--insecure", bad), 6)
+    assert "is damaged" in stderr
+    listed = ok(bench.polyarch("ls", "--format", "json"))
+    assert [row["name"] for row in json.loads(listed.stdout)] == [good]
+    assert "polyarch: warning: " in listed.stderr

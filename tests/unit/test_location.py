@@ -195,3 +195,10 @@ def test_layout_str_round_trip(path: str, tag: str | None, digest: Digest | None
         tag = None  # one or the other
     location = LayoutLocation(path=path, tag=tag, digest=digest)
     assert parse_location(str(location)) == location
+
+
+@pytest.mark.parametrize("text", ["oci:/tmp/a\x00b:t", "oci:dir\n:1", "oci:\x1b[31m", "oci:d\x7f"])
+def test_a_layout_path_with_a_control_character_is_refused(text: str) -> None:
+    with pytest.raises(InvalidLocationError) as info:
+        parse_location(text)
+    assert info.value.exit_code == 2

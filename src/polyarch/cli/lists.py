@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from polyarch.cli._options import format_option, jobs_option, parse_list_name, registry_options
-from polyarch.errors import NotFoundError
+from polyarch.errors import NotFoundError, PolyarchError
 from polyarch.ops.images import store_opener
 from polyarch.ops.lists import annotate_list, create_list, push_list
 from polyarch.ops.pending import PendingListStore
@@ -142,7 +142,15 @@ def ls(output_format: str) -> None:
     pushed."""
 
     store = PendingListStore()
-    lists = [pending for name in store.names() if (pending := store.load(name)) is not None]
+    lists = []
+    for name in store.names():
+        try:
+            pending = store.load(name)
+        except PolyarchError as err:  # one damaged file hides no other list
+            click.echo(f"polyarch: warning: {err}", err=True)
+            continue
+        if pending is not None:
+            lists.append(pending)
     rows = [
         {
             "name": pending.reference.familiar,

@@ -40,12 +40,14 @@ def login(
     if password_stdin:
         if not username:
             raise InvalidInputError("--password-stdin needs --username")
+        if sys.stdin is None:
+            raise InvalidInputError("--password-stdin, but there is no standard input")
         password = sys.stdin.read().rstrip("\r\n")
     elif password is not None:
         click.echo(
             "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
         )
-    if not (username and password) and not sys.stdin.isatty():
+    if not (username and password) and (sys.stdin is None or not sys.stdin.isatty()):
         # click would read the answers from the pipe, with a warning that echo cannot be
         # turned off, and end in "interrupted" at its end.
         missing = (

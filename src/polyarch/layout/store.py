@@ -118,7 +118,7 @@ class LayoutStore:
                 identifier,
                 len(matches),
                 matches[0].digest,
-                ", ".join(others),
+                ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else ""),
             )
         return matches[0]
 

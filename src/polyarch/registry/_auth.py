@@ -217,7 +217,8 @@ class AuthSession:
             realm_url = parse_url(realm)
         except BadURLError:
             raise AuthenticationError(
-                f"{self.registry} asked for a token from an invalid realm {realm[:200]!r}"
+                f"{self.registry} asked for a token from an invalid realm "
+                f"{without_query(realm)[:200]!r}"
             ) from None
         host = realm_url.host
         realm_origin = Origin.of(realm_url)
@@ -226,10 +227,10 @@ class AuthSession:
         secret = creds is not None and bool(creds.identity_token or creds.username)
         if secret and not may_send_credentials(realm_url, insecure=self.insecure):
             raise AuthenticationError(
-                f"{self.registry} sends clients to the token service {realm} over plain "
-                f"HTTP; refusing to send the credentials from {self.credential_source} "
-                f"there: {host} is not this machine, and anyone on the way could "
-                "read them",
+                f"{self.registry} sends clients to the token service "
+                f"{without_query(realm)} over plain HTTP; refusing to send the credentials "
+                f"from {self.credential_source} there: {host} is not this machine, and "
+                "anyone on the way could read them",
                 hint=(
                     f"the registry should name an https:// realm; if the network to "
                     f"{host} is trusted, pass --insecure"

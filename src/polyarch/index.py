@@ -9,13 +9,13 @@ the same digest as docker:
 - ``platform`` always present, ``architecture`` and ``os`` always written, then
   ``os.version``, ``os.features``, ``variant`` when set;
 - an OCI image index when the first entry is an OCI manifest, else a Docker manifest
-  list. polyarch adds one rule: entries with annotations (attestations) need an OCI
-  index, as a Docker list has no annotations.
+  list. polyarch adds one rule: a list with annotations of its own, or entries with
+  annotations (attestations), is an OCI index, as a Docker list has no annotations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from polyarch import gojson
@@ -31,19 +31,26 @@ ListFormat = Literal["docker", "oci"]
 _UNKNOWN = Platform(os="unknown", architecture="unknown")
 
 
-def choose_media_type(entries: Sequence[Descriptor], format: ListFormat | None = None) -> str:
+def choose_media_type(
+    entries: Sequence[Descriptor],
+    format: ListFormat | None = None,
+    *,
+    annotations: Mapping[str, str] | None = None,
+) -> str:
     """The media type docker would give a list of ``entries`` (or the one ``format`` asks).
 
-    :raises InvalidInputError: ``format="docker"`` for entries that carry annotations.
+    :param annotations: the list's own annotations, which only an OCI index has.
+    :raises InvalidInputError: ``format="docker"`` for a list or entries with annotations.
     """
     if format == "oci":
         return mt.OCI_INDEX
-    annotated = any(e.annotations for e in entries)
+    annotated = bool(annotations) or any(e.annotations for e in entries)
     if format == "docker":
         if annotated:
+            what = "annotations" if annotations else "annotated entries (attestations)"
             raise InvalidInputError(
-                "a Docker manifest list cannot carry annotations (attestations need them)",
-                hint="use --format oci",
+                f"a Docker manifest list has no annotations, and this list has {what}",
+                hint="push it as an OCI index (--format oci), or drop the annotations",
             )
         return mt.DOCKER_MANIFEST_LIST
     if annotated or (entries and entries[0].media_type == mt.OCI_MANIFEST):
@@ -62,13 +69,21 @@ def _entry_json(entry: Descriptor) -> dict[str, Any]:
     return out
 
 
-def build_index(entries: Sequence[Descriptor], *, format: ListFormat | None = None) -> ImageIndex:
-    """The manifest list (or OCI index) of ``entries``, in docker's exact serialization."""
-    document = {
+def build_index(
+    entries: Sequence[Descriptor],
+    *,
+    format: ListFormat | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> ImageIndex:
+    """The manifest list (or OCI index) of ``entries``, in docker's exact serialization;
+    ``annotations`` last, as the OCI Go struct writes them (keys sorted)."""
+    document: dict[str, Any] = {
         "schemaVersion": 2,
-        "mediaType": choose_media_type(entries, format),
+        "mediaType": choose_media_type(entries, format, annotations=annotations),
         "manifests": [_entry_json(entry) for entry in entries],
     }
+    if annotations:
+        document["annotations"] = dict(sorted(annotations.items()))
     index = parse_manifest(gojson.marshal_indent(document, "   "))
     assert isinstance(index, ImageIndex)
     return index

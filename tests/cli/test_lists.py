@@ -1068,3 +1068,86 @@ def test_a_damaged_pending_list_file_is_a_clean_error_and_hides_no_other(
     listed = ok(bench.polyarch("ls", "--format", "json"))
     assert [row["name"] for row in json.loads(listed.stdout)] == [good]
     assert "polyarch: warning: " in listed.stderr
+
+
+# -- annotations -----------------------------------------------------------------------
+
+
+SOURCE = "org.opencontainers.image.source"
+DESCRIPTION = "org.opencontainers.image.description"
+
+
+def test_create_annotations_make_an_oci_index_and_docker_reads_it(bench: Workbench) -> None:
+    members = bench.seed("src", images_for(PLATFORMS[:2], seed=190))  # Docker manifests
+    target = bench.ref("dst", "annotated")
+    annotation_file = bench.tmp / "annotations"
+    annotation_file.write_text(f"# for GHCR's package page\n\n{DESCRIPTION}=hello = world\n")
+    created = ok(
+        bench.polyarch(
+            "create", "--insecure", "--annotation", f"{SOURCE}=https://github.com/me/app",
+            "--annotation-file", str(annotation_file), "--annotation", "com.example.empty=",
+            target, *members,
+        )
+    )  # fmt: skip
+    assert "pushed as an OCI index (a Docker manifest list has none)" in created.stderr
+    text = ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    assert f"annotation  {SOURCE}=https://github.com/me/app" in text
+
+    # A Docker list cannot carry them: said, and nothing pushed.
+    stderr = failed(bench.polyarch("push", "--insecure", "--format", "docker", target), 2)
+    assert "a Docker manifest list has no annotations" in stderr
+    assert (
+        bench.registry.request("HEAD", f"/v2/{bench.repo('dst')}/manifests/annotated").status == 404
+    )
+
+    digest = ok(bench.polyarch("push", "--insecure", target)).stdout.strip()
+    raw = skopeo_raw(target)
+    assert sha256_digest(raw) == digest
+    document = json.loads(raw)
+    assert document["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert list(document)[-1] == "annotations"  # where the OCI Go struct writes them
+    assert document["annotations"] == {
+        "com.example.empty": "",
+        DESCRIPTION: "hello = world",
+        SOURCE: "https://github.com/me/app",
+    }
+    # docker reads the index (its own view of a list has no annotations to show).
+    shown = json.loads(ok(bench.docker("inspect", "--insecure", target)).stdout)
+    assert len(shown["manifests"]) == 2
+    text = ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    assert f"annotation  {DESCRIPTION}=hello = world" in text
+
+
+def test_annotate_sets_an_entrys_annotations(bench: Workbench) -> None:
+    members = bench.seed("src", images_for(PLATFORMS[:2], seed=191, oci=True))
+    target = bench.ref("dst", "entry-annotated")
+    ok(bench.polyarch("create", "--insecure", target, *members))
+    ok(bench.polyarch("annotate", target, members[1], "--annotation", "com.example.tier=gold"))
+    ok(bench.polyarch("annotate", target, members[1], "--annotation", "com.example.n=2"))
+    ok(bench.polyarch("push", "--insecure", target))
+    first, second = json.loads(skopeo_raw(target))["manifests"]
+    assert "annotations" not in first
+    assert second["annotations"] == {"com.example.n": "2", "com.example.tier": "gold"}
+    assert second["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
+    text = ok(bench.polyarch("inspect", "--format", "text", target)).stdout
+    assert "entry annotation  com.example.tier=gold" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--annotation", "no-equals-sign"], "is not KEY=VALUE"),
+        (["--annotation", "=value"], "is not KEY=VALUE"),
+        (["--annotation", "two words=x"], "is not KEY=VALUE"),
+        (["--annotation-file", "/nonexistent/file"], "does not exist"),
+    ],
+)
+def test_a_bad_annotation_is_a_usage_error(
+    bench: Workbench, args: list[str], fragment: str
+) -> None:
+    (member,) = bench.seed("src", images_for(PLATFORMS[:1], seed=192))
+    result = bench.polyarch("create", "--insecure", *args, bench.ref("dst", "x"), member)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr
+    assert bench.pending() == {}

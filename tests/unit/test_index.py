@@ -181,3 +181,15 @@ def test_same_entries_same_bytes_in_given_order() -> None:
     a, b = entry(seed="a"), entry(seed="b", platform=Platform("linux", "386"))
     assert build_index([a, b]).raw == build_index([a, b]).raw
     assert build_index([a, b]).digest != build_index([b, a]).digest  # no sorting here
+
+
+def test_index_annotations_come_last_sorted_and_make_an_oci_index() -> None:
+    index = build_index([entry()], annotations={"z": "1", "a": "<2>"})
+    assert index.media_type == mt.OCI_INDEX  # the entry alone gives a Docker list
+    assert list(doc(index)) == ["schemaVersion", "mediaType", "manifests", "annotations"]
+    assert list(doc(index)["annotations"]) == ["a", "z"]
+    assert b'"a": "\\u003c2\\u003e"' in index.raw  # escaped as Go escapes
+    assert index.annotations == {"a": "<2>", "z": "1"}
+    with pytest.raises(InvalidInputError, match="has no annotations"):
+        build_index([entry()], format="docker", annotations={"a": "b"})
+    assert build_index([entry()], annotations={}).media_type == mt.DOCKER_MANIFEST_LIST

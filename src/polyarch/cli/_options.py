@@ -168,3 +168,52 @@ def parse_list_name(text: str) -> ListName:
     if isinstance(name, LayoutLocation):
         return LayoutLocation(os.path.abspath(name.path), name.tag, name.digest)
     return name
+
+
+def annotation_options(func: F) -> F:
+    """``--annotation KEY=VALUE`` (repeatable) and ``--annotation-file FILE`` (one
+    ``KEY=VALUE`` a line; blank lines and ``#`` comments skipped), passed as one
+    ``annotations`` mapping, the flags' values over the file's."""
+
+    @click.option(
+        "--annotation",
+        "annotation_values",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set an annotation (repeatable).",
+    )
+    @click.option(
+        "--annotation-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Read annotations from a file, KEY=VALUE a line.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any, annotation_values: tuple[str, ...], annotation_file: Path | None, **kwargs: Any
+    ) -> Any:
+        annotations: dict[str, str] = {}
+        if annotation_file is not None:
+            try:
+                text = annotation_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise InvalidInputError(f"cannot read {annotation_file}: {err}") from err
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    where = f"{annotation_file}, line {number}"
+                    annotations.update([_annotation(line.strip(), where)])
+        for value in annotation_values:
+            annotations.update([_annotation(value, "--annotation")])
+        return func(*args, annotations=annotations, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _annotation(text: str, where: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(c.isspace() for c in key):
+        raise InvalidInputError(
+            f"{where}: {text[:100]!r} is not KEY=VALUE",
+            hint="e.g. org.opencontainers.image.source=https://github.com/me/app",
+        )
+    return key, value

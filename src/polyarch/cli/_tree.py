@@ -44,6 +44,8 @@ _KINDS = {
     mt.DOCKER_MANIFEST: "Docker manifest",
 }
 _PREDICATE_TYPE = "in-toto.io/predicate-type"
+#: Entry annotations the label says already ("attestation of sha256:...").
+_SHOWN_IN_LABEL = frozenset({mt.ANNOTATION_REFERENCE_TYPE, mt.ANNOTATION_REFERENCE_DIGEST})
 _UNLIMITED = 100_000
 
 
@@ -127,13 +129,29 @@ class _Painter:
         return label
 
     def fill(self, node: Tree, description: Description) -> None:
+        if description.entry is not None:
+            self.annotations(node, description.entry.annotations)
         if isinstance(description, IndexDescription):
+            self.annotations(node, description.index.annotations, own=True)
             for child in description.children:
                 self.fill(node.add(self.label(child)), child)
             return
+        self.annotations(node, description.manifest.annotations, own=True)
         node.add(self.config_label(description))
         for layer in description.layers:
             node.add(self.blob_label("layer", layer))
+
+    @staticmethod
+    def annotations(node: Tree, annotations: Mapping[str, str], *, own: bool = False) -> None:
+        """One line an annotation: the entry's (as its index states them), or with
+        ``own`` the manifest's or index's own; the attestation keys the label says."""
+        for key, value in sorted(annotations.items()):
+            if not own and key in _SHOWN_IN_LABEL:
+                continue
+            label = Text("annotation" if own else "entry annotation", style="dim")
+            label.append(f"  {key}=")
+            label.append(value, style="yellow")
+            node.add(label)
 
     def config_label(self, description: ImageDescription) -> Text:
         label = self.blob_label("config", description.manifest.config)

@@ -7,11 +7,17 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from polyarch.cli._options import format_option, jobs_option, parse_list_name, registry_options
+from polyarch.cli._options import (
+    annotation_options,
+    format_option,
+    jobs_option,
+    parse_list_name,
+    registry_options,
+)
 from polyarch.errors import NotFoundError, PolyarchError
 from polyarch.ops.images import store_opener
 from polyarch.ops.lists import annotate_list, create_list, push_list
-from polyarch.ops.pending import PendingListStore
+from polyarch.ops.pending import PendingList, PendingListStore
 from polyarch.registry import Registries
 
 if TYPE_CHECKING:
@@ -20,12 +26,18 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--amend", "-a", is_flag=True, help="Add to or replace entries of an existing list.")
+@annotation_options
 @jobs_option
 @click.argument("manifest_list")
 @click.argument("members", nargs=-1, required=True)
 @registry_options
 def create(
-    manifest_list: str, members: tuple[str, ...], amend: bool, jobs: int, registries: Registries
+    manifest_list: str,
+    members: tuple[str, ...],
+    amend: bool,
+    annotations: dict[str, str],
+    jobs: int,
+    registries: Registries,
 ) -> None:
     """Create a local manifest list MANIFEST_LIST from images MEMBERS.
 
@@ -33,6 +45,10 @@ def create(
     (a buildx image with attestations) adds all of its images. MANIFEST_LIST and MEMBERS
     are registry references or oci:PATH:TAG: a list in a layout is pushed into that
     layout, with its members' content copied from wherever they are.
+
+    --annotation sets the index's own annotations (org.opencontainers.image.source,
+    ...description: what GHCR shows on the package page); only an OCI index has them,
+    so they make the list one.
     """
 
     target = parse_list_name(manifest_list)
@@ -43,8 +59,13 @@ def create(
         store=PendingListStore(),
         amend=amend,
         jobs=jobs,
+        annotations=annotations,
     )
     click.echo(f"Created manifest list {target}")
+    if pending.annotations and not _oci_anyway(pending):
+        click.echo(
+            "  annotations: pushed as an OCI index (a Docker manifest list has none)", err=True
+        )
     for entry in pending.entries:
         what = "attestation" if entry.is_attestation else str(entry.descriptor.platform)
         click.echo(f"  {what:<24} {entry.descriptor.digest}  {entry.source.familiar}", err=True)
@@ -61,6 +82,7 @@ def create(
     multiple=True,
     help="Add operating system features (repeatable, comma-separated).",
 )
+@annotation_options
 @click.option(
     "--force",
     is_flag=True,
@@ -77,9 +99,14 @@ def annotate(
     variant: str | None,
     os_version: str | None,
     os_features: tuple[str, ...],
+    annotations: dict[str, str],
     force: bool,
 ) -> None:
-    """Set the platform of MEMBER's entry in the local list MANIFEST_LIST."""
+    """Set the platform of MEMBER's entry in the local list MANIFEST_LIST.
+
+    --annotation sets annotations of the entry's descriptor (the list then is an OCI
+    index: a Docker manifest list has no annotations).
+    """
 
     features = [f.strip() for value in os_features for f in value.split(",") if f.strip()]
     annotate_list(
@@ -92,7 +119,17 @@ def annotate(
         os_version=os_version,
         os_features=features,
         force=force,
+        annotations=annotations,
     )
+
+
+def _oci_anyway(pending: PendingList) -> bool:
+    """Whether docker's rule alone (the first entry's type) makes the list an OCI index."""
+    from dataclasses import replace
+
+    from polyarch import mediatype as mt
+
+    return replace(pending, annotations={}).index().media_type == mt.OCI_INDEX
 
 
 @click.command()

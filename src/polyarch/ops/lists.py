@@ -14,7 +14,7 @@ push of an unchanged list is recognized and skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -152,6 +152,7 @@ def build_list(
     open_store: StoreOpener,
     jobs: int = DEFAULT_JOBS,
     base: Sequence[PendingEntry] = (),
+    annotations: Mapping[str, str] | None = None,
 ) -> PendingList:
     """A list named ``reference`` of ``members``, in memory: each member fetched (its
     platform from its config; a member that is an index brings all its entries), nothing
@@ -162,6 +163,9 @@ def build_list(
 
     :param base: the entries of an existing list that the members are added to (a
         re-added member's entries replace its old ones).
+    :param annotations: the index's own annotations (``org.opencontainers.image.source``,
+        ``...description``: what GHCR shows on a package's page); they make it an OCI
+        index when its format is chosen, as a Docker manifest list has none.
     :raises ConflictError: two images claim one platform.
     :raises InvalidInputError: a list in a layout named without a tag.
     """
@@ -174,7 +178,7 @@ def build_list(
         fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
     entries = _merge(base, [entry for entries in fetched for entry in entries])
     check_duplicates(entries)
-    return PendingList(reference, tuple(entries))
+    return PendingList(reference, tuple(entries), annotations=dict(annotations or {}))
 
 
 def create_list(
@@ -185,8 +189,10 @@ def create_list(
     store: PendingListStore,
     amend: bool = False,
     jobs: int = DEFAULT_JOBS,
+    annotations: Mapping[str, str] | None = None,
 ) -> PendingList:
-    """:func:`build_list`, saved in ``store`` (``polyarch create``).
+    """:func:`build_list`, saved in ``store`` (``polyarch create``); with ``amend``, the
+    annotations given are added to the list's own.
 
     :raises ConflictError: the list exists and ``amend`` is false, or two images claim
         one platform.
@@ -203,6 +209,7 @@ def create_list(
         open_store=open_store,
         jobs=jobs,
         base=existing.entries if existing else (),
+        annotations={**(existing.annotations if existing else {}), **(annotations or {})},
     )
     store.save(pending)
     return pending
@@ -222,8 +229,12 @@ def annotate_list(
     os_version: str | None = None,
     os_features: Iterable[str] = (),
     force: bool = False,
+    annotations: Mapping[str, str] | None = None,
 ) -> PendingEntry:
-    """Change the platform of one entry of a pending list.
+    """Change the platform (and annotations) of one entry of a pending list.
+
+    :param annotations: added to the entry's descriptor annotations (a value replaces
+        the one a key had).
 
     :param force: set a platform no image is known to be built for (see
         :func:`validate_platform`).
@@ -247,8 +258,14 @@ def annotate_list(
         os_version=os_version if os_version else current.os_version,
         os_features=tuple(features),
     )
-    validate_platform(updated, force=force)
-    new_entry = replace(entry, descriptor=replace(entry.descriptor, platform=updated))
+    if updated != current:  # an entry annotated only keeps the platform it had
+        validate_platform(updated, force=force)
+    descriptor = replace(
+        entry.descriptor,
+        platform=updated,
+        annotations={**entry.descriptor.annotations, **(annotations or {})},
+    )
+    new_entry = replace(entry, descriptor=descriptor)
     entries = list(pending.entries)
     entries[index] = new_entry
     check_duplicates(entries)

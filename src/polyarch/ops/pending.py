@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -132,12 +133,13 @@ class PendingList:
     """A manifest list being prepared: its target reference and its entries, in order.
 
     ``pushed`` is set when the list was pushed and kept (no ``--purge``), and cleared by
-    any change to it.
+    any change to it. ``annotations`` are the index's own (``create --annotation``).
     """
 
     reference: ListName
     entries: tuple[PendingEntry, ...]
     pushed: Pushed | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def index(self, format: ListFormat | None = None) -> ImageIndex:
         """The exact list ``push`` sends.
@@ -151,7 +153,9 @@ class PendingList:
         from polyarch.index import build_index
 
         ordered = sorted(self.entries, key=lambda e: _docker_file_name(str(e.source)))
-        return build_index([entry.descriptor for entry in ordered], format=format)
+        return build_index(
+            [entry.descriptor for entry in ordered], format=format, annotations=self.annotations
+        )
 
     @property
     def images(self) -> tuple[PendingEntry, ...]:
@@ -197,6 +201,14 @@ class PendingList:
         return hits[0]
 
 
+def _annotations(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("annotations must be an object of strings")
+    return dict(value)
+
+
 def _docker_file_name(reference: str) -> str:
     return reference.replace(":", "-").replace("/", "_")
 
@@ -226,9 +238,10 @@ class PendingListStore:
                 raise ValueError(f"it holds the list {doc.get('reference')!r}")
             entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
             pushed = Pushed.from_json(doc["pushed"]) if doc.get("pushed") else None
+            annotations = _annotations(doc.get("annotations", {}))
         except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
-        return PendingList(reference, entries, pushed)
+        return PendingList(reference, entries, pushed, annotations)
 
     def get(self, reference: ListName) -> PendingList:
         """The pending list named ``reference``.
@@ -269,6 +282,8 @@ class PendingListStore:
         }
         if pending.pushed is not None:
             doc["pushed"] = pending.pushed.to_json()
+        if pending.annotations:
+            doc["annotations"] = dict(pending.annotations)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, json.dumps(doc, indent=1).encode())

@@ -10,7 +10,7 @@ tokens; default options when left out, closed by the caller when given).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -198,11 +198,13 @@ def build_list(
     *,
     registries: Registries,
     jobs: int = DEFAULT_JOBS,
+    annotations: Mapping[str, str] | None = None,
 ) -> PendingList:
     """A manifest list named ``name`` (a registry reference, or ``oci:PATH:TAG``) of
     ``members`` (images or indexes, in registries or layouts), built in memory as ``docker
     manifest create`` builds it: each entry's platform from its image config. Nothing is
-    saved or pushed; :func:`push_list` pushes it.
+    saved or pushed; :func:`push_list` pushes it. ``annotations`` are the index's own
+    (they make it an OCI index).
 
     :raises ConflictError: two members are images of one platform.
     """
@@ -213,6 +215,7 @@ def build_list(
         [_list_name(member) for member in members],
         open_store=store_opener(registries),
         jobs=jobs,
+        annotations=annotations,
     )
 
 

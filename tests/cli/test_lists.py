@@ -1151,3 +1151,32 @@ def test_a_bad_annotation_is_a_usage_error(
     assert "Traceback" not in result.stderr
     assert fragment in result.stderr
     assert bench.pending() == {}
+
+
+def test_push_under_several_tags_moves_the_content_once(bench: Workbench) -> None:
+    images = images_for(PLATFORMS[:2], seed=193)
+    members = bench.seed("src", images)
+    target = bench.ref("dst", "1.0.0")
+    ok(bench.polyarch("create", "--insecure", target, *members))
+    start = bench.registry.mark()
+    pushed = ok(bench.polyarch("push", "--insecure", "--tag", "1.0", "--tag", "latest", target))
+    served = bench.registry.requests(start)
+    digest = pushed.stdout.strip()
+    assert "Tagged 1.0.0, 1.0, latest" in pushed.stderr
+    for tag in ("1.0.0", "1.0", "latest"):
+        assert sha256_digest(skopeo_raw(bench.ref("dst", tag))) == digest
+    # Each child manifest once, each blob mounted once; the list once per tag.
+    puts = [e.path.rsplit("/", 1)[1] for e in writes(served) if "/manifests/" in e.path]
+    children = [image.manifest_digest for image in images.values()]
+    assert sorted(puts) == sorted([*children, "1.0.0", "1.0", "latest"])
+    mounted = [e.query["mount"][0] for e in served if e.method == "POST" and "mount" in e.query]
+    assert len(mounted) == len(set(mounted))
+
+    # Again, with one tag moved elsewhere: only that tag is put back.
+    bench.seed("dst", {"1.0": make_image(PLATFORMS[0], seed=194)})
+    start = bench.registry.mark()
+    again = ok(bench.polyarch("push", "--insecure", "--tag", "1.0", "--tag", "latest", target))
+    assert "Tagged 1.0" in again.stderr
+    assert [e.path.rsplit("/", 1)[1] for e in writes(bench.registry.requests(start))] == ["1.0"]
+    stderr = failed(bench.polyarch("push", "--insecure", "--tag", "bad tag", target), 2)
+    assert "bad tag" in stderr

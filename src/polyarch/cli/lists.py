@@ -140,6 +140,13 @@ def _oci_anyway(pending: PendingList) -> bool:
     type=click.Choice(["docker", "oci"]),
     help="Media type of the list (default: as docker chooses, from the first entry).",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    help="Also push the list under TAG in the same repository (repeatable).",
+)
 @jobs_option
 @click.argument("manifest_list")
 @registry_options
@@ -147,6 +154,7 @@ def push(
     manifest_list: str,
     purge: bool,
     list_format: str | None,
+    tags: tuple[str, ...],
     jobs: int,
     registries: Registries,
 ) -> None:
@@ -166,9 +174,12 @@ def push(
         purge=purge,
         jobs=jobs,
         on_manifest=lambda ref: click.echo(f"Pushed ref {ref}", err=True),
+        tags=tags,
     )
     if not result.changed:
         click.echo(f"{target} is already {result.digest}: nothing to push", err=True)
+    elif tags:
+        click.echo(f"Tagged {', '.join(result.tagged)}", err=True)
     click.echo(str(result.digest))
 
 

@@ -225,6 +225,7 @@ def push_list(
     registries: Registries,
     format: ListFormat | None = None,
     jobs: int = DEFAULT_JOBS,
+    tags: Sequence[str] = (),
 ) -> PushResult:
     """Push a list built by :func:`build_list` (or loaded from the pending lists): the
     members' content where it is missing, then the list under its tag. The digest is
@@ -232,11 +233,12 @@ def push_list(
 
     :param format: ``"docker"`` or ``"oci"``; by default docker's choice, from the first
         entry.
+    :param tags: more tags in the list's repository to push it under (content once).
     """
     from polyarch.ops import lists
 
     return lists.push_pending(
-        pending, open_store=store_opener(registries), format=format, jobs=jobs
+        pending, open_store=store_opener(registries), format=format, jobs=jobs, tags=tags
     )
 
 

@@ -320,6 +320,10 @@ class PushResult:
     digest: Digest
     changed: bool
     copied_manifests: tuple[ListName, ...] = ()
+    #: Every tag now at :attr:`digest`, the list's own first; those put by this push are
+    #: in :attr:`tagged`.
+    tags: tuple[str, ...] = ()
+    tagged: tuple[str, ...] = ()
 
 
 def push_pending(
@@ -329,6 +333,7 @@ def push_pending(
     format: ListFormat | None = None,
     jobs: int = DEFAULT_JOBS,
     on_manifest: Callable[[ListName], None] | None = None,
+    tags: Sequence[str] = (),
 ) -> PushResult:
     """Push a list: member content into the target repository (or layout), then the list.
 
@@ -338,17 +343,18 @@ def push_pending(
     entries are missing. A target already at the list's digest gets no request more.
 
     :param on_manifest: told each member manifest put, as it is.
+    :param tags: more tags in the same repository for the same list: the content goes
+        once, the list is put under each tag not already at its digest.
     """
     reference = pending.reference
     index = pending.index(format)
     target = open_store(reference)
-    tag = reference.tag or DEFAULT_TAG
-    try:
-        unchanged = target.resolve(tag).digest == index.digest
-    except NotFoundError:
-        unchanged = False
-    if unchanged:
-        return PushResult(reference, index.digest, changed=False)
+    every = list(dict.fromkeys([reference.tag or DEFAULT_TAG, *tags]))
+    for tag in every[1:]:
+        reference.with_tag(tag)  # the tag's grammar, before any request
+    missing = [tag for tag in every if not _at(target, tag, index.digest)]
+    if not missing:
+        return PushResult(reference, index.digest, changed=False, tags=tuple(every))
 
     foreign = [e for e in pending.entries if not same_repository(e.source, reference)]
     # Only push moves content: inspect and create, which read pending lists too, need
@@ -366,11 +372,28 @@ def push_pending(
         return pushed
 
     copied: list[ListName] = []
-    if foreign:
+    # A tag already at the list's digest: the target holds all it names (a registry
+    # takes a manifest only then), and only the other tags need it.
+    if foreign and len(missing) == len(every):
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
             copied = list(pool.map(push_entry, foreign))
-    target.put_manifest(index, tag=tag)
-    return PushResult(reference, index.digest, changed=True, copied_manifests=tuple(copied))
+    for tag in missing:
+        target.put_manifest(index, tag=tag)
+    return PushResult(
+        reference,
+        index.digest,
+        changed=True,
+        copied_manifests=tuple(copied),
+        tags=tuple(every),
+        tagged=tuple(missing),
+    )
+
+
+def _at(target: Store, tag: str, digest: Digest) -> bool:
+    try:
+        return target.resolve(tag).digest == digest
+    except NotFoundError:
+        return False
 
 
 def push_list(
@@ -382,6 +405,7 @@ def push_list(
     purge: bool = False,
     jobs: int = DEFAULT_JOBS,
     on_manifest: Callable[[ListName], None] | None = None,
+    tags: Sequence[str] = (),
 ) -> PushResult:
     """:func:`push_pending` of the list saved in ``store`` (``polyarch push``): left as it
     was if anything fails; after the push removed (``purge``) or kept, saying what was
@@ -391,7 +415,12 @@ def push_list(
     """
     pending = store.get(reference)
     result = push_pending(
-        pending, open_store=open_store, format=format, jobs=jobs, on_manifest=on_manifest
+        pending,
+        open_store=open_store,
+        format=format,
+        jobs=jobs,
+        on_manifest=on_manifest,
+        tags=tags,
     )
     _after_push(store, pending, Pushed(result.digest, format), purge=purge)
     return result

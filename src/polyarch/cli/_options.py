@@ -217,3 +217,13 @@ def _annotation(text: str, where: str) -> tuple[str, str]:
             hint="e.g. org.opencontainers.image.source=https://github.com/me/app",
         )
     return key, value
+
+
+attestations_option = click.option(
+    "--attestations",
+    type=click.Choice(["keep", "drop"]),
+    default="keep",
+    show_default=True,
+    help="What to do with buildx's attestation manifests (unknown/unknown entries): keep "
+    "each beside its image, or drop them from every index written.",
+)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import click
 
-from polyarch.cli._options import jobs_option, parse_platform, registry_options
+from polyarch.cli._options import (
+    attestations_option,
+    jobs_option,
+    parse_platform,
+    registry_options,
+)
 from polyarch.cli._progress import progress_display
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
 from polyarch.ops import images
-from polyarch.ops.copy import BlobTransfer
+from polyarch.ops.copy import Attestations, BlobTransfer
 from polyarch.platform import Platform
 from polyarch.registry import Registries
 
@@ -34,6 +39,7 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
 )
 @click.option("--all", "all_", is_flag=True, help="Copy every platform (the default).")
 @click.option("--single", is_flag=True, help="With one --platform: copy the plain image.")
+@attestations_option
 @click.option(
     "--include-nondistributable",
     is_flag=True,
@@ -50,6 +56,7 @@ def copy(
     platforms: tuple[str, ...],
     all_: bool,
     single: bool,
+    attestations: Attestations,
     include_nondistributable: bool,
     jobs: int,
     quiet: bool,
@@ -74,6 +81,7 @@ def copy(
             platforms=parse_platforms(platforms),
             single=single,
             include_nondistributable=include_nondistributable,
+            attestations=attestations,
             jobs=jobs,
             progress=progress,
         )

@@ -9,6 +9,7 @@ import click
 
 from polyarch.cli._options import (
     annotation_options,
+    attestations_option,
     format_option,
     jobs_option,
     parse_list_name,
@@ -22,11 +23,13 @@ from polyarch.registry import Registries
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
+    from polyarch.ops.copy import Attestations
 
 
 @click.command()
 @click.option("--amend", "-a", is_flag=True, help="Add to or replace entries of an existing list.")
 @annotation_options
+@attestations_option
 @jobs_option
 @click.argument("manifest_list")
 @click.argument("members", nargs=-1, required=True)
@@ -36,6 +39,7 @@ def create(
     members: tuple[str, ...],
     amend: bool,
     annotations: dict[str, str],
+    attestations: Attestations,
     jobs: int,
     registries: Registries,
 ) -> None:
@@ -60,6 +64,7 @@ def create(
         amend=amend,
         jobs=jobs,
         annotations=annotations,
+        attestations=attestations,
     )
     click.echo(f"Created manifest list {target}")
     if pending.annotations and not _oci_anyway(pending):

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from polyarch import mediatype as mt
+from polyarch.digest import Digest
 from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import (
     Descriptor,
@@ -46,7 +47,11 @@ from polyarch.store import (
 if TYPE_CHECKING:
     from polyarch import gojson
 
+#: What a copy or a list does with buildx's attestation manifests.
+Attestations = Literal["keep", "drop"]
+
 __all__ = [
+    "Attestations",
     "BlobTransfer",
     "CopyProgress",
     "CopyResult",
@@ -275,6 +280,39 @@ def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex
     return new
 
 
+def without_attestations(
+    walk: Walk, index: ImageIndex, *, made: dict[Digest, Manifest], depth: int = 0
+) -> ImageIndex:
+    """``index`` without its attestation entries, nested indexes too (each rewritten one
+    is named by its new digest and size, and kept in ``made`` for the copy to find);
+    ``index`` itself when it has none. Entries kept keep their JSON as it was.
+    """
+    from polyarch import gojson  # only a rewritten index is re-serialized
+
+    document = json.loads(index.raw, parse_float=_raw_json, parse_constant=_raw_json)
+    kept: list[object] = []
+    changed = False
+    for entry_json, entry in zip(document["manifests"], index.manifests, strict=True):
+        if entry.is_attestation:
+            changed = True
+            continue
+        if mt.is_index(entry.media_type):
+            child = walk.child(index, entry, depth=depth)
+            if isinstance(child, ImageIndex):
+                new = without_attestations(walk, child, made=made, depth=depth + 1)
+                if new.digest != child.digest:
+                    entry_json = {**entry_json, "digest": str(new.digest), "size": new.size}
+                    changed = True
+        kept.append(entry_json)
+    if not changed:
+        return index
+    document["manifests"] = kept
+    rewritten = parse_manifest(gojson.marshal_indent(document, "   "))
+    assert isinstance(rewritten, ImageIndex)
+    made[rewritten.digest] = rewritten
+    return rewritten
+
+
 def _raw_json(token: str) -> gojson.RawJSON:
     from polyarch import gojson
 
@@ -294,6 +332,7 @@ def copy_image(
     manifest: Manifest | None = None,
     include_nondistributable: bool = False,
     foreign: ForeignBlobs | None = None,
+    attestations: Attestations = "keep",
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -303,6 +342,9 @@ def copy_image(
 
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy the plain image instead of an index.
+    :param attestations: ``"drop"`` leaves buildx's attestation manifests out of every
+        index written (nested ones included: each rewritten index gets a new digest);
+        ``"keep"`` keeps each beside the image it describes.
     :param manifest: the manifest ``identifier`` names, when the caller has fetched it
         already (``pull`` has, to choose it): it is not fetched again.
     :param include_nondistributable: copy non-distributable layers too; by default they
@@ -333,6 +375,9 @@ def copy_image(
         where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
         for platform in platforms:
             image_for_platform(source, root, platform, where=where)
+    made: dict[Digest, Manifest] = {}
+    if attestations == "drop" and isinstance(root, ImageIndex):
+        root = without_attestations(Walk(source, root), root, made=made)
     transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
     copied = [0]
     lock = threading.Lock()
@@ -373,7 +418,7 @@ def copy_image(
         return descriptor
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        images, indexes = _gather(Walk(source, root), root, pool)
+        images, indexes = _gather(Walk(source, root, known=made), root, pool)
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
         list(pool.map(failing_fast(copy_blob), blobs.values()))
         list(pool.map(failing_fast(put), [image for image in images if image is not root]))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.copy import BlobTransfer, CopyProgress, CopyResult, copy_image
+from polyarch.ops.copy import Attestations, BlobTransfer, CopyProgress, CopyResult, copy_image
 from polyarch.ops.resolve import Choice, image_for_platform
 from polyarch.ops.targets import archive_tags, check_copy_destination, copy_tag, pull_destination
 from polyarch.platform import Platform
@@ -81,6 +81,7 @@ def copy(
     platforms: Sequence[Platform] = (),
     single: bool = False,
     include_nondistributable: bool = False,
+    attestations: Attestations = "keep",
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
 ) -> CopyResult:
@@ -93,6 +94,8 @@ def copy(
     :param include_nondistributable: copy non-distributable layers (Windows base layers)
         too, from the source or else from the URLs they name; by default they are left
         out, their descriptors kept, as skopeo and crane do.
+    :param attestations: ``"drop"`` leaves buildx's attestation manifests out of every
+        index written (nested ones too).
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with _registries(registries) as run:
@@ -110,6 +113,7 @@ def copy(
             progress=progress,
             include_nondistributable=include_nondistributable,
             foreign=run.urls() if include_nondistributable else None,
+            attestations=attestations,
         )
 
 
@@ -199,6 +203,7 @@ def build_list(
     registries: Registries,
     jobs: int = DEFAULT_JOBS,
     annotations: Mapping[str, str] | None = None,
+    attestations: Attestations = "keep",
 ) -> PendingList:
     """A manifest list named ``name`` (a registry reference, or ``oci:PATH:TAG``) of
     ``members`` (images or indexes, in registries or layouts), built in memory as ``docker
@@ -216,6 +221,7 @@ def build_list(
         open_store=store_opener(registries),
         jobs=jobs,
         annotations=annotations,
+        attestations=attestations,
     )
 
 

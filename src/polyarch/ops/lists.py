@@ -46,6 +46,7 @@ from polyarch.store import SoleImage, Store
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
+    from polyarch.ops.copy import Attestations
 
 __all__ = [
     "PushResult",
@@ -153,6 +154,7 @@ def build_list(
     jobs: int = DEFAULT_JOBS,
     base: Sequence[PendingEntry] = (),
     annotations: Mapping[str, str] | None = None,
+    attestations: Attestations = "keep",
 ) -> PendingList:
     """A list named ``reference`` of ``members``, in memory: each member fetched (its
     platform from its config; a member that is an index brings all its entries), nothing
@@ -166,6 +168,8 @@ def build_list(
     :param annotations: the index's own annotations (``org.opencontainers.image.source``,
         ``...description``: what GHCR shows on a package's page); they make it an OCI
         index when its format is chosen, as a Docker manifest list has none.
+    :param attestations: ``"drop"`` leaves out the attestation manifests that members
+        which are indexes (buildx images) bring; ``"keep"`` keeps each beside its image.
     :raises ConflictError: two images claim one platform.
     :raises InvalidInputError: a list in a layout named without a tag.
     """
@@ -176,7 +180,10 @@ def build_list(
         )
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
         fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
-    entries = _merge(base, [entry for entries in fetched for entry in entries])
+    new = [entry for entries in fetched for entry in entries]
+    if attestations == "drop":
+        new = [entry for entry in new if not entry.is_attestation]
+    entries = _merge(base, new)
     check_duplicates(entries)
     return PendingList(reference, tuple(entries), annotations=dict(annotations or {}))
 
@@ -190,6 +197,7 @@ def create_list(
     amend: bool = False,
     jobs: int = DEFAULT_JOBS,
     annotations: Mapping[str, str] | None = None,
+    attestations: Attestations = "keep",
 ) -> PendingList:
     """:func:`build_list`, saved in ``store`` (``polyarch create``); with ``amend``, the
     annotations given are added to the list's own.
@@ -210,6 +218,7 @@ def create_list(
         jobs=jobs,
         base=existing.entries if existing else (),
         annotations={**(existing.annotations if existing else {}), **(annotations or {})},
+        attestations=attestations,
     )
     store.save(pending)
     return pending

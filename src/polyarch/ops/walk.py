@@ -11,7 +11,7 @@ child with its config) and ``resolve`` (one child a level) go down with a :class
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -43,10 +43,20 @@ class Walk:
     goes down into it.
     """
 
-    def __init__(self, store: Store, root: Manifest, *, where: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        root: Manifest,
+        *,
+        where: str | None = None,
+        known: Mapping[Digest, Manifest] | None = None,
+    ) -> None:
+        """:param known: manifests made on the way (an index rewritten without some of
+        its entries), found here rather than in ``store``."""
         self.store = store
         self.root = root
         self.where = where or f"{store.location}@{root.digest}"
+        self._known: Mapping[Digest, Manifest] = known or {}
         self._manifests: _Recent[Manifest] = _Recent()
         self._configs: _Recent[bytes] = _Recent()
 
@@ -59,7 +69,7 @@ class Walk:
         """
         if depth >= MAX_INDEX_DEPTH:
             raise too_deep(self.where)
-        known = self._manifests.get(entry.digest)
+        known = self._known.get(entry.digest) or self._manifests.get(entry.digest)
         if known is not None and known.size == entry.size:
             return known
         try:

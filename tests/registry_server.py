@@ -235,6 +235,7 @@ class RegistryServer:
     :param tls_key: PEM private key for *tls_certificate*.
     :param token_auth: require bearer tokens from this token service (``auth.token``);
         excludes *htpasswd*.
+    :param delete_enabled: ``storage.delete.enabled`` (distribution's default is off).
     :param manifest_urls_allow: regular expressions of the layer URLs a manifest may name
         (``validation.manifests.urls.allow``). Without them distribution 2.8 refuses every
         manifest with a foreign or non-distributable layer; with them it takes one whose
@@ -254,6 +255,7 @@ class RegistryServer:
         tls_key: Path | None = None,
         token_auth: TokenAuth | None = None,
         manifest_urls_allow: Sequence[str] = (),
+        delete_enabled: bool = True,
         binary: Path = REGISTRY_BINARY,
         start_timeout: float = 15.0,
     ) -> None:
@@ -278,6 +280,7 @@ class RegistryServer:
         )
         self.token_auth = token_auth
         self.manifest_urls_allow = tuple(manifest_urls_allow)
+        self._delete_enabled = delete_enabled
         self._http_secret = secrets.token_hex(16)
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -368,7 +371,7 @@ class RegistryServer:
             "storage": {
                 "filesystem": {"rootdirectory": str(self.data_dir)},
                 # `delete` sits under storage, not at the top level.
-                "delete": {"enabled": True},
+                "delete": {"enabled": self._delete_enabled},
             },
             "http": http,
         }
@@ -683,6 +686,7 @@ class RegistryFactory:
         tls_key: Path | None = None,
         token_auth: TokenAuth | None = None,
         manifest_urls_allow: Sequence[str] = (),
+        delete_enabled: bool = True,
     ) -> RegistryServer:
         server = RegistryServer(
             self._make_dir(),
@@ -693,6 +697,7 @@ class RegistryFactory:
             tls_key=tls_key,
             token_auth=token_auth,
             manifest_urls_allow=manifest_urls_allow,
+            delete_enabled=delete_enabled,
         )
         self.servers.append(server)
         return server.start()

@@ -4,7 +4,7 @@ Every name is imported on first use (module ``__getattr__``): the pure core (ref
 digests, platforms, manifest models, errors), the storage backends, which pull in the HTTP
 client, and the operations (:func:`open_store`, :func:`open_target`,
 :func:`resolve_platform`, :func:`copy`, :func:`pull`, :func:`build_list`,
-:func:`push_list`). ``import polyarch`` loads nothing else, so ``polyarch --help``, which
+:func:`push_list`, :func:`delete`). ``import polyarch`` loads nothing else, so ``polyarch --help``, which
 needs only :data:`__version__`, does not pay the ~10 ms of the core.
 """
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from polyarch.layout import LayoutStore
     from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
     from polyarch.ops.copy import CopyProgress, CopyResult
+    from polyarch.ops.delete import Deleted, delete
     from polyarch.ops.images import Resolved, build_list, copy, pull, push_list, resolve_platform
     from polyarch.ops.lists import PushResult
     from polyarch.ops.pending import PendingList
@@ -47,6 +48,7 @@ __all__ = [
     "ContentError",
     "CopyProgress",
     "CopyResult",
+    "Deleted",
     "Descriptor",
     "Digest",
     "ImageConfig",
@@ -72,6 +74,7 @@ __all__ = [
     "__version__",
     "build_list",
     "copy",
+    "delete",
     "open_store",
     "open_target",
     "parse_manifest",
@@ -89,6 +92,7 @@ _LAZY = {
     "ContentError": "polyarch.errors",
     "CopyProgress": "polyarch.ops.copy",
     "CopyResult": "polyarch.ops.copy",
+    "Deleted": "polyarch.ops.delete",
     "Descriptor": "polyarch.models",
     "Digest": "polyarch.digest",
     "ImageConfig": "polyarch.models",
@@ -113,6 +117,7 @@ _LAZY = {
     "Target": "polyarch.schemes",
     "build_list": "polyarch.ops.images",
     "copy": "polyarch.ops.images",
+    "delete": "polyarch.ops.delete",
     "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",
     "parse_manifest": "polyarch.models",

@@ -125,6 +125,19 @@ class VerifiedBlobWriter(Protocol):
 
 
 @runtime_checkable
+class TagDeleter(Protocol):
+    """A store where a tag can go without its manifest (a layout's ``index.json``); a
+    registry's API deletes manifests, and every tag of one goes with it."""
+
+    def delete_tag(self, tag: str) -> None:
+        """Remove ``tag``; the manifest stays, under its other tags.
+
+        :raises ManifestNotFoundError: no such tag.
+        """
+        ...
+
+
+@runtime_checkable
 class BlobMounter(Protocol):
     """A store that can link a blob from another store of the same backend without a copy."""
 

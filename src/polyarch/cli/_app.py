@@ -14,6 +14,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "completion": ("polyarch.cli.completion", "completion", "Print a shell completion script."),
     "copy": ("polyarch.cli.copy", "copy", "Copy images between registries and layouts."),
     "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
+    "delete": (
+        "polyarch.cli.delete",
+        "delete",
+        "Delete a manifest or a tag (registry or layout).",
+    ),
     "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),
     "pull": ("polyarch.cli.pull", "pull", "Pull the image for one platform, no daemon."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),

@@ -286,6 +286,11 @@ class LayoutStore:
             doc["manifests"] = kept
             self._write_index(doc, root)
 
+    def delete_tag(self, tag: str) -> None:
+        if is_digest(tag):
+            raise ValueError(f"{tag} is a digest, not a tag")
+        self.delete(tag)
+
     def _checked_entries(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
         """The entries of a read index.json, each checked to be a descriptor: a damaged
         index is refused (InvalidManifestError), never rewritten with its damage."""

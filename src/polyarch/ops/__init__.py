@@ -7,6 +7,8 @@
 ``targets``    which tag a copy or a pull is written under, and where
 ``pending``    the pending lists of ``create``, on disk
 ``lists``      create, annotate and push of pending lists
+``images``     the operations a program calls by name: resolve, copy, pull, lists
+``delete``     a manifest by digest, or a tag
 """
 
 __all__ = ["DEFAULT_JOBS"]

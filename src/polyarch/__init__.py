@@ -4,8 +4,9 @@ Every name is imported on first use (module ``__getattr__``): the pure core (ref
 digests, platforms, manifest models, errors), the storage backends, which pull in the HTTP
 client, and the operations (:func:`open_store`, :func:`open_target`,
 :func:`resolve_platform`, :func:`copy`, :func:`pull`, :func:`build_list`,
-:func:`push_list`, :func:`delete`). ``import polyarch`` loads nothing else, so ``polyarch --help``, which
-needs only :data:`__version__`, does not pay the ~10 ms of the core.
+:func:`push_list`, :func:`delete`). ``import polyarch`` loads nothing else, so
+``polyarch --help``, which needs only :data:`__version__`, does not pay the ~10 ms of
+the core.
 """
 
 from __future__ import annotations

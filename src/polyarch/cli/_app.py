@@ -31,8 +31,26 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: ``polyarch push FORM ...``: lists made another way than by ``create`` (manifest-tool's
+#: verbs); any other word after ``push`` is a list's name, as in docker's ``push LIST``.
+PUSH_FORMS: dict[str, tuple[str, str]] = {
+    "from-spec": ("polyarch.cli.spec", "from_spec"),
+    "from-args": ("polyarch.cli.spec", "from_args"),
+}
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported when they are run or asked for help."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        form = PUSH_FORMS.get(args[1]) if args[:1] == ["push"] and len(args) > 1 else None
+        if form is not None:
+            command = getattr(importlib.import_module(form[0]), form[1])
+            assert isinstance(command, click.Command)
+            return f"push {args[1]}", command, args[2:]
+        return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

@@ -168,6 +168,10 @@ def push(
     Members from elsewhere have their content copied (mounted within one registry) first;
     the list goes last. Without --purge the local list is kept, and remembers what was
     pushed (polyarch ls, polyarch inspect).
+
+    manifest-tool's forms make and push a list in one go: polyarch push from-spec
+    SPEC.yaml, and polyarch push from-args --platforms P,P --template app:OS-ARCHVARIANT
+    --target app:1.0 (see their --help).
     """
 
     target = parse_list_name(manifest_list)

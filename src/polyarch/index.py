@@ -24,7 +24,7 @@ from polyarch.errors import InvalidInputError
 from polyarch.models import Descriptor, ImageIndex, parse_manifest
 from polyarch.platform import Platform
 
-__all__ = ["ListFormat", "build_index", "choose_media_type"]
+__all__ = ["ListFormat", "build_index", "choose_media_type", "entry_json"]
 
 ListFormat = Literal["docker", "oci"]
 
@@ -58,7 +58,8 @@ def choose_media_type(
     return mt.DOCKER_MANIFEST_LIST
 
 
-def _entry_json(entry: Descriptor) -> dict[str, Any]:
+def entry_json(entry: Descriptor) -> dict[str, Any]:
+    """An index entry's JSON as docker writes it (fields in its order, keys sorted)."""
     out: dict[str, Any] = {"mediaType": entry.media_type, "size": entry.size}
     out["digest"] = str(entry.digest)
     if entry.urls:
@@ -80,7 +81,7 @@ def build_index(
     document: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": choose_media_type(entries, format, annotations=annotations),
-        "manifests": [_entry_json(entry) for entry in entries],
+        "manifests": [entry_json(entry) for entry in entries],
     }
     if annotations:
         document["annotations"] = dict(sorted(annotations.items()))

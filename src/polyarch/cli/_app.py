@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
     "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),
+    "index": ("polyarch.cli.edit", "index", "Edit a pushed index: add, remove, annotate."),
     "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
     "login": ("polyarch.cli.login", "login", "Log in to a registry."),
     "ls": ("polyarch.cli.lists", "ls", "List the local manifest lists."),

@@ -272,7 +272,7 @@ def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex
     # Numbers other than integers (and NaN, which Python's parser lets through) are kept
     # as they were spelled: Go's encoder has no Python float, and re-spelling them would
     # change the entries' JSON.
-    document = json.loads(index.raw, parse_float=_raw_json, parse_constant=_raw_json)
+    document = json.loads(index.raw, parse_float=raw_json, parse_constant=raw_json)
     keep = {entry.digest for entry in entries}
     document["manifests"] = [m for m in document["manifests"] if m.get("digest") in keep]
     new = parse_manifest(gojson.marshal_indent(document, "   "))
@@ -289,7 +289,7 @@ def without_attestations(
     """
     from polyarch import gojson  # only a rewritten index is re-serialized
 
-    document = json.loads(index.raw, parse_float=_raw_json, parse_constant=_raw_json)
+    document = json.loads(index.raw, parse_float=raw_json, parse_constant=raw_json)
     kept: list[object] = []
     changed = False
     for entry_json, entry in zip(document["manifests"], index.manifests, strict=True):
@@ -313,7 +313,7 @@ def without_attestations(
     return rewritten
 
 
-def _raw_json(token: str) -> gojson.RawJSON:
+def raw_json(token: str) -> gojson.RawJSON:
     from polyarch import gojson
 
     return gojson.RawJSON(token.encode())

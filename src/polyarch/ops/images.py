@@ -31,11 +31,20 @@ if TYPE_CHECKING:
     from polyarch.ops.pending import ListName, PendingList
     from polyarch.registry import Registries
 
-__all__ = ["Resolved", "build_list", "copy", "pull", "push_list", "resolve_platform"]
+__all__ = [
+    "Resolved",
+    "build_list",
+    "copy",
+    "pull",
+    "push_list",
+    "registries_for",
+    "resolve_platform",
+    "store_opener",
+]
 
 
 @contextmanager
-def _registries(given: Registries | None) -> Iterator[Registries]:
+def registries_for(given: Registries | None) -> Iterator[Registries]:
     """The caller's registries, or a run's own, closed at the end (its clients are made
     only when a registry is reached: a layout needs no HTTP client)."""
     if given is not None:
@@ -98,7 +107,7 @@ def copy(
         index written (nested ones too).
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
-    with _registries(registries) as run:
+    with registries_for(registries) as run:
         src = open_target(source, registries=run)
         target = _parsed(destination)
         check_copy_destination(target)
@@ -141,7 +150,7 @@ def pull(
     """
     target = _parsed(destination)
     pull_destination(target, whole_index=platform is None)
-    with _registries(registries) as run:
+    with registries_for(registries) as run:
         opened = open_location(target, registries=run)
         if isinstance(opened, ImageSink):
             opened.check()

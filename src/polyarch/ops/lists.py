@@ -55,6 +55,7 @@ __all__ = [
     "build_list",
     "check_duplicates",
     "create_list",
+    "fetch_member",
     "push_list",
     "push_pending",
     "validate_platform",
@@ -69,7 +70,7 @@ StoreOpener = Callable[[ListName], Store]
 # -- create ----------------------------------------------------------------------------
 
 
-def _fetch_member(open_store: StoreOpener, member: ListName) -> list[PendingEntry]:
+def fetch_member(open_store: StoreOpener, member: ListName) -> list[PendingEntry]:
     """The entries one member contributes: one image, or every entry of an index."""
     store = open_store(member)
     identifier = member.identifier
@@ -179,7 +180,7 @@ def build_list(
             hint=f"name one: {reference.familiar_name}:TAG",
         )
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
-        fetched = list(pool.map(lambda m: _fetch_member(open_store, m), members))
+        fetched = list(pool.map(lambda m: fetch_member(open_store, m), members))
     new = [entry for entries in fetched for entry in entries]
     if attestations == "drop":
         new = [entry for entry in new if not entry.is_attestation]

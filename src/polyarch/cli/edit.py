@@ -1,0 +1,101 @@
+"""``polyarch index add|remove|annotate``: change an index that is already pushed (or in
+a layout) and put it back, children untouched, refused if its tag moved meanwhile."""
+
+from __future__ import annotations
+
+import click
+
+from polyarch.cli._options import annotation_options, jobs_option, parse_platform, registry_options
+from polyarch.digest import Digest
+from polyarch.errors import InvalidInputError
+from polyarch.ops import edit as edits
+from polyarch.registry import Registries
+
+_to_option = click.option(
+    "--to", metavar="REF", help="Put the edited index here instead of back under LIST's tag."
+)
+
+
+def _selector(platform: str | None, digest: str | None) -> edits.Selector:
+    return edits.Selector(
+        parse_platform(platform) if platform else None, Digest.parse(digest) if digest else None
+    )
+
+
+def _report(result: edits.Edited) -> None:
+    if result.changed:
+        click.echo(f"{result.reference}: {result.before} -> {result.after}", err=True)
+    else:
+        click.echo(f"{result.reference} is already {result.after}: nothing to put", err=True)
+    click.echo(str(result.after))
+
+
+@click.group()
+def index() -> None:
+    """Edit a pushed index (or one in a layout) in place: add, remove, annotate."""
+
+
+@index.command()
+@_to_option
+@jobs_option
+@click.argument("manifest_list", metavar="LIST")
+@click.argument("images", nargs=-1, required=True)
+@registry_options
+def add(
+    manifest_list: str, images: tuple[str, ...], to: str | None, jobs: int, registries: Registries
+) -> None:
+    """Add IMAGES to LIST (each platform from its config; an index brings its entries);
+    their content is copied into LIST's repository first. Print the new digest."""
+    _report(edits.add_entries(manifest_list, images, to=to, registries=registries, jobs=jobs))
+
+
+@index.command()
+@click.option(
+    "--platform", metavar="OS/ARCH[/VARIANT]", help="Remove the entries of this platform."
+)
+@click.option("--digest", metavar="DIGEST", help="Remove the entry of this digest.")
+@_to_option
+@jobs_option
+@click.argument("manifest_list", metavar="LIST")
+@registry_options
+def remove(
+    manifest_list: str,
+    platform: str | None,
+    digest: str | None,
+    to: str | None,
+    jobs: int,
+    registries: Registries,
+) -> None:
+    """Remove entries from LIST (and their attestations). Print the new digest."""
+    result = edits.remove_entries(
+        manifest_list, _selector(platform, digest), to=to, registries=registries, jobs=jobs
+    )
+    _report(result)
+
+
+@index.command()
+@annotation_options
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Annotate this platform's entry.")
+@click.option("--digest", metavar="DIGEST", help="Annotate the entry of this digest.")
+@_to_option
+@jobs_option
+@click.argument("manifest_list", metavar="LIST")
+@registry_options
+def annotate(
+    manifest_list: str,
+    annotations: dict[str, str],
+    platform: str | None,
+    digest: str | None,
+    to: str | None,
+    jobs: int,
+    registries: Registries,
+) -> None:
+    """Set annotations of LIST itself, or of the entry --platform or --digest names (OCI
+    indexes only). Print the new digest."""
+    if not annotations:
+        raise InvalidInputError("nothing to set: give --annotation KEY=VALUE or --annotation-file")
+    selector = _selector(platform, digest) if platform or digest else None
+    result = edits.annotate_index(
+        manifest_list, annotations, selector=selector, to=to, registries=registries, jobs=jobs
+    )
+    _report(result)

@@ -15,7 +15,8 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from polyarch import mediatype as mt
-from polyarch.errors import BlobNotFoundError, SizeMismatchError
+from polyarch.digest import Digest
+from polyarch.errors import BlobNotFoundError, NotFoundError, SizeMismatchError
 from polyarch.models import Descriptor, ImageManifest, Manifest
 
 __all__ = [
@@ -24,7 +25,10 @@ __all__ = [
     "ImageSink",
     "SoleImage",
     "Store",
+    "TagDeleter",
     "VerifiedBlobWriter",
+    "WriteProgress",
+    "digest_at",
     "fetchable",
     "get_described",
     "is_digest",
@@ -186,6 +190,15 @@ def open_blob_or_fetch(
             chunks = stack.enter_context(foreign.open_blob(descriptor))
             fetched = True
         yield chunks, fetched
+
+
+def digest_at(store: Store, identifier: str) -> Digest | None:
+    """The digest ``identifier`` (a tag or a digest) resolves to in ``store``, ``None``
+    when there is nothing there."""
+    try:
+        return store.resolve(identifier).digest
+    except NotFoundError:
+        return None
 
 
 def get_described(store: Store, descriptor: Descriptor) -> Manifest:

@@ -28,7 +28,7 @@ from polyarch.ops.lists import check_duplicates, fetch_member
 from polyarch.ops.pending import PendingEntry, parse_list_name
 from polyarch.platform import Platform, matches_strict
 from polyarch.schemes import open_store, parse_location
-from polyarch.store import Store
+from polyarch.store import Store, digest_at
 
 if TYPE_CHECKING:
     from polyarch.registry import Registries
@@ -117,7 +117,7 @@ class _Edit:
             missing = [e for e in edited.manifests if not _has(target_store, e)]
         for entry in missing:  # children of another repository, once each
             copy_image(self.store, entry.digest, target_store, tag=None, jobs=jobs)
-        now = _digest_at(self.store, self.location.tag)
+        now = digest_at(self.store, self.location.tag)
         if now != self.index.digest:
             raise ConflictError(
                 f"{self.location} changed since it was read: it was {self.index.digest}, it "
@@ -280,14 +280,4 @@ def _same_place(a: Location, b: Location) -> bool:
 
 
 def _has(store: Store, descriptor: Descriptor) -> bool:
-    try:
-        return store.resolve(descriptor.digest).digest == descriptor.digest
-    except NotFoundError:
-        return False
-
-
-def _digest_at(store: Store, tag: str) -> Digest | None:
-    try:
-        return store.resolve(tag).digest
-    except NotFoundError:
-        return None
+    return digest_at(store, descriptor.digest) == descriptor.digest

@@ -25,7 +25,6 @@ from polyarch.errors import (
     ConflictError,
     InvalidInputError,
     InvalidPlatformError,
-    NotFoundError,
     PolyarchError,
 )
 from polyarch.location import LayoutLocation
@@ -42,7 +41,7 @@ from polyarch.ops.pending import (
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform, normalize, suggest_architecture, unusual_platform
 from polyarch.reference import DEFAULT_TAG
-from polyarch.store import SoleImage, Store
+from polyarch.store import SoleImage, Store, digest_at
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
@@ -362,7 +361,7 @@ def push_pending(
     every = list(dict.fromkeys([reference.tag or DEFAULT_TAG, *tags]))
     for tag in every[1:]:
         reference.with_tag(tag)  # the tag's grammar, before any request
-    missing = [tag for tag in every if not _at(target, tag, index.digest)]
+    missing = [tag for tag in every if digest_at(target, tag) != index.digest]
     if not missing:
         return PushResult(reference, index.digest, changed=False, tags=tuple(every))
 
@@ -397,13 +396,6 @@ def push_pending(
         tags=tuple(every),
         tagged=tuple(missing),
     )
-
-
-def _at(target: Store, tag: str, digest: Digest) -> bool:
-    try:
-        return target.resolve(tag).digest == digest
-    except NotFoundError:
-        return False
 
 
 def push_list(

@@ -15,6 +15,7 @@ the same digest as docker:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -24,7 +25,14 @@ from polyarch.errors import InvalidInputError
 from polyarch.models import Descriptor, ImageIndex, parse_manifest
 from polyarch.platform import Platform
 
-__all__ = ["ListFormat", "build_index", "choose_media_type", "entry_json"]
+__all__ = [
+    "ListFormat",
+    "build_index",
+    "choose_media_type",
+    "edited_index",
+    "entry_json",
+    "index_document",
+]
 
 ListFormat = Literal["docker", "oci"]
 
@@ -88,3 +96,27 @@ def build_index(
     index = parse_manifest(gojson.marshal_indent(document, "   "))
     assert isinstance(index, ImageIndex)
     return index
+
+
+def index_document(index: ImageIndex) -> dict[str, Any]:
+    """The JSON of ``index``, to change and write back with :func:`edited_index`.
+
+    Numbers other than integers (and NaN, which Python's parser lets through) are kept as
+    they were spelled: Go's encoder has no Python float, and re-spelling them would change
+    the JSON of entries that are kept.
+    """
+    document: dict[str, Any] = json.loads(
+        index.raw, parse_float=_as_spelled, parse_constant=_as_spelled
+    )
+    return document
+
+
+def edited_index(document: Mapping[str, Any]) -> ImageIndex:
+    """The index of ``document`` (from :func:`index_document`), written as docker writes."""
+    index = parse_manifest(gojson.marshal_indent(document, "   "))
+    assert isinstance(index, ImageIndex)
+    return index
+
+
+def _as_spelled(token: str) -> gojson.RawJSON:
+    return gojson.RawJSON(token.encode())

@@ -3,6 +3,9 @@ a layout) and put it back, children untouched, refused if its tag moved meanwhil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from polyarch.cli._options import annotation_options, jobs_option, parse_platform, registry_options
@@ -11,9 +14,25 @@ from polyarch.errors import InvalidInputError
 from polyarch.ops import edit as edits
 from polyarch.registry import Registries
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _to_option = click.option(
     "--to", metavar="REF", help="Put the edited index here instead of back under LIST's tag."
 )
+
+
+def _selector_options(verb: str) -> Callable[[F], F]:
+    """``--platform`` and ``--digest``: which entries ``verb`` applies to."""
+
+    def add(func: F) -> F:
+        func = click.option("--digest", metavar="DIGEST", help=f"{verb} the entry of this digest.")(
+            func
+        )
+        return click.option(
+            "--platform", metavar="OS/ARCH[/VARIANT]", help=f"{verb} this platform's entries."
+        )(func)
+
+    return add
 
 
 def _selector(platform: str | None, digest: str | None) -> edits.Selector:
@@ -50,10 +69,7 @@ def add(
 
 
 @index.command()
-@click.option(
-    "--platform", metavar="OS/ARCH[/VARIANT]", help="Remove the entries of this platform."
-)
-@click.option("--digest", metavar="DIGEST", help="Remove the entry of this digest.")
+@_selector_options("Remove")
 @_to_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
@@ -75,8 +91,7 @@ def remove(
 
 @index.command()
 @annotation_options
-@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="Annotate this platform's entry.")
-@click.option("--digest", metavar="DIGEST", help="Annotate the entry of this digest.")
+@_selector_options("Annotate")
 @_to_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")

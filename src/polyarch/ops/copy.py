@@ -12,7 +12,6 @@ them, a copy takes them from the source, or, when it lacks them, from those URLs
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,6 @@ from polyarch.models import (
     ImageIndex,
     ImageManifest,
     Manifest,
-    parse_manifest,
 )
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.resolve import choose, image_for_platform, learner
@@ -45,7 +43,7 @@ from polyarch.store import (
 )
 
 if TYPE_CHECKING:
-    from polyarch import gojson
+    pass
 
 #: What a copy or a list does with buildx's attestation manifests.
 Attestations = Literal["keep", "drop"]
@@ -267,17 +265,12 @@ def select_entries(
 
 def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex:
     """A new index with only ``entries`` of ``index``, each entry's JSON kept as it was."""
-    from polyarch import gojson  # only a platform subset is re-serialized
+    from polyarch.index import edited_index, index_document  # only a subset is rewritten
 
-    # Numbers other than integers (and NaN, which Python's parser lets through) are kept
-    # as they were spelled: Go's encoder has no Python float, and re-spelling them would
-    # change the entries' JSON.
-    document = json.loads(index.raw, parse_float=raw_json, parse_constant=raw_json)
+    document = index_document(index)
     keep = {entry.digest for entry in entries}
     document["manifests"] = [m for m in document["manifests"] if m.get("digest") in keep]
-    new = parse_manifest(gojson.marshal_indent(document, "   "))
-    assert isinstance(new, ImageIndex)
-    return new
+    return edited_index(document)
 
 
 def without_attestations(
@@ -287,9 +280,9 @@ def without_attestations(
     is named by its new digest and size, and kept in ``made`` for the copy to find);
     ``index`` itself when it has none. Entries kept keep their JSON as it was.
     """
-    from polyarch import gojson  # only a rewritten index is re-serialized
+    from polyarch.index import edited_index, index_document  # only a rewrite needs them
 
-    document = json.loads(index.raw, parse_float=raw_json, parse_constant=raw_json)
+    document = index_document(index)
     kept: list[object] = []
     changed = False
     for entry_json, entry in zip(document["manifests"], index.manifests, strict=True):
@@ -307,16 +300,9 @@ def without_attestations(
     if not changed:
         return index
     document["manifests"] = kept
-    rewritten = parse_manifest(gojson.marshal_indent(document, "   "))
-    assert isinstance(rewritten, ImageIndex)
+    rewritten = edited_index(document)
     made[rewritten.digest] = rewritten
     return rewritten
-
-
-def raw_json(token: str) -> gojson.RawJSON:
-    from polyarch import gojson
-
-    return gojson.RawJSON(token.encode())
 
 
 def copy_image(

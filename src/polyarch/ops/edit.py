@@ -10,7 +10,6 @@ the tag is read once more: if it moved since (someone else pushed), the edit is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
 from polyarch.errors import ConflictError, InvalidInputError, NotFoundError
-from polyarch.index import entry_json
-from polyarch.location import Location
-from polyarch.models import Descriptor, ImageIndex, parse_manifest
+from polyarch.index import edited_index, entry_json, index_document
+from polyarch.location import LayoutLocation, Location, RegistryLocation
+from polyarch.models import Descriptor, ImageIndex
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.copy import Transfers, copy_image, raw_json
+from polyarch.ops.copy import Transfers, copy_image
 from polyarch.ops.images import registries_for, store_opener
 from polyarch.ops.lists import check_duplicates, fetch_member
-from polyarch.ops.pending import PendingEntry, parse_list_name
+from polyarch.ops.pending import ListName, PendingEntry, parse_list_name, same_repository
 from polyarch.platform import Platform, matches_strict
 from polyarch.schemes import open_store, parse_location
 from polyarch.store import Store, digest_at
@@ -94,16 +93,10 @@ class _Edit:
             raise InvalidInputError(f"{self.target} names no tag to put the index under")
 
     def document(self) -> dict[str, Any]:
-        document: dict[str, Any] = json.loads(
-            self.index.raw, parse_float=raw_json, parse_constant=raw_json
-        )
-        return document
+        return index_document(self.index)
 
     def put(self, document: Mapping[str, Any], *, jobs: int) -> Edited:
-        from polyarch import gojson
-
-        edited = parse_manifest(gojson.marshal_indent(document, "   "))
-        assert isinstance(edited, ImageIndex)
+        edited = edited_index(document)
         target_store = (
             self.store
             if self.target == self.location
@@ -111,7 +104,7 @@ class _Edit:
         )
         assert self.target.tag is not None
         assert self.location.tag is not None
-        if _same_place(self.target, self.location):
+        if same_repository(_name_of(self.target), _name_of(self.location)):
             missing: list[Descriptor] = []
         else:
             missing = [e for e in edited.manifests if not _has(target_store, e)]
@@ -275,8 +268,12 @@ def _parsed(location: str | Location) -> Location:
     return parse_location(location, default_tag=None) if isinstance(location, str) else location
 
 
-def _same_place(a: Location, b: Location) -> bool:
-    return str(a).rpartition(":")[0] == str(b).rpartition(":")[0]
+def _name_of(location: Location) -> ListName:
+    if isinstance(location, RegistryLocation):
+        return location.reference
+    if isinstance(location, LayoutLocation):
+        return location
+    raise InvalidInputError(f"an index is edited in a registry or a layout, not {location}")
 
 
 def _has(store: Store, descriptor: Descriptor) -> bool:

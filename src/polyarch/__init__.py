@@ -4,9 +4,10 @@ Every name is imported on first use (module ``__getattr__``): the pure core (ref
 digests, platforms, manifest models, errors), the storage backends, which pull in the HTTP
 client, and the operations (:func:`open_store`, :func:`open_target`,
 :func:`resolve_platform`, :func:`copy`, :func:`pull`, :func:`build_list`,
-:func:`push_list`, :func:`delete`). ``import polyarch`` loads nothing else, so
-``polyarch --help``, which needs only :data:`__version__`, does not pay the ~10 ms of
-the core.
+:func:`push_list`, :func:`push_spec`, :func:`add_entries`, :func:`remove_entries`,
+:func:`annotate_index`, :func:`delete`, :func:`referrers_of`). ``import polyarch``
+loads nothing else, so ``polyarch --help``, which needs only :data:`__version__`, does
+not pay the ~10 ms of the core.
 """
 
 from __future__ import annotations
@@ -33,10 +34,22 @@ if TYPE_CHECKING:
     from polyarch.models import Descriptor, ImageConfig, ImageIndex, ImageManifest, parse_manifest
     from polyarch.ops.copy import CopyProgress, CopyResult
     from polyarch.ops.delete import Deleted, delete
-    from polyarch.ops.images import Resolved, build_list, copy, pull, push_list, resolve_platform
+    from polyarch.ops.edit import Edited, Selector, add_entries, annotate_index, remove_entries
+    from polyarch.ops.images import (
+        Resolved,
+        build_list,
+        copy,
+        pull,
+        push_list,
+        push_spec,
+        referrers_of,
+        resolve_platform,
+    )
     from polyarch.ops.lists import PushResult
     from polyarch.ops.pending import PendingList
+    from polyarch.ops.referrers import Referrer, Subject
     from polyarch.ops.resolve import Choice
+    from polyarch.ops.spec import ListSpec, from_template, parse_spec
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
@@ -52,6 +65,7 @@ __all__ = [
     "Deleted",
     "Descriptor",
     "Digest",
+    "Edited",
     "ImageConfig",
     "ImageIndex",
     "ImageManifest",
@@ -59,29 +73,40 @@ __all__ = [
     "InvalidPlatformError",
     "InvalidReferenceError",
     "LayoutStore",
+    "ListSpec",
     "NotFoundError",
     "PendingList",
     "Platform",
     "PolyarchError",
     "PushResult",
     "Reference",
+    "Referrer",
     "Registries",
     "RegistryError",
     "RegistryOptions",
     "RegistryStore",
     "Resolved",
+    "Selector",
     "Store",
+    "Subject",
     "Target",
     "__version__",
+    "add_entries",
+    "annotate_index",
     "build_list",
     "copy",
     "delete",
+    "from_template",
     "open_store",
     "open_target",
     "parse_manifest",
+    "parse_spec",
     "platform",
     "pull",
     "push_list",
+    "push_spec",
+    "referrers_of",
+    "remove_entries",
     "resolve_platform",
 ]
 
@@ -94,6 +119,7 @@ _LAZY = {
     "CopyProgress": "polyarch.ops.copy",
     "CopyResult": "polyarch.ops.copy",
     "Deleted": "polyarch.ops.delete",
+    "Edited": "polyarch.ops.edit",
     "Descriptor": "polyarch.models",
     "Digest": "polyarch.digest",
     "ImageConfig": "polyarch.models",
@@ -103,27 +129,38 @@ _LAZY = {
     "InvalidPlatformError": "polyarch.errors",
     "InvalidReferenceError": "polyarch.errors",
     "LayoutStore": "polyarch.layout",
+    "ListSpec": "polyarch.ops.spec",
     "NotFoundError": "polyarch.errors",
     "PendingList": "polyarch.ops.pending",
     "Platform": "polyarch.platform",
     "PolyarchError": "polyarch.errors",
     "PushResult": "polyarch.ops.lists",
     "Reference": "polyarch.reference",
+    "Referrer": "polyarch.ops.referrers",
     "Registries": "polyarch.registry",
     "RegistryError": "polyarch.errors",
     "RegistryOptions": "polyarch.registry",
     "RegistryStore": "polyarch.registry",
     "Resolved": "polyarch.ops.images",
+    "Selector": "polyarch.ops.edit",
     "Store": "polyarch.store",
+    "Subject": "polyarch.ops.referrers",
     "Target": "polyarch.schemes",
+    "add_entries": "polyarch.ops.edit",
+    "annotate_index": "polyarch.ops.edit",
     "build_list": "polyarch.ops.images",
     "copy": "polyarch.ops.images",
     "delete": "polyarch.ops.delete",
+    "from_template": "polyarch.ops.spec",
     "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",
     "parse_manifest": "polyarch.models",
+    "parse_spec": "polyarch.ops.spec",
     "pull": "polyarch.ops.images",
     "push_list": "polyarch.ops.images",
+    "push_spec": "polyarch.ops.images",
+    "referrers_of": "polyarch.ops.images",
+    "remove_entries": "polyarch.ops.edit",
     "resolve_platform": "polyarch.ops.images",
 }
 _CORE_MODULES = frozenset({"digest", "errors", "mediatype", "models", "platform", "reference"})

@@ -16,8 +16,9 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RawJSON", "indent", "marshal", "marshal_indent"]
+__all__ = ["RawJSON", "indent", "load_as_spelled", "marshal", "marshal_indent"]
 
 _HTML_ESCAPES = {
     "<": "\\u003c",
@@ -90,6 +91,18 @@ def _encode(value: object, out: list[str]) -> None:
         out.append("]")
     else:
         raise TypeError(f"cannot encode {type(value).__name__} as Go JSON")
+
+
+def load_as_spelled(data: bytes) -> Any:
+    """Parse JSON to write back with :func:`marshal`: numbers other than integers (and
+    NaN, which Python's parser lets through) are kept as :class:`RawJSON`, as they were
+    spelled. Go's encoder has no Python float; re-spelling them would change the JSON of
+    what is kept."""
+    return json.loads(data, parse_float=_as_spelled, parse_constant=_as_spelled)
+
+
+def _as_spelled(token: str) -> RawJSON:
+    return RawJSON(token.encode())
 
 
 def marshal(value: object) -> bytes:

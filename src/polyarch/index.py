@@ -15,7 +15,6 @@ the same digest as docker:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -99,15 +98,9 @@ def build_index(
 
 
 def index_document(index: ImageIndex) -> dict[str, Any]:
-    """The JSON of ``index``, to change and write back with :func:`edited_index`.
-
-    Numbers other than integers (and NaN, which Python's parser lets through) are kept as
-    they were spelled: Go's encoder has no Python float, and re-spelling them would change
-    the JSON of entries that are kept.
-    """
-    document: dict[str, Any] = json.loads(
-        index.raw, parse_float=_as_spelled, parse_constant=_as_spelled
-    )
+    """The JSON of ``index``, to change and write back with :func:`edited_index`
+    (numbers kept as spelled: :func:`polyarch.gojson.load_as_spelled`)."""
+    document: dict[str, Any] = gojson.load_as_spelled(index.raw)
     return document
 
 
@@ -116,7 +109,3 @@ def edited_index(document: Mapping[str, Any]) -> ImageIndex:
     index = parse_manifest(gojson.marshal_indent(document, "   "))
     assert isinstance(index, ImageIndex)
     return index
-
-
-def _as_spelled(token: str) -> gojson.RawJSON:
-    return gojson.RawJSON(token.encode())

@@ -9,6 +9,7 @@ __all__ = [
     "ANNOTATION_REFERENCE_DIGEST",
     "ANNOTATION_REFERENCE_TYPE",
     "ANNOTATION_REF_NAME",
+    "ATTESTATION_ARTIFACT",
     "ATTESTATION_MANIFEST",
     "DOCKER_CONFIG",
     "DOCKER_FOREIGN_LAYER",
@@ -79,6 +80,10 @@ ANNOTATION_REFERENCE_TYPE: Final = "vnd.docker.reference.type"
 ANNOTATION_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
 ATTESTATION_MANIFEST: Final = "attestation-manifest"
 IN_TOTO_LAYER: Final = "application/vnd.in-toto+json"
+#: The ``artifactType`` BuildKit gives an attestation manifest it stores as an OCI 1.1
+#: referrer of its image (``oci-artifact=true``): the form ``--attestations referrers``
+#: writes.
+ATTESTATION_ARTIFACT: Final = "application/vnd.docker.attestation.manifest.v1+json"
 #: OCI layout: the tag of an ``index.json`` entry.
 ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 

@@ -23,6 +23,7 @@ __all__ = [
     "BlobMounter",
     "ForeignBlobs",
     "ImageSink",
+    "ReferrersLister",
     "SoleImage",
     "Store",
     "TagDeleter",
@@ -138,6 +139,25 @@ class TagDeleter(Protocol):
 
         :raises ManifestNotFoundError: no such tag.
         """
+        ...
+
+
+@runtime_checkable
+class ReferrersLister(Protocol):
+    """A store that may list referrers itself: a registry with OCI 1.1's referrers API.
+    Elsewhere the referrers tag holds them (:mod:`polyarch.referrers`)."""
+
+    def list_referrers(self, subject: Digest) -> list[Descriptor] | None:
+        """The entries the store lists as ``subject``'s referrers; ``None`` when it has no
+        referrers API.
+
+        :raises ContentError: a listing that is not an OCI index, or pages without end.
+        """
+        ...
+
+    def lists_referrer(self, referrer: Digest) -> bool:
+        """Whether the store said, as it took ``referrer`` (a manifest with a subject),
+        that it lists it among its subject's referrers itself (``OCI-Subject``)."""
         ...
 
 

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "polyarch.location": 0,
     "polyarch.gojson": 0,
     "polyarch.index": 0,
+    "polyarch.referrers": 0,
     # L1: the only code that reads the host
     "polyarch.host": 1,
     "polyarch.home": 1,

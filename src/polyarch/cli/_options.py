@@ -221,9 +221,10 @@ def _annotation(text: str, where: str) -> tuple[str, str]:
 
 attestations_option = click.option(
     "--attestations",
-    type=click.Choice(["keep", "drop"]),
+    type=click.Choice(["keep", "drop", "referrers"]),
     default="keep",
     show_default=True,
     help="What to do with buildx's attestation manifests (unknown/unknown entries): keep "
-    "each beside its image, or drop them from every index written.",
+    "each beside its image, drop them from every index written, or move them out of the "
+    "index into OCI 1.1 referrers of their images.",
 )

@@ -21,8 +21,8 @@ annotations come from outside (``[::1]:5000/app`` must not read as a style).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import IO
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
@@ -31,9 +31,12 @@ from rich.tree import Tree
 from polyarch import mediatype as mt
 from polyarch.cli._units import size
 from polyarch.digest import Digest
-from polyarch.models import Descriptor
+from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops.describe import Description, ImageDescription, IndexDescription
 from polyarch.platform import format_all
+
+if TYPE_CHECKING:
+    from polyarch.ops.referrers import Referrer
 
 __all__ = ["print_tree"]
 
@@ -56,6 +59,7 @@ def print_tree(
     full_digests: bool = False,
     note: str | None = None,
     sources: Mapping[str, str] | None = None,
+    referrers: Mapping[Digest, Sequence[Referrer]] | None = None,
     file: IO[str] | None = None,
 ) -> None:
     """Print ``description`` as a tree headed by ``title`` (the reference asked for).
@@ -63,8 +67,9 @@ def print_tree(
     :param full_digests: whole digests instead of their first 12 hex digits.
     :param note: a remark after the root (``pending, not pushed``).
     :param sources: for a pending list, where each entry (by digest) was taken from.
+    :param referrers: each manifest's referrers, by its digest, shown under it.
     """
-    painter = _Painter(full_digests, sources or {})
+    painter = _Painter(full_digests, sources or {}, referrers or {})
     root = Tree(painter.label(description, title=title, note=note))
     painter.fill(root, description)
     console = Console(file=file, highlight=False)
@@ -75,9 +80,15 @@ def print_tree(
 
 
 class _Painter:
-    def __init__(self, full_digests: bool, sources: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        full_digests: bool,
+        sources: Mapping[str, str],
+        referrers: Mapping[Digest, Sequence[Referrer]],
+    ) -> None:
         self.full = full_digests
         self.sources = sources
+        self.referrers = referrers
 
     def digest(self, digest: Digest) -> Text:
         text = str(digest) if self.full else f"{digest.algorithm}:{digest.short}"
@@ -133,6 +144,7 @@ class _Painter:
             self.annotations(node, description.entry.annotations)
         if isinstance(description, IndexDescription):
             self.annotations(node, description.index.annotations, own=True)
+            self.referrer_nodes(node, self.referrers.get(description.index.digest, ()))
             for child in description.children:
                 self.fill(node.add(self.label(child)), child)
             return
@@ -140,6 +152,31 @@ class _Painter:
         node.add(self.config_label(description))
         for layer in description.layers:
             node.add(self.blob_label("layer", layer))
+        self.referrer_nodes(node, self.referrers.get(description.manifest.digest, ()))
+
+    def referrer_nodes(self, node: Tree, referrers: Sequence[Referrer]) -> None:
+        """``referrer  OCI manifest (ARTIFACT TYPE)  DIGEST  SIZE``, with its annotations,
+        blobs (or entries) and own referrers under it."""
+        for referrer in referrers:
+            manifest = referrer.manifest
+            label = Text("referrer", style="magenta")
+            label.append(f"  {_KINDS.get(manifest.media_type, manifest.media_type)}")
+            artifact_type = referrer.entry.artifact_type or manifest.artifact_type
+            if artifact_type:
+                label.append(f" ({artifact_type})")
+            label.append("  ")
+            label.append_text(self.digest(manifest.digest))
+            label.append(f"  {size(manifest.size)}", style="dim")
+            child = node.add(label)
+            self.annotations(child, manifest.annotations, own=True)
+            if isinstance(manifest, ImageManifest):
+                child.add(self.blob_label("config", manifest.config))
+                for layer in manifest.layers:
+                    child.add(self.blob_label("layer", layer))
+            else:
+                for entry in manifest.manifests:
+                    child.add(self.blob_label("entry", entry))
+            self.referrer_nodes(child, referrer.referrers)
 
     @staticmethod
     def annotations(node: Tree, annotations: Mapping[str, str], *, own: bool = False) -> None:

@@ -41,6 +41,12 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
 @click.option("--single", is_flag=True, help="With one --platform: copy the plain image.")
 @attestations_option
 @click.option(
+    "--referrers",
+    is_flag=True,
+    help="Carry the referrers (signatures, SBOMs, attestations) of every manifest copied, "
+    "and theirs.",
+)
+@click.option(
     "--include-nondistributable",
     is_flag=True,
     help="Copy non-distributable (foreign) layers too, from their URLs if the source lacks them.",
@@ -57,6 +63,7 @@ def copy(
     all_: bool,
     single: bool,
     attestations: Attestations,
+    referrers: bool,
     include_nondistributable: bool,
     jobs: int,
     quiet: bool,
@@ -82,6 +89,7 @@ def copy(
             single=single,
             include_nondistributable=include_nondistributable,
             attestations=attestations,
+            referrers=referrers,
             jobs=jobs,
             progress=progress,
         )
@@ -97,5 +105,7 @@ def copy(
             summary += f", {blobs[BlobTransfer.FETCHED]} fetched from their URLs"
         if blobs[BlobTransfer.SKIPPED]:
             summary += f", {blobs[BlobTransfer.SKIPPED]} skipped (non-distributable)"
+        if result.referrers:
+            summary += f"; {result.referrers} referrer{'s' * (result.referrers != 1)}"
         click.echo(summary, err=True)
     click.echo(str(result.descriptor.digest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from polyarch.schemes import Target, open_target, parse_location
 if TYPE_CHECKING:
     from polyarch.cli._docker_json import DockerImage
     from polyarch.ops.pending import ListName, PendingEntry, PendingList
+    from polyarch.ops.referrers import Referrer, Subject
 
 
 @click.command()
@@ -47,6 +49,12 @@ if TYPE_CHECKING:
     metavar="OS/ARCH[/VARIANT]",
     help="Show the entry a machine of this platform would run, and why.",
 )
+@click.option(
+    "--referrers",
+    is_flag=True,
+    help="List the OCI 1.1 referrers (signatures, SBOMs, attestations) of REF and, for "
+    "an index, of each entry: as JSON, or in the tree with --format text.",
+)
 @click.argument("names", nargs=-1, required=True, metavar="[LIST] REF")
 @registry_options
 def inspect(
@@ -54,6 +62,7 @@ def inspect(
     verbose: bool,
     output_format: str,
     platform_text: str | None,
+    referrers: bool,
     registries: Registries,
 ) -> None:
     """Show the manifest or manifest list REF, byte for byte as stored.
@@ -70,13 +79,19 @@ def inspect(
         raise click.UsageError(f"expected REF or LIST REF, got {len(names)} arguments")
     if len(names) == 2 and platform_text:
         raise click.UsageError("--platform chooses from a list; LIST REF already names one entry")
+    if referrers and len(names) == 2:
+        raise click.UsageError(
+            "--referrers lists what a registry or layout holds, not a local list"
+        )
+    if referrers and verbose and output_format != "text":
+        raise click.UsageError("--verbose is docker's form, which has no referrers")
     wanted = parse_platform(platform_text) if platform_text else None
-    view = _View(verbose=verbose, text=output_format == "text")
+    view = _View(verbose=verbose, text=output_format == "text", referrers=referrers)
     if len(names) == 2:
         _inspect_pending_entry(names[0], names[1], view)
         return
     location = parse_location(names[0])
-    if isinstance(location, RegistryLocation | LayoutLocation):
+    if isinstance(location, RegistryLocation | LayoutLocation) and not referrers:
         pending = _load_pending(
             location.reference
             if isinstance(location, RegistryLocation)
@@ -91,14 +106,15 @@ def inspect(
 class _View:
     """How to show what was found: raw bytes, docker's verbose JSON, or a tree."""
 
-    def __init__(self, *, verbose: bool, text: bool) -> None:
+    def __init__(self, *, verbose: bool, text: bool, referrers: bool = False) -> None:
         self.verbose = verbose
         self.text = text
+        self.referrers = referrers
 
     @property
     def raw(self) -> bool:
         """The bytes as stored, nothing else fetched."""
-        return not (self.verbose or self.text)
+        return not (self.verbose or self.text or self.referrers)
 
 
 # -- a registry repository or an OCI layout ---------------------------------------------
@@ -118,6 +134,14 @@ def _inspect_stored(
     if view.raw:
         _write(manifest.raw)
         return
+    found = None
+    if view.referrers:
+        from polyarch.ops.referrers import referrers_of
+
+        found = referrers_of(target.store, manifest)
+    if found is not None and not view.text:
+        _write(_referrers_json(found))
+        return
     # docker's verbose JSON of a list takes each platform from the list entry: the
     # children's configs add nothing to it, so only the text view fetches them.
     configs = view.text or not isinstance(manifest, ImageIndex)
@@ -126,7 +150,12 @@ def _inspect_stored(
     if view.text:
         from polyarch.cli._tree import print_tree
 
-        print_tree(description, title=ref, full_digests=view.verbose)
+        print_tree(
+            description,
+            title=ref,
+            full_digests=view.verbose,
+            referrers=None if found is None else {s.descriptor.digest: s.referrers for s in found},
+        )
         return
     from polyarch.cli import _docker_json
 
@@ -134,6 +163,22 @@ def _inspect_stored(
         description, ref=ref, child_ref=lambda digest: _ref_of(target, digest)
     )
     _write(_docker_json.render(shown), newline=False)
+
+
+def _referrers_json(found: list[Subject]) -> bytes:
+    """Each manifest looked at (the root, then every entry), with its referrers: each as
+    its store lists it, its own referrers nested."""
+
+    def tree(referrers: tuple[Referrer, ...]) -> list[dict[str, object]]:
+        return [
+            {**r.entry.to_dict(), **({"referrers": tree(r.referrers)} if r.referrers else {})}
+            for r in referrers
+        ]
+
+    return json.dumps(
+        [{"subject": s.descriptor.to_dict(), "referrers": tree(s.referrers)} for s in found],
+        indent=2,
+    ).encode()
 
 
 def _ref_of(target: Target, digest: Digest | None) -> str:

@@ -10,9 +10,8 @@ import click
 
 from polyarch.cli._options import jobs_option, parse_platform, registry_options
 from polyarch.errors import InvalidInputError
-from polyarch.ops.images import store_opener
-from polyarch.ops.lists import push_pending
-from polyarch.ops.spec import ListSpec, from_template, parse_spec, spec_list
+from polyarch.ops.images import push_spec
+from polyarch.ops.spec import ListSpec, from_template, parse_spec
 from polyarch.registry import Registries
 
 if TYPE_CHECKING:
@@ -90,20 +89,13 @@ def from_args(
 def _push(
     spec: ListSpec, list_format: str | None, jobs: int, registries: Registries, ignore: bool
 ) -> None:
-    opener = store_opener(registries)
-    pending = spec_list(
+    result = push_spec(
         spec,
-        open_store=opener,
+        registries=registries,
+        format=cast("ListFormat | None", list_format),
         jobs=jobs,
         ignore_missing=ignore,
         on_missing=lambda image: click.echo(f"skipping {image}: it does not exist", err=True),
-    )
-    result = push_pending(
-        pending,
-        open_store=opener,
-        format=cast("ListFormat | None", list_format),
-        jobs=jobs,
-        tags=spec.tags,
         on_manifest=lambda ref: click.echo(f"Pushed ref {ref}", err=True),
     )
     if not result.changed:

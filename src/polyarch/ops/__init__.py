@@ -8,7 +8,10 @@
 ``pending``    the pending lists of ``create``, on disk
 ``lists``      create, annotate and push of pending lists
 ``images``     the operations a program calls by name: resolve, copy, pull, lists
+``spec``       lists from manifest-tool's spec file or its template
+``edit``       an index already pushed, changed and put back
 ``delete``     a manifest by digest, or a tag
+``referrers``  OCI 1.1 referrers: listed, attached under their subject, walked
 """
 
 __all__ = ["DEFAULT_JOBS"]

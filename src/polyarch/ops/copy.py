@@ -43,10 +43,11 @@ from polyarch.store import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from polyarch.ops.referrers import Referrer
 
-#: What a copy or a list does with buildx's attestation manifests.
-Attestations = Literal["keep", "drop"]
+#: What a copy or a list does with buildx's attestation manifests: keep them as index
+#: entries, drop them, or move them out of the index into OCI 1.1 referrers of their images.
+Attestations = Literal["keep", "drop", "referrers"]
 
 __all__ = [
     "Attestations",
@@ -236,6 +237,8 @@ class CopyResult:
     manifests: int
     blobs: dict[BlobTransfer, int]
     bytes_copied: int
+    #: Referrers put at the target (carried, or attestations moved into referrers).
+    referrers: int = 0
 
 
 def select_entries(
@@ -274,11 +277,18 @@ def subset_index(index: ImageIndex, entries: Sequence[Descriptor]) -> ImageIndex
 
 
 def without_attestations(
-    walk: Walk, index: ImageIndex, *, made: dict[Digest, Manifest], depth: int = 0
+    walk: Walk,
+    index: ImageIndex,
+    *,
+    made: dict[Digest, Manifest],
+    dropped: list[tuple[ImageIndex, Descriptor]] | None = None,
+    depth: int = 0,
 ) -> ImageIndex:
     """``index`` without its attestation entries, nested indexes too (each rewritten one
     is named by its new digest and size, and kept in ``made`` for the copy to find);
     ``index`` itself when it has none. Entries kept keep their JSON as it was.
+
+    :param dropped: told each attestation entry left out, with the index it was in.
     """
     from polyarch.index import edited_index, index_document  # only a rewrite needs them
 
@@ -288,11 +298,13 @@ def without_attestations(
     for entry_json, entry in zip(document["manifests"], index.manifests, strict=True):
         if entry.is_attestation:
             changed = True
+            if dropped is not None:
+                dropped.append((index, entry))
             continue
         if mt.is_index(entry.media_type):
             child = walk.child(index, entry, depth=depth)
             if isinstance(child, ImageIndex):
-                new = without_attestations(walk, child, made=made, depth=depth + 1)
+                new = without_attestations(walk, child, made=made, dropped=dropped, depth=depth + 1)
                 if new.digest != child.digest:
                     entry_json = {**entry_json, "digest": str(new.digest), "size": new.size}
                     changed = True
@@ -319,6 +331,7 @@ def copy_image(
     include_nondistributable: bool = False,
     foreign: ForeignBlobs | None = None,
     attestations: Attestations = "keep",
+    referrers: bool = False,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -330,7 +343,12 @@ def copy_image(
     :param single: with exactly one platform, copy the plain image instead of an index.
     :param attestations: ``"drop"`` leaves buildx's attestation manifests out of every
         index written (nested ones included: each rewritten index gets a new digest);
-        ``"keep"`` keeps each beside the image it describes.
+        ``"keep"`` keeps each beside the image it describes; ``"referrers"`` drops them
+        and puts each as an OCI 1.1 referrer of its image instead (BuildKit's
+        ``oci-artifact`` form: a new manifest, with the same in-toto layers).
+    :param referrers: carry the source's referrers (signatures, SBOMs, attestations) of
+        every manifest copied unchanged, and theirs, and list them at the target (its
+        referrers API, or the referrers tag).
     :param manifest: the manifest ``identifier`` names, when the caller has fetched it
         already (``pull`` has, to choose it): it is not fetched again.
     :param include_nondistributable: copy non-distributable layers too; by default they
@@ -348,6 +366,7 @@ def copy_image(
     if manifest is not None and is_digest(identifier) and manifest.digest != identifier:
         raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
     root = manifest if manifest is not None else source.get_manifest(identifier)
+    top = root.digest
     if isinstance(root, ImageIndex) and platforms:
         walk = Walk(source, root)
         entries = select_entries(root, platforms, walk=walk)
@@ -362,8 +381,10 @@ def copy_image(
         for platform in platforms:
             image_for_platform(source, root, platform, where=where)
     made: dict[Digest, Manifest] = {}
-    if attestations == "drop" and isinstance(root, ImageIndex):
-        root = without_attestations(Walk(source, root), root, made=made)
+    dropped: list[tuple[ImageIndex, Descriptor]] = []
+    if attestations != "keep" and isinstance(root, ImageIndex):
+        walk = Walk(source, root)
+        root = without_attestations(walk, root, made=made, dropped=dropped)
     transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
     copied = [0]
     lock = threading.Lock()
@@ -411,12 +432,115 @@ def copy_image(
     for index in indexes[:-1]:
         put(index)  # nested indexes, innermost first
     descriptor = put(root, tag)
+    moved = _Referrers(source, target, transfers, put, jobs=jobs)
+    if attestations == "referrers":
+        moved.attestations(Walk(source, root, known=made), dropped)
+    if referrers:
+        rewritten = set(made)
+        if root.digest != top:
+            moved.left_behind(top)  # what describes the whole describes no part of it
+            if isinstance(root, ImageIndex):
+                rewritten.add(root.digest)  # a subset
+        moved.carry([m.digest for m in (*images, *indexes) if m.digest not in rewritten])
+    moved.attach()
     return CopyResult(
         descriptor=descriptor,
         manifests=len(images) + len(indexes),
         blobs={kind: transfers.count(kind) for kind in BlobTransfer},
         bytes_copied=copied[0],
+        referrers=moved.count,
     )
+
+
+class _Referrers:
+    """The referrers a copy puts at the target: each put with its content, then listed
+    under its subject (one write of each subject's referrers tag, however many)."""
+
+    def __init__(
+        self,
+        source: Store,
+        target: Store,
+        transfers: Transfers,
+        put: Callable[[Manifest], Descriptor],
+        *,
+        jobs: int,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.transfers = transfers
+        self.put = put
+        self.jobs = max(1, jobs)
+        self.placed: list[Manifest] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.placed)
+
+    def attestations(self, walk: Walk, dropped: Sequence[tuple[ImageIndex, Descriptor]]) -> None:
+        """buildx's attestations, left out of the index, as referrers of their images."""
+        from polyarch.ops.referrers import place_attestations
+        from polyarch.referrers import attestation_referrer
+
+        converted: list[tuple[Store, ImageManifest]] = []
+        for index, entry in dropped:
+            subject = next(
+                (e for e in index.manifests if e.digest == entry.attests and not e.is_attestation),
+                None,
+            )
+            attestation = walk.child(index, entry, depth=0)
+            if subject is None or not isinstance(attestation, ImageManifest):
+                log.warning(
+                    "%s describes no image of its index; it is left out", walk.label(index, entry)
+                )
+                continue
+            subject = Descriptor(subject.media_type, subject.digest, subject.size)
+            converted.append((self.source, attestation_referrer(attestation, subject)))
+        place_attestations(self.target, converted, self.transfers, self.put, jobs=self.jobs)
+        self.placed.extend(referrer for _, referrer in converted)
+
+    def carry(self, subjects: Sequence[Digest]) -> None:
+        """The source's referrers of ``subjects``, and theirs, down to
+        :data:`~polyarch.ops.referrers.MAX_REFERRER_DEPTH` levels."""
+        from polyarch.ops.referrers import referrer_tree
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            trees = list(pool.map(lambda s: referrer_tree(self.source, s), subjects))
+        for tree in trees:
+            self._carry(tree)
+
+    def _carry(self, tree: Sequence[Referrer]) -> None:
+        for referrer in tree:
+            manifest = referrer.manifest
+            if isinstance(manifest, ImageIndex):
+                copy_image(self.source, manifest.digest, self.target, tag=None, manifest=manifest)
+            else:
+                for blob in manifest.blobs:
+                    self.transfers.blob(self.source, self.target, blob)
+                self.put(manifest)
+            self.placed.append(manifest)
+            self._carry(referrer.referrers)
+
+    def left_behind(self, whole: Digest) -> None:
+        """Say so when the index that was rewritten (a subset, or without attestations)
+        has referrers: they describe it, not what was written."""
+        from polyarch.ops.referrers import list_referrers
+
+        count = len(list_referrers(self.source, whole))
+        if count:
+            log.warning(
+                "%d referrer%s of %s@%s describe that index, not the one written (a part of "
+                "it, or it without attestations); left out",
+                count,
+                "s" * (count != 1),
+                self.source.location,
+                whole,
+            )
+
+    def attach(self) -> None:
+        """List what was placed under its subjects."""
+        from polyarch.ops.referrers import attach_all
+
+        attach_all(self.target, self.placed, jobs=self.jobs)
 
 
 def _gather(

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from polyarch.index import ListFormat
     from polyarch.ops.lists import PushResult, StoreOpener
     from polyarch.ops.pending import ListName, PendingList
+    from polyarch.ops.referrers import Subject
+    from polyarch.ops.spec import ListSpec
     from polyarch.registry import Registries
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "copy",
     "pull",
     "push_list",
+    "push_spec",
+    "referrers_of",
     "registries_for",
     "resolve_platform",
     "store_opener",
@@ -91,6 +95,7 @@ def copy(
     single: bool = False,
     include_nondistributable: bool = False,
     attestations: Attestations = "keep",
+    referrers: bool = False,
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
 ) -> CopyResult:
@@ -104,7 +109,10 @@ def copy(
         too, from the source or else from the URLs they name; by default they are left
         out, their descriptors kept, as skopeo and crane do.
     :param attestations: ``"drop"`` leaves buildx's attestation manifests out of every
-        index written (nested ones too).
+        index written (nested ones too); ``"referrers"`` puts them as OCI 1.1 referrers
+        of their images instead.
+    :param referrers: carry the referrers (signatures, SBOMs, attestations) of every
+        manifest copied, and theirs.
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with registries_for(registries) as run:
@@ -123,6 +131,7 @@ def copy(
             include_nondistributable=include_nondistributable,
             foreign=run.urls() if include_nondistributable else None,
             attestations=attestations,
+            referrers=referrers,
         )
 
 
@@ -255,6 +264,59 @@ def push_list(
     return lists.push_pending(
         pending, open_store=store_opener(registries), format=format, jobs=jobs, tags=tags
     )
+
+
+def push_spec(
+    spec: ListSpec,
+    *,
+    registries: Registries | None = None,
+    format: ListFormat | None = None,
+    jobs: int = DEFAULT_JOBS,
+    ignore_missing: bool = False,
+    on_missing: Callable[[str], None] | None = None,
+    on_manifest: Callable[[ListName], None] | None = None,
+) -> PushResult:
+    """Build and push the list a spec describes (:func:`polyarch.ops.spec.parse_spec` of
+    manifest-tool's YAML, or :func:`polyarch.ops.spec.from_template`) under its image's
+    tag and its other tags, content once.
+
+    :param ignore_missing: leave out members that do not exist (each told to
+        ``on_missing``) rather than fail naming them all.
+    :param on_manifest: told each member manifest put.
+    """
+    from polyarch.ops.lists import push_pending
+    from polyarch.ops.spec import spec_list
+
+    with registries_for(registries) as run:
+        opener = store_opener(run)
+        pending = spec_list(
+            spec,
+            open_store=opener,
+            jobs=jobs,
+            ignore_missing=ignore_missing,
+            on_missing=on_missing,
+        )
+        return push_pending(
+            pending,
+            open_store=opener,
+            format=format,
+            jobs=jobs,
+            tags=spec.tags,
+            on_manifest=on_manifest,
+        )
+
+
+def referrers_of(
+    image: str | Location, *, registries: Registries | None = None, jobs: int = DEFAULT_JOBS
+) -> list[Subject]:
+    """The OCI 1.1 referrers (signatures, SBOMs, attestations) of ``image`` and, for an
+    index, of each entry, theirs nested: through the registry's referrers API, or the
+    referrers tag where it has none (and in layouts)."""
+    from polyarch.ops.referrers import referrers_of as of_store
+
+    with registries_for(registries) as run:
+        target = open_target(image, registries=run)
+        return of_store(target.store, target.get_manifest(), jobs=jobs)
 
 
 def store_opener(registries: Registries) -> StoreOpener:

@@ -28,7 +28,7 @@ from polyarch.errors import (
     PolyarchError,
 )
 from polyarch.location import LayoutLocation
-from polyarch.models import ImageManifest
+from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.pending import (
     ListName,
@@ -45,7 +45,7 @@ from polyarch.store import SoleImage, Store, digest_at
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
-    from polyarch.ops.copy import Attestations
+    from polyarch.ops.copy import Attestations, Transfers
 
 __all__ = [
     "PushResult",
@@ -169,7 +169,9 @@ def build_list(
         ``...description``: what GHCR shows on a package's page); they make it an OCI
         index when its format is chosen, as a Docker manifest list has none.
     :param attestations: ``"drop"`` leaves out the attestation manifests that members
-        which are indexes (buildx images) bring; ``"keep"`` keeps each beside its image.
+        which are indexes (buildx images) bring; ``"keep"`` keeps each beside its image;
+        ``"referrers"`` keeps them out of the index, for push to put each as an OCI 1.1
+        referrer of its image.
     :raises ConflictError: two images claim one platform.
     :raises InvalidInputError: a list in a layout named without a tag.
     """
@@ -185,7 +187,12 @@ def build_list(
         new = [entry for entry in new if not entry.is_attestation]
     entries = _merge(base, new)
     check_duplicates(entries)
-    return PendingList(reference, tuple(entries), annotations=dict(annotations or {}))
+    return PendingList(
+        reference,
+        tuple(entries),
+        annotations=dict(annotations or {}),
+        attestations_as_referrers=attestations == "referrers",
+    )
 
 
 def create_list(
@@ -211,6 +218,8 @@ def create_list(
             f"a pending list {reference.familiar} exists already",
             hint=f"add to it with --amend, or start over after: polyarch rm {reference.familiar}",
         )
+    if existing is not None and existing.attestations_as_referrers and attestations == "keep":
+        attestations = "referrers"  # an amended list keeps moving them
     pending = build_list(
         reference,
         members,
@@ -365,7 +374,12 @@ def push_pending(
     if not missing:
         return PushResult(reference, index.digest, changed=False, tags=tuple(every))
 
-    foreign = [e for e in pending.entries if not same_repository(e.source, reference)]
+    listed = {entry.digest for entry in index.manifests}
+    foreign = [
+        e
+        for e in pending.entries
+        if e.descriptor.digest in listed and not same_repository(e.source, reference)
+    ]
     # Only push moves content: inspect and create, which read pending lists too, need
     # not load the copy machinery.
     from polyarch.ops.copy import Transfers
@@ -383,9 +397,12 @@ def push_pending(
     copied: list[ListName] = []
     # A tag already at the list's digest: the target holds all it names (a registry
     # takes a manifest only then), and only the other tags need it.
-    if foreign and len(missing) == len(every):
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
-            copied = list(pool.map(push_entry, foreign))
+    if len(missing) == len(every):
+        if foreign:
+            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
+                copied = list(pool.map(push_entry, foreign))
+        if pending.referrers:
+            _push_referrers(pending, target, open_store, transfers, jobs=jobs)
     for tag in missing:
         target.put_manifest(index, tag=tag)
     return PushResult(
@@ -396,6 +413,38 @@ def push_pending(
         tags=tuple(every),
         tagged=tuple(missing),
     )
+
+
+def _push_referrers(
+    pending: PendingList,
+    target: Store,
+    open_store: StoreOpener,
+    transfers: Transfers,
+    *,
+    jobs: int,
+) -> None:
+    """The list's attestations put into ``target`` as referrers of their images (which
+    are there already), and listed under them."""
+    from polyarch.ops.referrers import attach_all, place_attestations
+    from polyarch.referrers import attestation_referrer
+
+    images = {entry.descriptor.digest: entry.descriptor for entry in pending.images}
+    converted: list[tuple[Store, ImageManifest]] = []
+    for entry in pending.referrers:
+        attests = entry.descriptor.attests
+        subject = images.get(attests) if attests is not None else None
+        attestation = entry.manifest
+        if subject is None or not isinstance(attestation, ImageManifest):
+            log.warning(
+                "attestation %s from %s describes no image of the list; left out",
+                entry.descriptor.digest,
+                entry.source.familiar,
+            )
+            continue
+        subject = Descriptor(subject.media_type, subject.digest, subject.size)
+        converted.append((open_store(entry.source), attestation_referrer(attestation, subject)))
+    place_attestations(target, converted, transfers, target.put_manifest, jobs=jobs)
+    attach_all(target, [referrer for _, referrer in converted], jobs=jobs)
 
 
 def push_list(

@@ -134,12 +134,15 @@ class PendingList:
 
     ``pushed`` is set when the list was pushed and kept (no ``--purge``), and cleared by
     any change to it. ``annotations`` are the index's own (``create --annotation``).
+    With ``attestations_as_referrers`` (``create --attestations referrers``), attestation
+    entries are not in the index: push puts each as a referrer of its image.
     """
 
     reference: ListName
     entries: tuple[PendingEntry, ...]
     pushed: Pushed | None = None
     annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
+    attestations_as_referrers: bool = False
 
     def index(self, format: ListFormat | None = None) -> ImageIndex:
         """The exact list ``push`` sends.
@@ -152,7 +155,8 @@ class PendingList:
         # Only push and inspect build the list: create need not load index and gojson.
         from polyarch.index import build_index
 
-        ordered = sorted(self.entries, key=lambda e: _docker_file_name(str(e.source)))
+        listed = self.images if self.attestations_as_referrers else self.entries
+        ordered = sorted(listed, key=lambda e: _docker_file_name(str(e.source)))
         return build_index(
             [entry.descriptor for entry in ordered], format=format, annotations=self.annotations
         )
@@ -160,6 +164,13 @@ class PendingList:
     @property
     def images(self) -> tuple[PendingEntry, ...]:
         return tuple(e for e in self.entries if not e.is_attestation)
+
+    @property
+    def referrers(self) -> tuple[PendingEntry, ...]:
+        """The attestations push puts as referrers of their images, not in the index."""
+        if not self.attestations_as_referrers:
+            return ()
+        return tuple(e for e in self.entries if e.is_attestation)
 
     def find(self, member: ListName) -> int:
         """The position of the entry ``member`` names: by member reference, as docker
@@ -239,9 +250,18 @@ class PendingListStore:
             entries = tuple(PendingEntry.from_json(e) for e in doc["entries"])
             pushed = Pushed.from_json(doc["pushed"]) if doc.get("pushed") else None
             annotations = _annotations(doc.get("annotations", {}))
+            attestations = doc.get("attestations", "keep")
+            if attestations not in ("keep", "referrers"):
+                raise ValueError(f"unknown attestations {attestations!r}")
         except (KeyError, TypeError, ValueError, AttributeError, ContentError) as err:
             raise InvalidManifestError(f"pending list file {path} is damaged: {err}") from err
-        return PendingList(reference, entries, pushed, annotations)
+        return PendingList(
+            reference,
+            entries,
+            pushed,
+            annotations,
+            attestations_as_referrers=attestations != "keep",
+        )
 
     def get(self, reference: ListName) -> PendingList:
         """The pending list named ``reference``.
@@ -284,6 +304,8 @@ class PendingListStore:
             doc["pushed"] = pending.pushed.to_json()
         if pending.annotations:
             doc["annotations"] = dict(pending.annotations)
+        if pending.attestations_as_referrers:
+            doc["attestations"] = "referrers"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, json.dumps(doc, indent=1).encode())

@@ -23,6 +23,7 @@ from polyarch.errors import (
 from polyarch.models import (
     MAX_MANIFEST_SIZE,
     Descriptor,
+    ImageIndex,
     ImageManifest,
     Manifest,
     parse_manifest,
@@ -62,6 +63,10 @@ MAX_TAG_PAGES = 10_000
 #: The most tags listed for one repository.
 MAX_TAGS = 1_000_000
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+#: The most pages of one subject's referrers read (the registry makes them up).
+MAX_REFERRER_PAGES = 64
+#: The most referrers listed for one subject.
+MAX_REFERRERS = 10_000
 
 
 class RegistryStore:
@@ -77,6 +82,10 @@ class RegistryStore:
         self.client = client
         self.repository = repository
         self._uploads = Uploads(client, repository, self._push, chunk_size=upload_chunk_size)
+        #: Whether the registry has the referrers API (``None``: not asked yet).
+        self._referrers_api: bool | None = None
+        #: Referrers the registry said (``OCI-Subject``) it lists under their subject.
+        self._listed_referrers: set[Digest] = set()
 
     @property
     def location(self) -> str:
@@ -219,6 +228,9 @@ class RegistryStore:
                     # Distribution 2.8 answers 500 (UNKNOWN, MANIFEST_BLOB_UNKNOWN).
                     err.hint = _refused_urls_hint(self.client.registry)
                 raise
+        if manifest.subject is not None and response.headers.get("OCI-Subject"):
+            self._listed_referrers.add(manifest.digest)
+            self._referrers_api = True
         stored = response.headers.get("Docker-Content-Digest")
         if stored and stored != manifest.digest:
             raise DigestMismatchError(
@@ -228,6 +240,71 @@ class RegistryStore:
                 actual=stored,
             )
         return manifest.descriptor()
+
+    # -- referrers -------------------------------------------------------------------------
+
+    def lists_referrer(self, referrer: Digest) -> bool:
+        return referrer in self._listed_referrers
+
+    def list_referrers(self, subject: Digest) -> list[Descriptor] | None:
+        """The referrers API's list (``Link`` pagination, bounded); ``None`` once the
+        registry answered 404, which the spec keeps for registries without the API: it is
+        not asked again through this store."""
+        if self._referrers_api is False:
+            return None
+        url = f"/v2/{self.repository}/referrers/{Digest.parse(str(subject))}"
+        what = f"referrers of {self.location}@{subject}"
+        pages: set[str] = set()
+        entries: dict[Digest, Descriptor] = {}
+        for _ in range(MAX_REFERRER_PAGES):  # bounded: the registry makes up the pages
+            with contextlib.closing(
+                self.client.request(
+                    "GET",
+                    url,
+                    scopes=self._pull,
+                    headers={"Accept": mt.OCI_INDEX},
+                    stream=True,
+                    expect=status_in(200, 404),
+                    what=f"list {what}",
+                )
+            ) as response:
+                if response.status_code == 404:
+                    self._referrers_api = False
+                    return None
+                self._referrers_api = True
+                pages.add(response.request.url)
+                data = read_limited(response, MAX_MANIFEST_SIZE, what, self.client.registry)
+            listing = parse_manifest(data, response.headers.get("Content-Type"))
+            if listing.media_type != mt.OCI_INDEX or not isinstance(listing, ImageIndex):
+                raise InvalidManifestError(
+                    f"{self.client.registry} lists the {what} as a {listing.media_type}, not "
+                    "an OCI index"
+                )
+            for entry in listing.manifests:
+                entries.setdefault(entry.digest, entry)
+            if len(entries) > MAX_REFERRERS:
+                raise ContentError(
+                    f"{self.client.registry} lists more than {MAX_REFERRERS} {what}; "
+                    "polyarch stops there"
+                )
+            link = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
+            if link is None:
+                return list(entries.values())
+            try:
+                url = join_url(response.request.url, link.group(1)).url
+            except BadURLError as err:
+                raise ContentError(
+                    f"{self.client.registry} links the next page of {what} to {err}"
+                ) from None
+            if url in pages:
+                raise ContentError(
+                    f"{self.client.registry} links the {what} back to a page already read "
+                    f"({without_query(url)}): the list would never end"
+                )
+        raise ContentError(
+            f"{self.client.registry} sends more than {MAX_REFERRER_PAGES} pages of {what}; "
+            "polyarch stops there"
+        )
 
     def delete(self, identifier: str) -> None:
         digest = identifier if is_digest(identifier) else self.resolve(identifier).digest

@@ -42,6 +42,8 @@ class ReferrersAPI:
         self.page_size = page_size
         #: Every page links back to the first: a listing without end.
         self.loop = False
+        #: What ``OCI-Subject`` says instead of the subject's digest (a registry's bug).
+        self.claimed_subject: str | None = None
         self.listed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.extra_entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -95,7 +97,7 @@ class _SubjectIndexing(Fault):
             content_type = exchange.handler.headers.get("Content-Type")
             subject = self.api.record(match["name"], exchange.body, content_type)
             if subject is not None:
-                headers.append(("OCI-Subject", subject))
+                headers.append(("OCI-Subject", self.api.claimed_subject or subject))
         exchange.send(Reply(upstream.status, headers, upstream.body))
 
 

@@ -21,6 +21,7 @@ from polyarch.models import Descriptor, ImageManifest, Manifest
 
 __all__ = [
     "BlobMounter",
+    "ConditionalTagWriter",
     "ForeignBlobs",
     "ImageSink",
     "ReferrersLister",
@@ -139,6 +140,18 @@ class TagDeleter(Protocol):
 
         :raises ManifestNotFoundError: no such tag.
         """
+        ...
+
+
+@runtime_checkable
+class ConditionalTagWriter(Protocol):
+    """A store that moves a tag only from where the writer last saw it: a layout under
+    its lock; a registry when it honours ``If-Match`` (many ignore it, and then this is
+    :meth:`Store.put_manifest`)."""
+
+    def put_manifest_if(self, manifest: Manifest, *, tag: str, current: Digest | None) -> bool:
+        """Put ``manifest`` under ``tag`` if the tag is at ``current`` (``None``: there is
+        no such tag); ``False``, with the tag left alone, when it is not."""
         ...
 
 

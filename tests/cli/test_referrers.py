@@ -19,7 +19,7 @@ from tests.content import (
     skopeo_raw,
     unique,
 )
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, Status
 from tests.imagegen import OCI_INDEX, OCI_MANIFEST, SyntheticImage, make_image, sha256_digest
 from tests.referrers_api import ReferrersAPI
 from tests.registry_server import RegistryServer
@@ -92,7 +92,9 @@ def signature(
     return manifest
 
 
-def attach_by_tag(server: RegistryServer, repository: str, subject: bytes, referrer: bytes) -> None:
+def attach_by_tag(
+    server: RegistryServer, repository: str, subject: bytes, referrer: bytes, *, times: int = 1
+) -> None:
     """List ``referrer`` under ``subject`` with the referrers tag, as cosign and oras do."""
     entry = {
         "mediaType": OCI_MANIFEST,
@@ -100,7 +102,9 @@ def attach_by_tag(server: RegistryServer, repository: str, subject: bytes, refer
         "size": len(referrer),
         "artifactType": json.loads(referrer)["artifactType"],
     }
-    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}).encode()
+    index = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry] * times}
+    ).encode()
     server.push_manifest(repository, referrers_tag(sha256_digest(subject)), index, OCI_INDEX)
 
 
@@ -338,6 +342,8 @@ def test_copy_refuses_a_referrers_tag_that_holds_something_else(registry: Regist
     assert (
         registry_manifest(registry, target, referrers_tag(image.manifest_digest)) == other.manifest
     )
+    # Refused before the tag was moved: the copy's tag goes last.
+    assert registry_manifest(registry, target, "1.0") is None
 
 
 def test_a_subset_copy_carries_the_referrers_of_the_images_it_keeps(
@@ -584,3 +590,185 @@ def test_attestations_buildkit_made_referrers_already_move_as_they_are(
     copied = registry_manifest(registry, target, "1.0")
     assert copied is not None
     assert [e["digest"] for e in json.loads(copied)["manifests"]] == [image.manifest_digest]
+
+
+def test_a_referrer_listed_again_and_again_is_fetched_and_copied_once(
+    registry: RegistryServer,
+) -> None:
+    repository = unique("ref/again")
+    image = make_image(AMD64, seed=1214, oci=True)
+    registry.push_image(repository, image, tag="1.0")
+    signed = signature(registry, repository, image.manifest, OCI_MANIFEST)
+    attach_by_tag(registry, repository, image.manifest, signed, times=50)
+    target = unique("ref/again-target")
+    since = len(registry.requests())
+
+    result = polyarch(
+        "copy", "--referrers", f"{registry.host}/{repository}:1.0", f"{registry.host}/{target}:1.0",
+        text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "; 1 referrer" in result.stderr
+    fetched = [
+        r for r in registry.requests(since)
+        if r.method == "GET" and r.path.endswith(f"/{repository}/manifests/{sha256_digest(signed)}")
+    ]  # fmt: skip
+    assert len(fetched) == 1
+    assert len(listing(registry, target, image.manifest_digest)) == 1
+
+
+def test_referrers_deeper_than_polyarch_follows_are_named(registry: RegistryServer) -> None:
+    repository = unique("ref/deep")
+    image = make_image(AMD64, seed=1215, oci=True)
+    registry.push_image(repository, image, tag="1.0")
+    subject = image.manifest
+    for level in range(5):
+        signed = signature(registry, repository, subject, OCI_MANIFEST, by=f"level {level}")
+        attach_by_tag(registry, repository, subject, signed)
+        subject = signed
+
+    result = polyarch("inspect", "--referrers", f"{registry.host}/{repository}:1.0", text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert "has referrers 5 levels down; polyarch follows 4 levels" in result.stderr
+    depth, level = 0, json.loads(result.stdout)[0]["referrers"]
+    while level:
+        depth, level = depth + 1, level[0].get("referrers", [])
+    assert depth == 4
+
+
+def test_a_single_image_copy_moves_its_attestations_into_referrers(
+    registry: RegistryServer,
+) -> None:
+    repository = unique("ref/single")
+    images = buildx_image(registry, repository, 1216)
+    target = unique("ref/single-target")
+
+    result = polyarch(
+        "copy", "--single", "--platform", "linux/arm64", "--attestations", "referrers",
+        f"{registry.host}/{repository}:1.0", f"{registry.host}/{target}:arm64", text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert registry_manifest(registry, target, "arm64") == images[1].manifest
+    [entry] = listing(registry, target, images[1].manifest_digest)
+    assert entry["artifactType"] == ATTESTATION_ARTIFACT
+
+
+def test_a_list_pushed_without_attestations_gets_them_as_referrers_later(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    repository = unique("ref/later")
+    images = buildx_image(registry, repository, 1217)
+    env = {"POLYARCH_HOME": str(tmp_path / "home")}
+    target = unique("ref/later-list")
+    name = f"{registry.host}/{target}:1.0"
+    for how in ("drop", "referrers"):
+        created = polyarch(
+            "create", "--attestations", how, name, f"{registry.host}/{repository}:1.0", env=env
+        )
+        assert created.returncode == 0, created.stderr
+        pushed = polyarch("push", "--purge", name, env=env, text=True)
+        assert pushed.returncode == 0, pushed.stderr
+    # The same index both times; the second push still put the referrers.
+    for image in images:
+        assert len(listing(registry, target, image.manifest_digest)) == 1
+
+
+def test_amending_a_list_with_drop_drops_the_attestations_it_had(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    repository = unique("ref/amend")
+    buildx_image(registry, repository, 1218)
+    other = make_image({"os": "linux", "architecture": "s390x"}, seed=1218, oci=True)
+    registry.push_image(repository, other, tag="s390x")
+    env = {"POLYARCH_HOME": str(tmp_path / "home")}
+    name = f"{registry.host}/{unique('ref/amended')}:1.0"
+    created = polyarch(
+        "create", "--attestations", "referrers", name, f"{registry.host}/{repository}:1.0", env=env
+    )
+    assert created.returncode == 0, created.stderr
+
+    kept = polyarch("create", "--amend", name, f"{registry.host}/{repository}:s390x", env=env)
+    assert kept.returncode == 0, kept.stderr
+    # Still moving the attestations out: the index has the images only.
+    assert len(json.loads(polyarch("inspect", name, env=env).stdout)["manifests"]) == 3
+    dropped = polyarch(
+        "create", "--amend", "--attestations", "drop", name,
+        f"{registry.host}/{repository}:s390x", env=env,
+    )  # fmt: skip
+    assert dropped.returncode == 0, dropped.stderr
+    listed = json.loads(polyarch("inspect", name, env=env).stdout)["manifests"]
+    assert len(listed) == 3
+    assert all("annotations" not in e for e in listed)
+
+
+def test_the_tree_escapes_what_content_says(registry: RegistryServer) -> None:
+    repository = unique("ref/escapes")
+    image = make_image(AMD64, seed=1219, oci=True)
+    registry.push_image(repository, image, tag="1.0")
+    sneaky = json.loads(signature(registry, repository, image.manifest, OCI_MANIFEST))
+    sneaky["artifactType"] = "x/\u001b[5mblink"
+    sneaky["annotations"] = {"title": "\u001b]0;pwned\u0007\nline"}
+    raw = json.dumps(sneaky).encode()
+    registry.push_manifest(repository, sha256_digest(raw), raw, OCI_MANIFEST)
+    attach_by_tag(registry, repository, image.manifest, raw)
+
+    tree = polyarch(
+        "inspect", "--referrers", "--format", "text", f"{registry.host}/{repository}:1.0",
+        text=True,
+    )  # fmt: skip
+
+    assert tree.returncode == 0, tree.stderr
+    assert "\x1b" not in tree.stdout
+    assert "\x07" not in tree.stdout
+    assert "x/\\u001b[5mblink" in tree.stdout
+    assert "\\u001b]0;pwned\\u0007\\u000aline" in tree.stdout
+
+
+def test_an_oci_subject_header_naming_another_subject_is_not_believed(
+    registry: RegistryServer,
+) -> None:
+    repository = unique("ref/api-wrong")
+    images = buildx_image(registry, repository, 1220)
+    with FaultProxy(registry.url) as proxy:
+        api = ReferrersAPI(proxy)
+        api.claimed_subject = "sha256:" + "0" * 64
+        target = unique("ref/api-wrong-target")
+
+        result = polyarch(
+            "copy", "--attestations", "referrers", f"{registry.host}/{repository}:1.0",
+            f"{proxy.host}/{target}:1.0", text=True,
+        )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    for image in images:  # so the referrers tag lists them
+        assert len(listing(registry, target, image.manifest_digest)) == 1
+
+
+def test_a_referrers_tag_that_moved_meanwhile_is_read_again(registry: RegistryServer) -> None:
+    repository = unique("ref/if-match")
+    image = make_image(AMD64, seed=1221, oci=True)
+    registry.push_image(repository, image, tag="1.0")
+    attach_by_tag(
+        registry,
+        repository,
+        image.manifest,
+        signature(registry, repository, image.manifest, OCI_MANIFEST),
+    )
+    target = unique("ref/if-match-target")
+    with FaultProxy(registry.url) as proxy:
+        # A registry that honours If-None-Match: another writer got there first.
+        proxy.add(Status(412), method="PUT", path=r"/manifests/sha256-", count=1)
+
+        result = polyarch(
+            "copy", "--referrers", f"{registry.host}/{repository}:1.0",
+            f"{proxy.host}/{target}:1.0", text=True,
+        )  # fmt: skip
+
+        puts = [s for s in proxy.seen if s.method == "PUT" and "/manifests/sha256-" in s.path]
+    assert result.returncode == 0, result.stderr
+    assert [s.status for s in puts] == [412, 201]
+    assert all(s.headers.get("if-none-match") == "*" for s in puts)
+    assert len(listing(registry, target, image.manifest_digest)) == 1

@@ -219,12 +219,16 @@ def _annotation(text: str, where: str) -> tuple[str, str]:
     return key, value
 
 
-attestations_option = click.option(
-    "--attestations",
-    type=click.Choice(["keep", "drop", "referrers"]),
-    default="keep",
-    show_default=True,
-    help="What to do with buildx's attestation manifests (unknown/unknown entries): keep "
-    "each beside its image, drop them from every index written, or move them out of the "
-    "index into OCI 1.1 referrers of their images.",
-)
+def attestations_option(*, amending: bool = False) -> Callable[[F], F]:
+    """``--attestations keep|drop|referrers``; ``amending`` (create): left out, an amended
+    list keeps what it was created with."""
+    return click.option(
+        "--attestations",
+        type=click.Choice(["keep", "drop", "referrers"]),
+        default=None if amending else "keep",
+        show_default=not amending,
+        help="What to do with buildx's attestation manifests (unknown/unknown entries): keep "
+        "each beside its image, drop them from every index written, or move them out of the "
+        "index into OCI 1.1 referrers of their images."
+        + (" Default: keep; with --amend, what the list was created with." if amending else ""),
+    )

@@ -119,7 +119,7 @@ class _Painter:
         )
         label.append(_KINDS.get(manifest.media_type, manifest.media_type))
         if manifest.artifact_type:
-            label.append(f" ({manifest.artifact_type})")
+            label.append(f" ({_shown(manifest.artifact_type)})")
         label.append("  ")
         label.append_text(self.digest(manifest.digest))
         label.append("  ")
@@ -161,9 +161,9 @@ class _Painter:
             manifest = referrer.manifest
             label = Text("referrer", style="magenta")
             label.append(f"  {_KINDS.get(manifest.media_type, manifest.media_type)}")
-            artifact_type = referrer.entry.artifact_type or manifest.artifact_type
+            artifact_type = referrer.entry.artifact_type
             if artifact_type:
-                label.append(f" ({artifact_type})")
+                label.append(f" ({_shown(artifact_type)})")
             label.append("  ")
             label.append_text(self.digest(manifest.digest))
             label.append(f"  {size(manifest.size)}", style="dim")
@@ -186,8 +186,8 @@ class _Painter:
             if not own and key in _SHOWN_IN_LABEL:
                 continue
             label = Text("annotation" if own else "entry annotation", style="dim")
-            label.append(f"  {key}=")
-            label.append(value, style="yellow")
+            label.append(f"  {_shown(key)}=")
+            label.append(_shown(value), style="yellow")
             node.add(label)
 
     def config_label(self, description: ImageDescription) -> Text:
@@ -204,11 +204,20 @@ class _Painter:
         label.append(f"  {size(blob.size)}", style="dim")
         kind = _short_type(blob.media_type)
         if kind:
-            label.append(f"  {kind}")
+            label.append(f"  {_shown(kind)}")
         predicate = blob.annotations.get(_PREDICATE_TYPE)
         if predicate:
-            label.append(f"  {predicate}")
+            label.append(f"  {_shown(predicate)}")
         return label
+
+
+def _shown(text: str) -> str:
+    """``text`` from content (annotations, types), its control and other unprintable
+    characters escaped: a terminal must not take them for commands (colours, a new
+    title, a cleared screen) or a new line of the tree."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _counts(description: IndexDescription) -> str:

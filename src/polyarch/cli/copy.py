@@ -39,7 +39,7 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
 )
 @click.option("--all", "all_", is_flag=True, help="Copy every platform (the default).")
 @click.option("--single", is_flag=True, help="With one --platform: copy the plain image.")
-@attestations_option
+@attestations_option()
 @click.option(
     "--referrers",
     is_flag=True,

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--amend", "-a", is_flag=True, help="Add to or replace entries of an existing list.")
 @annotation_options
-@attestations_option
+@attestations_option(amending=True)
 @jobs_option
 @click.argument("manifest_list")
 @click.argument("members", nargs=-1, required=True)
@@ -39,7 +39,7 @@ def create(
     members: tuple[str, ...],
     amend: bool,
     annotations: dict[str, str],
-    attestations: Attestations,
+    attestations: Attestations | None,
     jobs: int,
     registries: Registries,
 ) -> None:

@@ -249,14 +249,34 @@ class LayoutStore:
             self._set_tag(descriptor, tag)
         return descriptor
 
-    def _set_tag(self, descriptor: Descriptor, tag: str) -> None:
+    def put_manifest_if(self, manifest: Manifest, *, tag: str, current: Digest | None) -> bool:
+        """:meth:`put_manifest` under ``tag``, done under the layout's lock only if the
+        tag is at ``current`` (``None``: no such tag) as it is read there."""
+        descriptor = manifest.descriptor()
+        self.put_blob(descriptor, [manifest.raw])
+        return self._set_tag(descriptor, tag, conditional=True, current=current)
+
+    def _set_tag(
+        self,
+        descriptor: Descriptor,
+        tag: str,
+        *,
+        conditional: bool = False,
+        current: Digest | None = None,
+    ) -> bool:
+        """Point ``tag`` at ``descriptor``; ``conditional``: only if it is at ``current``
+        now (its first entry, as :meth:`resolve` reads it; ``None``: no such tag)."""
         with self._locked() as root:
             doc = self._read_index()
-            kept = [
+            entries = self._checked_entries(doc)
+            tagged = [
                 entry
-                for entry in self._checked_entries(doc)
-                if (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME) != tag
+                for entry in entries
+                if (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME) == tag
             ]
+            if conditional and (tagged[0]["digest"] if tagged else None) != current:
+                return False
+            kept = [entry for entry in entries if not any(entry is t for t in tagged)]
             entry = Descriptor(
                 descriptor.media_type,
                 descriptor.digest,
@@ -265,6 +285,7 @@ class LayoutStore:
             ).to_dict()
             doc["manifests"] = [*kept, entry]
             self._write_index(doc, root)
+            return True
 
     def delete(self, identifier: str) -> None:
         with self._locked() as root:

@@ -367,11 +367,14 @@ def copy_image(
         raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
     root = manifest if manifest is not None else source.get_manifest(identifier)
     top = root.digest
+    dropped: list[tuple[ImageIndex, Descriptor]] = []
     if isinstance(root, ImageIndex) and platforms:
         walk = Walk(source, root)
         entries = select_entries(root, platforms, walk=walk)
         if single:
             image = next(e for e in entries if not e.is_attestation)
+            # The image's attestations are in the index it leaves: moved from there.
+            dropped = [(root, e) for e in entries if e.is_attestation]
             root = walk.child(root, image, depth=0)
         else:
             root = subset_index(root, entries)
@@ -381,7 +384,6 @@ def copy_image(
         for platform in platforms:
             image_for_platform(source, root, platform, where=where)
     made: dict[Digest, Manifest] = {}
-    dropped: list[tuple[ImageIndex, Descriptor]] = []
     if attestations != "keep" and isinstance(root, ImageIndex):
         walk = Walk(source, root)
         root = without_attestations(walk, root, made=made, dropped=dropped)
@@ -431,7 +433,7 @@ def copy_image(
         list(pool.map(failing_fast(put), [image for image in images if image is not root]))
     for index in indexes[:-1]:
         put(index)  # nested indexes, innermost first
-    descriptor = put(root, tag)
+    # Referrers before the tag: a copy that fails over them leaves the tag as it was.
     moved = _Referrers(source, target, transfers, put, jobs=jobs)
     if attestations == "referrers":
         moved.attestations(Walk(source, root, known=made), dropped)
@@ -441,8 +443,9 @@ def copy_image(
             moved.left_behind(top)  # what describes the whole describes no part of it
             if isinstance(root, ImageIndex):
                 rewritten.add(root.digest)  # a subset
-        moved.carry([m.digest for m in (*images, *indexes) if m.digest not in rewritten])
+        moved.carry([m.digest for m in (*images, *indexes) if m.digest not in rewritten], root)
     moved.attach()
+    descriptor = put(root, tag)
     return CopyResult(
         descriptor=descriptor,
         manifests=len(images) + len(indexes),
@@ -470,7 +473,7 @@ class _Referrers:
         self.transfers = transfers
         self.put = put
         self.jobs = max(1, jobs)
-        self.placed: list[Manifest] = []
+        self.placed: dict[Digest, Manifest] = {}
 
     @property
     def count(self) -> int:
@@ -496,16 +499,20 @@ class _Referrers:
             subject = Descriptor(subject.media_type, subject.digest, subject.size)
             converted.append((self.source, attestation_referrer(attestation, subject)))
         place_attestations(self.target, converted, self.transfers, self.put, jobs=self.jobs)
-        self.placed.extend(referrer for _, referrer in converted)
+        self.placed.update((referrer.digest, referrer) for _, referrer in converted)
 
-    def carry(self, subjects: Sequence[Digest]) -> None:
+    def carry(self, subjects: Sequence[Digest], root: Manifest) -> None:
         """The source's referrers of ``subjects``, and theirs, down to
-        :data:`~polyarch.ops.referrers.MAX_REFERRER_DEPTH` levels."""
-        from polyarch.ops.referrers import referrer_tree
+        :data:`~polyarch.ops.referrers.MAX_REFERRER_DEPTH` levels; ``root`` (not tagged
+        yet) is put by digest first when it has some."""
+        from polyarch.ops.referrers import ReferrerWalk
 
+        walk = ReferrerWalk(self.source)
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            trees = list(pool.map(lambda s: referrer_tree(self.source, s), subjects))
-        for tree in trees:
+            trees = list(pool.map(walk.tree, subjects))
+        for subject, tree in zip(subjects, trees, strict=True):
+            if tree and subject == root.digest:
+                self.put(root)  # a subject the registry holds, for any that checks
             self._carry(tree)
 
     def _carry(self, tree: Sequence[Referrer]) -> None:
@@ -517,7 +524,7 @@ class _Referrers:
                 for blob in manifest.blobs:
                     self.transfers.blob(self.source, self.target, blob)
                 self.put(manifest)
-            self.placed.append(manifest)
+            self.placed[manifest.digest] = manifest
             self._carry(referrer.referrers)
 
     def left_behind(self, whole: Digest) -> None:
@@ -540,7 +547,7 @@ class _Referrers:
         """List what was placed under its subjects."""
         from polyarch.ops.referrers import attach_all
 
-        attach_all(self.target, self.placed, jobs=self.jobs)
+        attach_all(self.target, list(self.placed.values()), jobs=self.jobs)
 
 
 def _gather(

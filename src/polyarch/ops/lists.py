@@ -204,10 +204,11 @@ def create_list(
     amend: bool = False,
     jobs: int = DEFAULT_JOBS,
     annotations: Mapping[str, str] | None = None,
-    attestations: Attestations = "keep",
+    attestations: Attestations | None = None,
 ) -> PendingList:
     """:func:`build_list`, saved in ``store`` (``polyarch create``); with ``amend``, the
-    annotations given are added to the list's own.
+    annotations given are added to the list's own, and ``attestations`` (``None``: as
+    the list was created, ``"keep"`` for a new one) applies to its entries too.
 
     :raises ConflictError: the list exists and ``amend`` is false, or two images claim
         one platform.
@@ -218,14 +219,18 @@ def create_list(
             f"a pending list {reference.familiar} exists already",
             hint=f"add to it with --amend, or start over after: polyarch rm {reference.familiar}",
         )
-    if existing is not None and existing.attestations_as_referrers and attestations == "keep":
-        attestations = "referrers"  # an amended list keeps moving them
+    if attestations is None:
+        moving = existing is not None and existing.attestations_as_referrers
+        attestations = "referrers" if moving else "keep"
+    base = existing.entries if existing else ()
+    if attestations == "drop":
+        base = tuple(entry for entry in base if not entry.is_attestation)
     pending = build_list(
         reference,
         members,
         open_store=open_store,
         jobs=jobs,
-        base=existing.entries if existing else (),
+        base=base,
         annotations={**(existing.annotations if existing else {}), **(annotations or {})},
         attestations=attestations,
     )
@@ -371,7 +376,7 @@ def push_pending(
     for tag in every[1:]:
         reference.with_tag(tag)  # the tag's grammar, before any request
     missing = [tag for tag in every if digest_at(target, tag) != index.digest]
-    if not missing:
+    if not missing and not pending.referrers:
         return PushResult(reference, index.digest, changed=False, tags=tuple(every))
 
     listed = {entry.digest for entry in index.manifests}
@@ -397,18 +402,18 @@ def push_pending(
     copied: list[ListName] = []
     # A tag already at the list's digest: the target holds all it names (a registry
     # takes a manifest only then), and only the other tags need it.
-    if len(missing) == len(every):
-        if foreign:
-            with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
-                copied = list(pool.map(push_entry, foreign))
-        if pending.referrers:
-            _push_referrers(pending, target, open_store, transfers, jobs=jobs)
+    if foreign and len(missing) == len(every):
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
+            copied = list(pool.map(push_entry, foreign))
+    # Even when the list is there: the same index without attestations may have been
+    # pushed by a push that dropped them.
+    attached = _push_referrers(pending, target, open_store, transfers, jobs=jobs)
     for tag in missing:
         target.put_manifest(index, tag=tag)
     return PushResult(
         reference,
         index.digest,
-        changed=True,
+        changed=bool(missing) or attached,
         copied_manifests=tuple(copied),
         tags=tuple(every),
         tagged=tuple(missing),
@@ -422,9 +427,11 @@ def _push_referrers(
     transfers: Transfers,
     *,
     jobs: int,
-) -> None:
+) -> bool:
     """The list's attestations put into ``target`` as referrers of their images (which
-    are there already), and listed under them."""
+    are there already), and listed under them; whether a referrers tag was written."""
+    if not pending.referrers:
+        return False
     from polyarch.ops.referrers import attach_all, place_attestations
     from polyarch.referrers import attestation_referrer
 
@@ -444,7 +451,7 @@ def _push_referrers(
         subject = Descriptor(subject.media_type, subject.digest, subject.size)
         converted.append((open_store(entry.source), attestation_referrer(attestation, subject)))
     place_attestations(target, converted, transfers, target.put_manifest, jobs=jobs)
-    attach_all(target, [referrer for _, referrer in converted], jobs=jobs)
+    return attach_all(target, [referrer for _, referrer in converted], jobs=jobs)
 
 
 def push_list(

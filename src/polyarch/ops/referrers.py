@@ -8,6 +8,7 @@ digest listed and must name the subject it was listed under, else it is left out
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ from typing import TYPE_CHECKING, Final
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
-from polyarch.errors import ConflictError, InvalidManifestError, ManifestNotFoundError
+from polyarch.errors import (
+    ConflictError,
+    ContentError,
+    InvalidManifestError,
+    ManifestNotFoundError,
+)
 from polyarch.models import Descriptor, ImageIndex, ImageManifest, Manifest
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.walk import Walk
@@ -26,7 +32,13 @@ from polyarch.referrers import (
     referrers_tag,
     with_referrers,
 )
-from polyarch.store import ReferrersLister, Store, digest_at, get_described
+from polyarch.store import (
+    ConditionalTagWriter,
+    ReferrersLister,
+    Store,
+    digest_at,
+    get_described,
+)
 
 if TYPE_CHECKING:
     from polyarch.ops.copy import Transfers
@@ -34,12 +46,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_REFERRER_DEPTH",
     "Referrer",
+    "ReferrerWalk",
     "Subject",
     "attach",
     "attach_all",
     "list_referrers",
     "place_attestations",
-    "referrer_tree",
     "referrers_of",
 ]
 
@@ -51,6 +63,9 @@ log = logging.getLogger(__name__)
 MAX_REFERRER_DEPTH: Final = 4
 #: Writes of one referrers tag tried when another writer changes it in between.
 MAX_TAG_WRITES: Final = 4
+#: The most referrers fetched in one walk (an image's signatures, SBOMs and attestations
+#: are a handful; a build's history of them, hundreds).
+MAX_REFERRERS: Final = 1000
 
 
 def list_referrers(store: Store, subject: Digest) -> list[Descriptor]:
@@ -73,6 +88,7 @@ def list_referrers(store: Store, subject: Digest) -> list[Descriptor]:
                 f"referrers list (the referrers tag of {subject})"
             )
         listed = list(listing.manifests)
+    listed = _first_of_each(listed)
     manifests = [e for e in listed if mt.is_manifest(e.media_type) or mt.is_index(e.media_type)]
     if len(manifests) != len(listed):
         log.warning(
@@ -84,14 +100,25 @@ def list_referrers(store: Store, subject: Digest) -> list[Descriptor]:
     return manifests
 
 
+def _first_of_each(descriptors: Sequence[Descriptor]) -> list[Descriptor]:
+    """``descriptors`` in order, each digest once (where it first is)."""
+    first: dict[Digest, Descriptor] = {}
+    for descriptor in descriptors:
+        first.setdefault(descriptor.digest, descriptor)
+    return list(first.values())
+
+
 def attach(store: Store, subject: Digest, referrers: Sequence[Manifest]) -> bool:
     """List ``referrers`` (in ``store`` already, each naming ``subject``) among
     ``subject``'s referrers: those the store said it lists itself need nothing, the
     others go into the referrers tag, in one write. Whether the tag was written.
 
-    The tag is read, changed and written back; when another writer changed it in
-    between (its digest is not the one written), it is read again, up to
-    :data:`MAX_TAG_WRITES` times.
+    The tag is read, changed and written back only if it is still where it was read
+    (:class:`~polyarch.store.ConditionalTagWriter`: a layout's lock, a registry's
+    ``If-Match``); when another writer moved it in between, it is read again, up to
+    :data:`MAX_TAG_WRITES` times. A registry that ignores ``If-Match`` (CNCF
+    distribution) cannot say so: a writer whose list lands in the same instant as ours
+    can still lose its entry, or ours.
 
     :raises ConflictError: the tag holds something else than a referrers list, or kept
         changing.
@@ -114,6 +141,11 @@ def attach(store: Store, subject: Digest, referrers: Sequence[Manifest]) -> bool
         updated = with_referrers(current, entries, where=where)
         if updated is None:
             return False
+        if isinstance(store, ConditionalTagWriter):
+            seen = None if current is None else current.digest
+            if store.put_manifest_if(updated, tag=tag, current=seen):
+                return True
+            continue  # moved since it was read: read it again
         store.put_manifest(updated, tag=tag)
         if digest_at(store, tag) == updated.digest:
             return True
@@ -125,49 +157,92 @@ def attach(store: Store, subject: Digest, referrers: Sequence[Manifest]) -> bool
 
 @dataclass(frozen=True, slots=True)
 class Referrer:
-    """A referrer as listed, with the manifest fetched and its own referrers."""
+    """A referrer, fetched and checked against its subject, with its own referrers."""
 
-    entry: Descriptor
     manifest: Manifest
     referrers: tuple[Referrer, ...] = ()
 
+    @property
+    def entry(self) -> Descriptor:
+        """How a referrers list names it, read off the manifest (never the store's word)."""
+        return listing_entry(self.manifest)
 
-def referrer_tree(store: Store, subject: Digest, *, depth: int = 0) -> tuple[Referrer, ...]:
-    """``subject``'s referrers in ``store``, each fetched and checked, with theirs, down
-    to :data:`MAX_REFERRER_DEPTH` levels. A listed manifest that does not name
-    ``subject`` as its subject is left out, with a warning.
 
-    :raises ManifestNotFoundError: a listed referrer the store does not hold.
-    """
-    if depth >= MAX_REFERRER_DEPTH:
-        return ()
-    found: list[Referrer] = []
-    for entry in list_referrers(store, subject):
+class ReferrerWalk:
+    """Referrer trees in one store, each manifest fetched once however often it is
+    listed, at most :data:`MAX_REFERRERS` in all: a store can list made-up referrers,
+    or the same one again and again, at every level."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._seen: set[Digest] = set()
+        self._lock = threading.Lock()
+
+    def _first_time(self, digest: Digest) -> bool:
+        with self._lock:
+            if digest in self._seen:
+                return False
+            if len(self._seen) >= MAX_REFERRERS:
+                raise ContentError(
+                    f"{self.store.location} lists more than {MAX_REFERRERS} referrers for "
+                    "what is looked at; polyarch stops there"
+                )
+            self._seen.add(digest)
+            return True
+
+    def tree(self, subject: Digest, *, depth: int = 0) -> tuple[Referrer, ...]:
+        """``subject``'s referrers, each fetched and checked, with theirs, down to
+        :data:`MAX_REFERRER_DEPTH` levels (deeper ones are named in a warning). A listed
+        manifest the store does not hold, or that names another subject, is left out,
+        with a warning.
+
+        :raises SizeMismatchError: a referrer is not as long as its listing says.
+        :raises ContentError: more than :data:`MAX_REFERRERS` referrers.
+        """
+        listed = list_referrers(self.store, subject)
+        if depth >= MAX_REFERRER_DEPTH:
+            if listed:
+                log.warning(
+                    "%s@%s has referrers %d levels down; polyarch follows %d levels and "
+                    "leaves these out",
+                    self.store.location,
+                    subject,
+                    depth + 1,
+                    MAX_REFERRER_DEPTH,
+                )
+            return ()
+        found: list[Referrer] = []
+        for entry in listed:
+            if not self._first_time(entry.digest):
+                continue
+            manifest = self._fetched(subject, entry)
+            if manifest is not None:
+                found.append(Referrer(manifest, self.tree(manifest.digest, depth=depth + 1)))
+        return tuple(found)
+
+    def _fetched(self, subject: Digest, entry: Descriptor) -> Manifest | None:
         try:
-            manifest = get_described(store, entry)
+            manifest = get_described(self.store, entry)
         except ManifestNotFoundError:
             # A referrers tag outlives what it lists when that is deleted: common, and
             # harmless once left out.
             log.warning(
                 "%s lists %s among the referrers of %s, but does not hold it; left out",
-                store.location,
+                self.store.location,
                 entry.digest,
                 subject,
             )
-            continue
+            return None
         if manifest.subject is None or manifest.subject.digest != subject:
             log.warning(
                 "%s lists %s among the referrers of %s, but its subject is %s; left out",
-                store.location,
+                self.store.location,
                 entry.digest,
                 subject,
                 manifest.subject.digest if manifest.subject else "none",
             )
-            continue
-        found.append(
-            Referrer(entry, manifest, referrer_tree(store, manifest.digest, depth=depth + 1))
-        )
-    return tuple(found)
+            return None
+        return manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,21 +273,23 @@ def referrers_of(store: Store, manifest: Manifest, *, jobs: int = DEFAULT_JOBS) 
 
     if isinstance(manifest, ImageIndex):
         entries(manifest, 0)
-    unique = list({s.digest: s for s in reversed(subjects)}.values())[::-1]
+    unique = _first_of_each(subjects)
+    referrers = ReferrerWalk(store)
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(unique)))) as pool:
-        trees = list(pool.map(lambda s: referrer_tree(store, s.digest), unique))
+        trees = list(pool.map(lambda s: referrers.tree(s.digest), unique))
     return [Subject(s, tree) for s, tree in zip(unique, trees, strict=True)]
 
 
-def attach_all(store: Store, referrers: Sequence[Manifest], *, jobs: int = DEFAULT_JOBS) -> None:
+def attach_all(store: Store, referrers: Sequence[Manifest], *, jobs: int = DEFAULT_JOBS) -> bool:
     """:func:`attach` of each subject's ``referrers`` (each names its subject), the
-    subjects on ``jobs`` threads: one subject's tag is written by one thread only."""
+    subjects on ``jobs`` threads: one subject's tag is written by one thread only.
+    Whether a tag was written."""
     by_subject: dict[Digest, list[Manifest]] = {}
     for referrer in referrers:
         assert referrer.subject is not None, "a referrer names its subject"
         by_subject.setdefault(referrer.subject.digest, []).append(referrer)
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(by_subject) or 1))) as pool:
-        list(pool.map(lambda item: attach(store, *item), by_subject.items()))
+        return any(list(pool.map(lambda item: attach(store, *item), by_subject.items())))
 
 
 def place_attestations(

@@ -200,6 +200,18 @@ class RegistryStore:
         return parse_manifest(data, response.headers.get("Content-Type"), digest=expected)
 
     def put_manifest(self, manifest: Manifest, *, tag: str | None = None) -> Descriptor:
+        self._put_manifest(manifest, tag, {})
+        return manifest.descriptor()
+
+    def put_manifest_if(self, manifest: Manifest, *, tag: str, current: Digest | None) -> bool:
+        """:meth:`put_manifest` with ``If-Match`` (the tag's digest, distribution's ETag)
+        or ``If-None-Match: *``: a registry that honours them answers 412 when the tag
+        moved. Distribution 2.8 ignores them: the put is then unconditional."""
+        condition = {"If-None-Match": "*"} if current is None else {"If-Match": f'"{current}"'}
+        return self._put_manifest(manifest, tag, condition)
+
+    def _put_manifest(self, manifest: Manifest, tag: str | None, condition: dict[str, str]) -> bool:
+        """The PUT; ``False`` when the registry refused it for ``condition`` (412)."""
         identifier = tag if tag is not None else manifest.digest
         which = manifest.media_type + (f" {manifest.digest}" if tag is not None else "")
         what = f"push manifest {self._where(identifier)} ({which})"
@@ -209,9 +221,9 @@ class RegistryStore:
                     "PUT",
                     self._path("manifests", identifier),
                     scopes=self._push,
-                    headers={"Content-Type": manifest.media_type},
+                    headers={"Content-Type": manifest.media_type, **condition},
                     content=manifest.raw,
-                    expect=status_in(200, 201, 202),
+                    expect=status_in(200, 201, 202, 412) if condition else status_in(200, 201, 202),
                     what=what,
                 )
                 break
@@ -228,7 +240,12 @@ class RegistryStore:
                     # Distribution 2.8 answers 500 (UNKNOWN, MANIFEST_BLOB_UNKNOWN).
                     err.hint = _refused_urls_hint(self.client.registry)
                 raise
-        if manifest.subject is not None and response.headers.get("OCI-Subject"):
+        if response.status_code == 412:
+            response.close()
+            return False
+        if manifest.subject is not None and response.headers.get("OCI-Subject") == str(
+            manifest.subject.digest
+        ):
             self._listed_referrers.add(manifest.digest)
             self._referrers_api = True
         stored = response.headers.get("Docker-Content-Digest")
@@ -239,7 +256,7 @@ class RegistryStore:
                 expected=manifest.digest,
                 actual=stored,
             )
-        return manifest.descriptor()
+        return True
 
     # -- referrers -------------------------------------------------------------------------
 

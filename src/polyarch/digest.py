@@ -126,7 +126,7 @@ class Digest(str):
 def is_supported(text: str) -> bool:
     """Whether ``text`` is a well-formed digest of an algorithm polyarch can compute."""
     try:
-        Digest.parse(text)
+        Digest.parse(str(text))  # a Digest a descriptor carries unchecked is checked too
     except InvalidDigestError:
         return False
     return True

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from polyarch import mediatype as mt
-from polyarch.digest import Digest
-from polyarch.errors import BlobNotFoundError, NotFoundError, SizeMismatchError
+from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, is_supported
+from polyarch.errors import BlobNotFoundError, ContentError, NotFoundError, SizeMismatchError
 from polyarch.models import Descriptor, ImageManifest, Manifest
 
 __all__ = [
@@ -240,7 +240,14 @@ def get_described(store: Store, descriptor: Descriptor) -> Manifest:
 
     :raises ManifestNotFoundError: the store does not hold it.
     :raises SizeMismatchError: the bytes are not as long as the entry says.
+    :raises ContentError: the entry's digest has an algorithm polyarch cannot verify
+        (content's fault, not the user's: not an :class:`InvalidDigestError`).
     """
+    if not is_supported(descriptor.digest):
+        raise ContentError(
+            f"an index or list in {store.location} names {descriptor.digest[:80]!r}, whose "
+            f"algorithm polyarch cannot verify (it verifies {', '.join(SUPPORTED_ALGORITHMS)})"
+        )
     manifest = store.get_manifest(descriptor.digest)
     if manifest.size != descriptor.size:
         # The digest vouches for the bytes, not for the entry's word on their size.

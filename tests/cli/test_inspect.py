@@ -15,6 +15,7 @@ pins the difference.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -761,3 +762,38 @@ def test_describe_one_worker_is_sequential() -> None:
     store.barrier = _threading.Barrier(2, timeout=0.5)
     with pytest.raises(_threading.BrokenBarrierError):
         describe(store, "top", jobs=1)  # type: ignore[arg-type]
+
+
+def test_an_entry_digest_of_an_unknown_algorithm_is_bad_content(tmp_path: Path) -> None:
+    layout = tmp_path / "layout"
+    shutil.copytree(EXAMPLE, layout)
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": "md5:" + "a" * 32,
+                    "size": 10,
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    ).encode()
+    digest = hashlib.sha256(index).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(index)
+    top = json.loads((layout / "index.json").read_text())
+    top["manifests"].append(
+        {
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": f"sha256:{digest}",
+            "size": len(index),
+            "annotations": {"org.opencontainers.image.ref.name": "md5"},
+        }
+    )
+    (layout / "index.json").write_text(json.dumps(top))
+
+    result = run_polyarch("inspect", "--format", "text", f"oci:{layout}:md5", text=True)
+
+    assert "algorithm polyarch cannot verify" in assert_clean_error(result, 6)

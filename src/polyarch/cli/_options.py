@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -159,6 +159,16 @@ def parse_platform(text: str) -> Platform:
     return Platform.parse(text, host=this_machine)
 
 
+def parse_platforms(values: Sequence[str]) -> list[Platform]:
+    """``--platform a,b --platform c`` -> three platforms."""
+    return [
+        parse_platform(part.strip())
+        for value in values
+        for part in value.split(",")
+        if part.strip()
+    ]
+
+
 def parse_list_name(text: str) -> ListName:
     """A local list's name or member as typed: a registry reference, or ``oci:PATH...``
     with the path made absolute (the saved list must mean the same from any directory)."""
@@ -232,3 +242,11 @@ def attestations_option(*, amending: bool = False) -> Callable[[F], F]:
         "index into OCI 1.1 referrers of their images."
         + (" Default: keep; with --amend, what the list was created with." if amending else ""),
     )
+
+
+verify_option = click.option(
+    "--verify",
+    "then_verify",
+    is_flag=True,
+    help="Then check what was written as polyarch verify does (every child and blob there).",
+)

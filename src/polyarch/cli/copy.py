@@ -7,26 +7,16 @@ import click
 from polyarch.cli._options import (
     attestations_option,
     jobs_option,
-    parse_platform,
+    parse_platforms,
     registry_options,
+    verify_option,
 )
 from polyarch.cli._progress import progress_display
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
 from polyarch.ops import images
 from polyarch.ops.copy import Attestations, BlobTransfer
-from polyarch.platform import Platform
 from polyarch.registry import Registries
-
-
-def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
-    """``--platform a,b --platform c`` -> three platforms."""
-    return [
-        parse_platform(part.strip())
-        for value in values
-        for part in value.split(",")
-        if part.strip()
-    ]
 
 
 @click.command()
@@ -51,6 +41,7 @@ def parse_platforms(values: tuple[str, ...]) -> list[Platform]:
     is_flag=True,
     help="Copy non-distributable (foreign) layers too, from their URLs if the source lacks them.",
 )
+@verify_option
 @jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.argument("source")
@@ -65,6 +56,7 @@ def copy(
     attestations: Attestations,
     referrers: bool,
     include_nondistributable: bool,
+    then_verify: bool,
     jobs: int,
     quiet: bool,
     registries: Registries,
@@ -108,4 +100,13 @@ def copy(
         if result.referrers:
             summary += f"; {result.referrers} referrer{'s' * (result.referrers != 1)}"
         click.echo(summary, err=True)
+    if then_verify:
+        from polyarch.cli.check import verify_written
+        from polyarch.schemes import open_store, parse_location
+
+        verify_written(
+            open_store(parse_location(destination, default_tag=None), registries=registries),
+            result.tag or result.descriptor.digest,
+            expected=result.descriptor.digest,
+        )
     click.echo(str(result.descriptor.digest))

@@ -14,11 +14,13 @@ from polyarch.cli._options import (
     jobs_option,
     parse_list_name,
     registry_options,
+    verify_option,
 )
 from polyarch.errors import NotFoundError, PolyarchError
 from polyarch.ops.images import store_opener
 from polyarch.ops.lists import annotate_list, create_list, push_list
 from polyarch.ops.pending import PendingList, PendingListStore
+from polyarch.reference import DEFAULT_TAG
 from polyarch.registry import Registries
 
 if TYPE_CHECKING:
@@ -152,6 +154,7 @@ def _oci_anyway(pending: PendingList) -> bool:
     metavar="TAG",
     help="Also push the list under TAG in the same repository (repeatable).",
 )
+@verify_option
 @jobs_option
 @click.argument("manifest_list")
 @registry_options
@@ -160,6 +163,7 @@ def push(
     purge: bool,
     list_format: str | None,
     tags: tuple[str, ...],
+    then_verify: bool,
     jobs: int,
     registries: Registries,
 ) -> None:
@@ -189,6 +193,14 @@ def push(
         click.echo(f"{target} is already {result.digest}: nothing to push", err=True)
     elif tags:
         click.echo(f"Tagged {', '.join(result.tagged)}", err=True)
+    if then_verify:
+        from polyarch.cli.check import verify_written
+
+        verify_written(
+            store_opener(registries)(target),
+            target.tag or DEFAULT_TAG,
+            expected=result.digest,
+        )
     click.echo(str(result.digest))
 
 

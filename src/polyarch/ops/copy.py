@@ -239,6 +239,8 @@ class CopyResult:
     bytes_copied: int
     #: Referrers put at the target (carried, or attestations moved into referrers).
     referrers: int = 0
+    #: The tag written (``None``: the copy was put by digest only).
+    tag: str | None = None
 
 
 def select_entries(
@@ -452,6 +454,7 @@ def copy_image(
         blobs={kind: transfers.count(kind) for kind in BlobTransfer},
         bytes_copied=copied[0],
         referrers=moved.count,
+        tag=tag,
     )
 
 

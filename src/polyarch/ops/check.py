@@ -1,0 +1,469 @@
+"""``lint`` and ``verify``: what is wrong with an index or image as stored, each finding
+with a severity and a stable code, written once against :class:`~polyarch.store.Store`.
+
+``lint`` reads what a runtime reads (every child, every config, once each) and judges
+it: labels against configs, platforms against the ones images are built for, formats
+against each other. ``verify`` asks what a pull needs: the tag at the digest expected,
+every child there, every blob there (HEAD, nothing downloaded), each config saying the
+platform its entry says. Both stop at nothing: a missing child is a finding, and the
+other children are still looked at.
+
+Codes (stable: scripts match on them):
+
+=============================  =======  ===============================================
+``missing-manifest``           error    an entry names a manifest the store lacks
+``size-mismatch``              error    a manifest or blob is not the size named
+``digest-mismatch``            error    bytes that are not those of their digest
+``invalid-manifest``           error    a child that is no valid manifest
+``media-type-mismatch``        error    an entry's type is not the child's own
+``missing-config``             error    an image's config blob is missing
+``platform-mismatch``          error    the entry's os/architecture is not the config's
+``duplicate-platform``         error    two images for one platform
+``dangling-attestation``       error    an attestation of an image the index lacks
+``annotations-in-docker-list`` error    a Docker list cannot carry annotations
+``missing-platform``           error    a platform ``--require`` asks for is not there
+``unexpected-digest``          error    the tag is not at the digest ``--digest`` says
+``missing-blob``               error    a layer or config the registry lacks
+``variant-mismatch``           warning  the entry's variant is not the config's
+``os-version-mismatch``        warning  the entry's os.version is not the config's
+``unknown-platform``           warning  no image is built for that os/arch/variant
+``noncanonical-platform``      warning  spelled otherwise than indexes spell it
+``windows-without-os-version`` warning  a Windows entry without ``os.version``
+``no-platform``                warning  an entry without a platform
+``mixed-formats``              warning  Docker manifests in an OCI index, or the reverse
+=============================  =======  ===============================================
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from polyarch import mediatype as mt
+from polyarch.digest import Digest
+from polyarch.errors import (
+    BlobNotFoundError,
+    ContentError,
+    DigestMismatchError,
+    ManifestNotFoundError,
+    SizeMismatchError,
+)
+from polyarch.models import (
+    MAX_INDEX_DEPTH,
+    Descriptor,
+    ImageConfig,
+    ImageIndex,
+    ImageManifest,
+    Manifest,
+)
+from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops.walk import Walk
+from polyarch.platform import (
+    Platform,
+    format_all,
+    matches_strict,
+    normalize,
+    suggest_architecture,
+    unusual_platform,
+)
+from polyarch.store import Store
+
+__all__ = ["Finding", "Report", "Severity", "lint", "verify"]
+
+Severity = Literal["error", "warning"]
+
+#: What each code is: an error or a warning.
+SEVERITY: dict[str, Severity] = {
+    **{
+        code: "error"
+        for code in (
+            "missing-manifest",
+            "size-mismatch",
+            "digest-mismatch",
+            "invalid-manifest",
+            "media-type-mismatch",
+            "missing-config",
+            "platform-mismatch",
+            "duplicate-platform",
+            "dangling-attestation",
+            "annotations-in-docker-list",
+            "missing-platform",
+            "unexpected-digest",
+            "missing-blob",
+        )
+    },
+    **{
+        code: "warning"
+        for code in (
+            "variant-mismatch",
+            "os-version-mismatch",
+            "unknown-platform",
+            "noncanonical-platform",
+            "windows-without-os-version",
+            "no-platform",
+            "mixed-formats",
+        )
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing wrong: its code (see the module docstring), where, and what."""
+
+    code: str
+    where: str
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.code]
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "where": self.where,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a lint or a verify found in ``reference`` (at ``digest``)."""
+
+    reference: str
+    digest: Digest
+    findings: tuple[Finding, ...]
+    #: Manifests, configs and blobs looked at.
+    checked: int = 0
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """6 with errors (bad content), 1 with warnings when ``strict``, else 0."""
+        if self.errors:
+            return 6
+        return 1 if strict and self.warnings else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "digest": str(self.digest),
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "checked": self.checked,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+@dataclass
+class _Checking:
+    """One run's findings, gathered from worker threads."""
+
+    walk: Walk
+    judge: bool
+    blobs: bool
+    findings: list[Finding] = field(default_factory=list)
+    checked: int = 0
+    _seen_blobs: set[Digest] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, code: str, where: str, message: str) -> None:
+        with self._lock:
+            self.findings.append(Finding(code, where, message))
+
+    def count(self, n: int = 1) -> None:
+        with self._lock:
+            self.checked += n
+
+    def first_time(self, blob: Descriptor) -> bool:
+        with self._lock:
+            if blob.digest in self._seen_blobs:
+                return False
+            self._seen_blobs.add(blob.digest)
+            return True
+
+
+def lint(
+    store: Store,
+    manifest: Manifest,
+    *,
+    reference: str,
+    require: Sequence[Platform] = (),
+    jobs: int = DEFAULT_JOBS,
+) -> Report:
+    """Everything :mod:`polyarch.ops.check` judges in ``manifest`` (of ``store``): every
+    child and config fetched once, no layer."""
+    checking = _Checking(Walk(store, manifest, where=reference), judge=True, blobs=False)
+    checking.count()
+    _check(checking, manifest, require, jobs)
+    return _report(checking, reference, manifest)
+
+
+def verify(
+    store: Store,
+    identifier: str,
+    *,
+    reference: str,
+    expected: Digest | None = None,
+    require: Sequence[Platform] = (),
+    jobs: int = DEFAULT_JOBS,
+) -> Report:
+    """Whether ``identifier`` in ``store`` is complete as a pull needs it: at
+    ``expected`` (when given), every child and blob present (blobs by HEAD), each
+    config's platform its entry's, each ``require``\\ d platform there."""
+    descriptor = store.resolve(identifier)
+    manifest = store.get_manifest(descriptor.digest)
+    checking = _Checking(Walk(store, manifest, where=reference), judge=False, blobs=True)
+    checking.count()
+    if expected is not None and descriptor.digest != expected:
+        checking.add(
+            "unexpected-digest",
+            reference,
+            f"it is at {descriptor.digest}, not {expected}",
+        )
+    _check(checking, manifest, require, jobs)
+    return _report(checking, reference, manifest)
+
+
+def _report(checking: _Checking, reference: str, manifest: Manifest) -> Report:
+    order = {"error": 0, "warning": 1}
+    findings = sorted(checking.findings, key=lambda f: (order[f.severity], f.where, f.code))
+    return Report(reference, manifest.digest, tuple(findings), checking.checked)
+
+
+def _check(checking: _Checking, manifest: Manifest, require: Sequence[Platform], jobs: int) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        if isinstance(manifest, ImageManifest):
+            _image(checking, manifest, None, checking.walk.where)
+        else:
+            _index(checking, manifest, 0, pool)
+    if require:
+        entries = (
+            [e for e in manifest.images if e.platform is not None]
+            if isinstance(manifest, ImageIndex)
+            else []
+        )
+        for platform in require:
+            if not any(
+                e.platform is not None and matches_strict(platform, e.platform) for e in entries
+            ):
+                checking.add(
+                    "missing-platform",
+                    checking.walk.where,
+                    f"no image for {format_all(platform)}",
+                )
+
+
+def _index(checking: _Checking, index: ImageIndex, depth: int, pool: ThreadPoolExecutor) -> None:
+    walk = checking.walk
+    where = walk.where if depth == 0 else f"{walk.store.location}@{index.digest}"
+    if checking.judge:
+        _judge_index(checking, index, where)
+    if depth >= MAX_INDEX_DEPTH:
+        checking.add("invalid-manifest", where, "indexes nested too deep to follow")
+        return
+
+    def child(entry: Descriptor) -> None:
+        label = walk.label(index, entry)
+        try:
+            found = walk.child(index, entry, depth=depth)
+        except ManifestNotFoundError:
+            checking.add("missing-manifest", label, f"{entry.digest} is not in the store")
+            return
+        except SizeMismatchError as err:
+            checking.add("size-mismatch", label, str(err))
+            return
+        except DigestMismatchError as err:
+            checking.add("digest-mismatch", label, str(err))
+            return
+        except ContentError as err:
+            checking.add("invalid-manifest", label, str(err))
+            return
+        checking.count()
+        if found.media_type != entry.media_type:
+            checking.add(
+                "media-type-mismatch",
+                label,
+                f"the entry says {entry.media_type}, the manifest is {found.media_type}",
+            )
+        if isinstance(found, ImageIndex):
+            _index(checking, found, depth + 1, pool)
+        else:
+            _image(checking, found, entry, label)
+
+    # Nested indexes go through their entries on the worker that reached them: a
+    # worker waiting for the pool's other workers could wait for ever.
+    if depth == 0:
+        list(pool.map(child, index.manifests))
+    else:
+        for entry in index.manifests:
+            child(entry)
+
+
+def _judge_index(checking: _Checking, index: ImageIndex, where: str) -> None:
+    docker = index.media_type == mt.DOCKER_MANIFEST_LIST
+    if docker and (index.annotations or any(e.annotations for e in index.manifests)):
+        checking.add(
+            "annotations-in-docker-list",
+            where,
+            "a Docker manifest list has no annotations: docker and containerd read them as "
+            "not there (push it as an OCI index)",
+        )
+    other = mt.OCI_MANIFEST if docker else mt.DOCKER_MANIFEST
+    mixed = [i for i, e in enumerate(index.manifests, 1) if e.media_type == other]
+    if mixed:
+        checking.add(
+            "mixed-formats",
+            where,
+            f"a {'Docker manifest list' if docker else 'OCI index'} whose entries "
+            f"{', '.join(map(str, mixed))} are {other}: some runtimes refuse the mix",
+        )
+    digests = {e.digest for e in index.images}
+    seen: dict[tuple[str, ...], Descriptor] = {}
+    for entry in index.manifests:
+        label = checking.walk.label(index, entry)
+        if entry.is_attestation:
+            if entry.attests is None or entry.attests not in digests:
+                checking.add(
+                    "dangling-attestation",
+                    label,
+                    f"it describes {entry.attests or 'no image'}, which the index does not hold",
+                )
+            continue
+        if entry.platform is None:
+            checking.add(
+                "no-platform",
+                label,
+                "some runtimes skip an entry without a platform (containerd reads its config)",
+            )
+            continue
+        _judge_platform(checking, entry.platform, label)
+        key = _platform_key(entry.platform)
+        other_entry = seen.get(key)
+        if other_entry is not None and other_entry.digest != entry.digest:
+            checking.add(
+                "duplicate-platform",
+                label,
+                f"{other_entry.digest} is {format_all(entry.platform)} too: which one a "
+                "machine gets depends on the runtime",
+            )
+        seen.setdefault(key, entry)
+
+
+def _judge_platform(checking: _Checking, platform: Platform, where: str) -> None:
+    suggestion = suggest_architecture(platform.architecture, platform.variant)
+    if suggestion is not None and suggestion != (platform.architecture, platform.variant):
+        arch, variant = suggestion
+        checking.add(
+            "noncanonical-platform",
+            where,
+            f"{platform} is spelled {platform.os}/{arch}{'/' + variant if variant else ''} "
+            "in indexes",
+        )
+        return
+    unusual = unusual_platform(platform.os, platform.architecture, platform.variant)
+    if unusual is not None:
+        problem, closest = unusual
+        checking.add(
+            "unknown-platform",
+            where,
+            problem + (f" (did you mean {closest}?)" if closest else ""),
+        )
+    if platform.os == "windows" and not platform.os_version:
+        checking.add(
+            "windows-without-os-version",
+            where,
+            "a Windows host runs only the builds its os.version allows: without one, every "
+            "Windows host is offered this image",
+        )
+
+
+def _platform_key(platform: Platform) -> tuple[str, ...]:
+    p = normalize(platform)
+    return (p.os, p.architecture, p.variant, p.os_version, *sorted(p.os_features))
+
+
+def _image(checking: _Checking, image: ImageManifest, entry: Descriptor | None, where: str) -> None:
+    if checking.blobs:
+        _blobs(checking, image, where)
+    if entry is not None and entry.is_attestation:
+        return
+    if not mt.is_config(image.config.media_type):
+        return  # an artifact: no platform to compare
+    try:
+        blob = checking.walk.config_blob(image)
+    except BlobNotFoundError:
+        checking.add("missing-config", where, f"config {image.config.digest} is not in the store")
+        return
+    except DigestMismatchError as err:
+        checking.add("digest-mismatch", where, f"config: {err}")
+        return
+    except SizeMismatchError as err:
+        checking.add("size-mismatch", where, f"config: {err}")
+        return
+    if blob is None:
+        return
+    checking.count()
+    try:
+        config = ImageConfig.parse(blob, digest=image.config.digest)
+    except ContentError as err:
+        checking.add("invalid-manifest", where, f"config: {err}")
+        return
+    if entry is None or entry.platform is None:
+        if checking.judge and entry is None:
+            _judge_platform(checking, config.platform, where)
+        return
+    _compare(checking, entry.platform, config.platform, where)
+
+
+def _compare(checking: _Checking, labelled: Platform, actual: Platform, where: str) -> None:
+    """The entry's platform against the config's: os and architecture must agree; a
+    variant or os.version both state must too."""
+    said, found = normalize(labelled), normalize(actual)
+    if (said.os, said.architecture) != (found.os, found.architecture):
+        checking.add(
+            "platform-mismatch",
+            where,
+            f"the entry says {format_all(labelled)}, its config says {format_all(actual)}",
+        )
+        return
+    if said.variant and found.variant and said.variant != found.variant:
+        checking.add(
+            "variant-mismatch",
+            where,
+            f"the entry says {said.variant}, its config says {found.variant}",
+        )
+    if said.os_version and found.os_version and said.os_version != found.os_version:
+        checking.add(
+            "os-version-mismatch",
+            where,
+            f"the entry says os.version {said.os_version}, its config {found.os_version}",
+        )
+
+
+def _blobs(checking: _Checking, image: ImageManifest, where: str) -> None:
+    """A HEAD for each blob not asked about yet (non-distributable layers live elsewhere),
+    on the worker of the image: images are checked concurrently already."""
+    for blob in image.blobs:
+        if mt.is_nondistributable(blob.media_type) or not checking.first_time(blob):
+            continue
+        what = "config" if blob == image.config else "layer"
+        try:
+            there = checking.walk.store.has_blob(blob)
+        except SizeMismatchError as err:
+            checking.add("size-mismatch", where, f"{what} {blob.digest}: {err}")
+            continue
+        checking.count()
+        if not there:
+            checking.add("missing-blob", where, f"{what} {blob.digest} is not in the store")

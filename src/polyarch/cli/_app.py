@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "delete",
         "Delete a manifest or a tag (registry or layout).",
     ),
+    "diff": ("polyarch.cli.diff", "diff", "Compare two images or indexes, platform by platform."),
     "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),
     "pull": ("polyarch.cli.pull", "pull", "Pull the image for one platform, no daemon."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),

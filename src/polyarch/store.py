@@ -178,6 +178,11 @@ class ReferrersLister(Protocol):
 class BlobMounter(Protocol):
     """A store that can link a blob from another store of the same backend without a copy."""
 
+    def can_mount(self, source: Store) -> bool:
+        """Whether blobs of ``source`` can be mounted here (another repository of the
+        same registry), asking nothing of the registry."""
+        ...
+
     def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
         """Try to mount ``descriptor`` from ``source``; ``False`` if it had to be declined."""
         ...

@@ -250,3 +250,11 @@ verify_option = click.option(
     is_flag=True,
     help="Then check what was written as polyarch verify does (every child and blob there).",
 )
+
+
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing: print what would be done (each blob, manifest and tag), how the "
+    "tag's content would change, and the requests it would take.",
+)

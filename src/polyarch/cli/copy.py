@@ -6,6 +6,7 @@ import click
 
 from polyarch.cli._options import (
     attestations_option,
+    dry_run_option,
     jobs_option,
     parse_platforms,
     registry_options,
@@ -42,6 +43,7 @@ from polyarch.registry import Registries
     help="Copy non-distributable (foreign) layers too, from their URLs if the source lacks them.",
 )
 @verify_option
+@dry_run_option
 @jobs_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.argument("source")
@@ -57,6 +59,7 @@ def copy(
     referrers: bool,
     include_nondistributable: bool,
     then_verify: bool,
+    dry_run: bool,
     jobs: int,
     quiet: bool,
     registries: Registries,
@@ -72,6 +75,22 @@ def copy(
     """
     if all_ and platforms:
         raise InvalidInputError("--all and --platform contradict each other")
+    if dry_run:
+        from polyarch.cli._plan import print_plan
+
+        print_plan(
+            images.plan_copy(
+                source,
+                destination,
+                registries=registries,
+                platforms=parse_platforms(platforms),
+                single=single,
+                include_nondistributable=include_nondistributable,
+                attestations=attestations,
+                jobs=jobs,
+            )
+        )
+        return
     with progress_display(quiet=quiet) as progress:
         result = images.copy(
             source,

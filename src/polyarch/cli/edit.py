@@ -8,7 +8,13 @@ from typing import Any, TypeVar
 
 import click
 
-from polyarch.cli._options import annotation_options, jobs_option, parse_platform, registry_options
+from polyarch.cli._options import (
+    annotation_options,
+    dry_run_option,
+    jobs_option,
+    parse_platform,
+    registry_options,
+)
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError
 from polyarch.ops import edit as edits
@@ -42,6 +48,14 @@ def _selector(platform: str | None, digest: str | None) -> edits.Selector:
 
 
 def _report(result: edits.Edited) -> None:
+    if result.dry_run:
+        from polyarch.cli._plan import print_difference
+
+        if result.difference is not None:
+            print_difference(result.difference, f"now ({result.before})", "would be")
+        verb = "would put" if result.changed else "would leave"
+        click.echo(f"{verb} {result.reference} at {result.after}; nothing was written (--dry-run)")
+        return
     if result.changed:
         click.echo(f"{result.reference}: {result.before} -> {result.after}", err=True)
     else:
@@ -56,21 +70,32 @@ def index() -> None:
 
 @index.command()
 @_to_option
+@dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @click.argument("images", nargs=-1, required=True)
 @registry_options
 def add(
-    manifest_list: str, images: tuple[str, ...], to: str | None, jobs: int, registries: Registries
+    manifest_list: str,
+    images: tuple[str, ...],
+    to: str | None,
+    dry_run: bool,
+    jobs: int,
+    registries: Registries,
 ) -> None:
     """Add IMAGES to LIST (each platform from its config; an index brings its entries);
     their content is copied into LIST's repository first. Print the new digest."""
-    _report(edits.add_entries(manifest_list, images, to=to, registries=registries, jobs=jobs))
+    _report(
+        edits.add_entries(
+            manifest_list, images, to=to, registries=registries, jobs=jobs, dry_run=dry_run
+        )
+    )
 
 
 @index.command()
 @_selector_options("Remove")
 @_to_option
+@dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @registry_options
@@ -79,12 +104,18 @@ def remove(
     platform: str | None,
     digest: str | None,
     to: str | None,
+    dry_run: bool,
     jobs: int,
     registries: Registries,
 ) -> None:
     """Remove entries from LIST (and their attestations). Print the new digest."""
     result = edits.remove_entries(
-        manifest_list, _selector(platform, digest), to=to, registries=registries, jobs=jobs
+        manifest_list,
+        _selector(platform, digest),
+        to=to,
+        registries=registries,
+        jobs=jobs,
+        dry_run=dry_run,
     )
     _report(result)
 
@@ -93,6 +124,7 @@ def remove(
 @annotation_options
 @_selector_options("Annotate")
 @_to_option
+@dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @registry_options
@@ -102,6 +134,7 @@ def annotate(
     platform: str | None,
     digest: str | None,
     to: str | None,
+    dry_run: bool,
     jobs: int,
     registries: Registries,
 ) -> None:
@@ -111,6 +144,12 @@ def annotate(
         raise InvalidInputError("nothing to set: give --annotation KEY=VALUE or --annotation-file")
     selector = _selector(platform, digest) if platform or digest else None
     result = edits.annotate_index(
-        manifest_list, annotations, selector=selector, to=to, registries=registries, jobs=jobs
+        manifest_list,
+        annotations,
+        selector=selector,
+        to=to,
+        registries=registries,
+        jobs=jobs,
+        dry_run=dry_run,
     )
     _report(result)

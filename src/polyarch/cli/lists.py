@@ -10,6 +10,7 @@ import click
 from polyarch.cli._options import (
     annotation_options,
     attestations_option,
+    dry_run_option,
     format_option,
     jobs_option,
     parse_list_name,
@@ -155,6 +156,7 @@ def _oci_anyway(pending: PendingList) -> bool:
     help="Also push the list under TAG in the same repository (repeatable).",
 )
 @verify_option
+@dry_run_option
 @jobs_option
 @click.argument("manifest_list")
 @registry_options
@@ -164,6 +166,7 @@ def push(
     list_format: str | None,
     tags: tuple[str, ...],
     then_verify: bool,
+    dry_run: bool,
     jobs: int,
     registries: Registries,
 ) -> None:
@@ -179,6 +182,21 @@ def push(
     """
 
     target = parse_list_name(manifest_list)
+    if dry_run:
+        from polyarch.cli._plan import print_plan
+        from polyarch.ops.plan import plan_push
+
+        pending = PendingListStore().get(target)
+        print_plan(
+            plan_push(
+                pending,
+                open_store=store_opener(registries),
+                format=cast("ListFormat | None", list_format),
+                tags=tags,
+                jobs=jobs,
+            )
+        )
+        return
     result = push_list(
         target,
         open_store=store_opener(registries),

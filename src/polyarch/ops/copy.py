@@ -56,6 +56,8 @@ __all__ = [
     "CopyResult",
     "Transfers",
     "copy_image",
+    "gather",
+    "prepare_copy",
     "select_entries",
     "subset_index",
     "transfer_blob",
@@ -319,6 +321,62 @@ def without_attestations(
     return rewritten
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedCopy:
+    """What a copy writes, before anything is: the root (a subset, an image of it, or the
+    index without attestations), the digest asked for, the indexes rewritten on the way,
+    and the attestation entries left out (with the index each was in)."""
+
+    root: Manifest
+    top: Digest
+    made: dict[Digest, Manifest]
+    dropped: list[tuple[ImageIndex, Descriptor]]
+
+
+def prepare_copy(
+    source: Store,
+    identifier: str,
+    *,
+    manifest: Manifest | None = None,
+    platforms: Sequence[Platform] = (),
+    single: bool = False,
+    attestations: Attestations = "keep",
+) -> PreparedCopy:
+    """The root :func:`copy_image` writes, from the manifest at ``identifier`` (see
+    there for the parameters); reads only.
+
+    :raises InvalidInputError: ``single`` without exactly one platform.
+    :raises ValueError: ``manifest`` is not the one ``identifier`` names.
+    :raises NoMatchingPlatformError: a platform the index (or image) cannot serve.
+    """
+    if single and len(platforms) != 1:
+        raise InvalidInputError("--single needs exactly one --platform")
+    if manifest is not None and is_digest(identifier) and manifest.digest != identifier:
+        raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
+    root = manifest if manifest is not None else source.get_manifest(identifier)
+    top = root.digest
+    dropped: list[tuple[ImageIndex, Descriptor]] = []
+    if isinstance(root, ImageIndex) and platforms:
+        walk = Walk(source, root)
+        entries = select_entries(root, platforms, walk=walk)
+        if single:
+            image = next(e for e in entries if not e.is_attestation)
+            # The image's attestations are in the index it leaves: moved from there.
+            dropped = [(root, e) for e in entries if e.is_attestation]
+            root = walk.child(root, image, depth=0)
+        else:
+            root = subset_index(root, entries)
+    elif isinstance(root, ImageManifest) and platforms:
+        # A single image has no entries to pick: it must run on every platform asked for.
+        where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
+        for platform in platforms:
+            image_for_platform(source, root, platform, where=where)
+    made: dict[Digest, Manifest] = {}
+    if attestations != "keep" and isinstance(root, ImageIndex):
+        root = without_attestations(Walk(source, root), root, made=made, dropped=dropped)
+    return PreparedCopy(root, top, made, dropped)
+
+
 def copy_image(
     source: Store,
     identifier: str,
@@ -362,33 +420,16 @@ def copy_image(
     :raises NoMatchingPlatformError: a platform the index (or the single image) cannot
         serve.
     """
-    if single and len(platforms) != 1:
-        raise InvalidInputError("--single needs exactly one --platform")
     report = progress or CopyProgress()
-    if manifest is not None and is_digest(identifier) and manifest.digest != identifier:
-        raise ValueError(f"the manifest given is {manifest.digest}, not {identifier}")
-    root = manifest if manifest is not None else source.get_manifest(identifier)
-    top = root.digest
-    dropped: list[tuple[ImageIndex, Descriptor]] = []
-    if isinstance(root, ImageIndex) and platforms:
-        walk = Walk(source, root)
-        entries = select_entries(root, platforms, walk=walk)
-        if single:
-            image = next(e for e in entries if not e.is_attestation)
-            # The image's attestations are in the index it leaves: moved from there.
-            dropped = [(root, e) for e in entries if e.is_attestation]
-            root = walk.child(root, image, depth=0)
-        else:
-            root = subset_index(root, entries)
-    elif isinstance(root, ImageManifest) and platforms:
-        # A single image has no entries to pick: it must run on every platform asked for.
-        where = f"{source.location}{'@' if is_digest(identifier) else ':'}{identifier}"
-        for platform in platforms:
-            image_for_platform(source, root, platform, where=where)
-    made: dict[Digest, Manifest] = {}
-    if attestations != "keep" and isinstance(root, ImageIndex):
-        walk = Walk(source, root)
-        root = without_attestations(walk, root, made=made, dropped=dropped)
+    prepared = prepare_copy(
+        source,
+        identifier,
+        manifest=manifest,
+        platforms=platforms,
+        single=single,
+        attestations=attestations,
+    )
+    root, top, made, dropped = prepared.root, prepared.top, prepared.made, prepared.dropped
     transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
     copied = [0]
     lock = threading.Lock()
@@ -429,7 +470,7 @@ def copy_image(
         return descriptor
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        images, indexes = _gather(Walk(source, root, known=made), root, pool)
+        images, indexes = gather(Walk(source, root, known=made), root, pool)
         blobs = {blob.digest: blob for image in images for blob in image.blobs}
         list(pool.map(failing_fast(copy_blob), blobs.values()))
         list(pool.map(failing_fast(put), [image for image in images if image is not root]))
@@ -553,7 +594,7 @@ class _Referrers:
         attach_all(self.target, list(self.placed.values()), jobs=self.jobs)
 
 
-def _gather(
+def gather(
     walk: Walk, root: Manifest, pool: ThreadPoolExecutor, *, depth: int = 0
 ) -> tuple[list[ImageManifest], list[ImageIndex]]:
     """Every image under ``root`` (children fetched concurrently) and every index, the
@@ -571,7 +612,7 @@ def _gather(
             continue
         seen.add(child.digest)
         if isinstance(child, ImageIndex):
-            nested_images, nested_indexes = _gather(walk, child, pool, depth=depth + 1)
+            nested_images, nested_indexes = gather(walk, child, pool, depth=depth + 1)
             images.extend(nested_images)
             indexes.extend(nested_indexes)
         else:

@@ -133,19 +133,38 @@ class Difference:
 
 
 def diff_manifests(
-    a_store: Store, a: Manifest, b_store: Store, b: Manifest, *, jobs: int = DEFAULT_JOBS
+    a_store: Store,
+    a: Manifest,
+    b_store: Store,
+    b: Manifest,
+    *,
+    jobs: int = DEFAULT_JOBS,
+    known: Mapping[Digest, Manifest] | None = None,
+    details: bool = True,
 ) -> Difference:
-    """Compare ``a`` (of ``a_store``) with ``b`` (of ``b_store``)."""
-    a_walk, b_walk = Walk(a_store, a), Walk(b_store, b)
+    """Compare ``a`` (of ``a_store``) with ``b`` (of ``b_store``).
+
+    :param known: manifests under ``b`` that ``b_store`` does not hold (made on the way).
+    :param details: read the children of entries that differ (configs, layers); without
+        it nothing but ``a`` and ``b`` is read, and entries without a platform are
+        matched by digest.
+    """
+    a_walk, b_walk = Walk(a_store, a), Walk(b_store, b, known=known)
     if a.digest == b.digest:
         return Difference(a.descriptor(), b.descriptor(), (), AnnotationChanges())
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        a_entries = _keyed(a_walk, a, pool)
-        b_entries = _keyed(b_walk, b, pool)
+        a_entries = _keyed(a_walk, a, pool, details=details)
+        b_entries = _keyed(b_walk, b, pool, details=details)
         keys = [*a_entries, *(k for k in b_entries if k not in a_entries)]
 
         def compare(key: str) -> EntryChange:
-            return _entry(key, a_walk, a_entries.get(key), b_walk, b_entries.get(key))
+            a_entry, b_entry = a_entries.get(key), b_entries.get(key)
+            if not details and a_entry is not None and b_entry is not None:
+                annotations = AnnotationChanges.between(
+                    a_entry[1].annotations, b_entry[1].annotations
+                )
+                return EntryChange(key, a_entry[1], b_entry[1], annotations=annotations)
+            return _entry(key, a_walk, a_entry, b_walk, b_entry)
 
         entries = tuple(pool.map(compare, keys))
     kinds = (a.media_type, b.media_type)
@@ -161,13 +180,15 @@ def diff_manifests(
 _Keyed = dict[str, tuple[ImageIndex | None, Descriptor]]
 
 
-def _keyed(walk: Walk, manifest: Manifest, pool: ThreadPoolExecutor) -> _Keyed:
+def _keyed(walk: Walk, manifest: Manifest, pool: ThreadPoolExecutor, *, details: bool) -> _Keyed:
     """Each entry by the key it is matched on; a single image as its own one entry."""
     if isinstance(manifest, ImageManifest):
+        if not details:
+            return {str(manifest.digest): (None, manifest.descriptor())}
         config = walk.config(manifest)
         return {_key(config.platform): (None, manifest.descriptor(platform=config.platform))}
     by_digest = {e.digest: e for e in manifest.images}
-    unplaced = [e for e in manifest.images if e.platform is None]
+    unplaced = [e for e in manifest.images if e.platform is None] if details else []
     learned = dict(
         zip(
             [e.digest for e in unplaced],

@@ -30,6 +30,7 @@ from polyarch.schemes import open_store, parse_location
 from polyarch.store import Store, digest_at
 
 if TYPE_CHECKING:
+    from polyarch.ops.diff import Difference
     from polyarch.registry import Registries
 
 __all__ = ["Edited", "Selector", "add_entries", "annotate_index", "remove_entries"]
@@ -68,6 +69,10 @@ class Edited:
     before: Digest
     after: Digest
     changed: bool
+    #: With ``dry_run``: the index read against the one that would be put.
+    difference: Difference | None = None
+    #: Nothing was written: the edit as it would be.
+    dry_run: bool = False
 
 
 class _Edit:
@@ -95,8 +100,16 @@ class _Edit:
     def document(self) -> dict[str, Any]:
         return index_document(self.index)
 
-    def put(self, document: Mapping[str, Any], *, jobs: int) -> Edited:
+    def put(self, document: Mapping[str, Any], *, jobs: int, dry_run: bool = False) -> Edited:
         edited = edited_index(document)
+        if dry_run:
+            from polyarch.ops.diff import diff_manifests
+
+            difference = diff_manifests(self.store, self.index, self.store, edited, details=False)
+            changed = edited.digest != self.index.digest or self.target != self.location
+            return Edited(
+                str(self.target), self.index.digest, edited.digest, changed, difference, True
+            )
         target_store = (
             self.store
             if self.target == self.location
@@ -130,9 +143,11 @@ def add_entries(
     to: str | Location | None = None,
     registries: Registries | None = None,
     jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
 ) -> Edited:
     """Add ``images`` (each its platform from its config; an index brings its entries) to
     the pushed index at ``location``; an entry of the same digest is replaced in place.
+    With ``dry_run``, nothing is copied or put: the result says what would be.
 
     :raises ConflictError: two images for one platform, or the tag moved meanwhile.
     """
@@ -147,13 +162,13 @@ def add_entries(
             source = opener(name)
             fetched = fetch_member(opener, name)
             for entry in fetched:  # into the index's repository first, the index last
-                if not _has(target, entry.descriptor):
+                if not dry_run and not _has(target, entry.descriptor):
                     transfers.manifest(source, target, entry.manifest)
             added.extend(fetched)
-        return _with_added(edit, added, jobs=jobs)
+        return _with_added(edit, added, jobs=jobs, dry_run=dry_run)
 
 
-def _with_added(edit: _Edit, added: Sequence[PendingEntry], *, jobs: int) -> Edited:
+def _with_added(edit: _Edit, added: Sequence[PendingEntry], *, jobs: int, dry_run: bool) -> Edited:
     document = edit.document()
     existing = [
         PendingEntry(parse_list_name(str(edit.location)), entry, b"")
@@ -181,7 +196,7 @@ def _with_added(edit: _Edit, added: Sequence[PendingEntry], *, jobs: int) -> Edi
             "added entry has some (an attestation)",
             hint="add the images without their attestations, or copy the list as OCI first",
         )
-    return edit.put(document, jobs=jobs)
+    return edit.put(document, jobs=jobs, dry_run=dry_run)
 
 
 def remove_entries(
@@ -191,6 +206,7 @@ def remove_entries(
     to: str | Location | None = None,
     registries: Registries | None = None,
     jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
 ) -> Edited:
     """Remove the entries ``selector`` picks (and the attestations of those) from the
     pushed index at ``location``.
@@ -211,7 +227,7 @@ def remove_entries(
         raise InvalidInputError(
             f"that would leave {edit.location} with no entry", hint="delete it instead"
         )
-    return edit.put(document, jobs=jobs)
+    return edit.put(document, jobs=jobs, dry_run=dry_run)
 
 
 def annotate_index(
@@ -222,6 +238,7 @@ def annotate_index(
     to: str | Location | None = None,
     registries: Registries | None = None,
     jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
 ) -> Edited:
     """Add ``annotations`` to the pushed index at ``location`` (its own), or, with
     ``selector``, to the entries it picks.
@@ -248,7 +265,7 @@ def annotate_index(
                 _set_before(value, "annotations", merged, "platform")
         if not picked:
             raise NotFoundError(f"{edit.location} has no entry {selector}")
-    return edit.put(document, jobs=jobs)
+    return edit.put(document, jobs=jobs, dry_run=dry_run)
 
 
 def _set_before(document: dict[str, Any], key: str, value: object, before: str) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from polyarch.index import ListFormat
     from polyarch.ops.lists import PushResult, StoreOpener
     from polyarch.ops.pending import ListName, PendingList
+    from polyarch.ops.plan import Plan
     from polyarch.ops.referrers import Subject
     from polyarch.ops.spec import ListSpec
     from polyarch.registry import Registries
@@ -37,6 +38,7 @@ __all__ = [
     "Resolved",
     "build_list",
     "copy",
+    "plan_copy",
     "pull",
     "push_list",
     "push_spec",
@@ -132,6 +134,37 @@ def copy(
             foreign=run.urls() if include_nondistributable else None,
             attestations=attestations,
             referrers=referrers,
+        )
+
+
+def plan_copy(
+    source: str | Location,
+    destination: str | Location,
+    *,
+    registries: Registries | None = None,
+    platforms: Sequence[Platform] = (),
+    single: bool = False,
+    include_nondistributable: bool = False,
+    attestations: Attestations = "keep",
+    jobs: int = DEFAULT_JOBS,
+) -> Plan:
+    """What :func:`copy` with the same arguments would do, found out by reading only."""
+    from polyarch.ops import plan
+
+    with registries_for(registries) as run:
+        src = open_target(source, registries=run)
+        target = _parsed(destination)
+        check_copy_destination(target)
+        return plan.plan_copy(
+            src.store,
+            src.identifier,
+            open_store(target, registries=run),
+            tag=copy_tag(src.location, target),
+            platforms=platforms,
+            single=single,
+            attestations=attestations,
+            include_nondistributable=include_nondistributable,
+            jobs=jobs,
         )
 
 

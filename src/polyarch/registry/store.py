@@ -472,14 +472,18 @@ class RegistryStore:
         with self.open_blob(descriptor) as chunks:
             return b"".join(chunks)
 
-    def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
-        """Link a blob from another repository of the same registry, without a copy."""
-        if not (
+    def can_mount(self, source: Store) -> bool:
+        return (
             isinstance(source, RegistryStore)
             and source.client is self.client
             and source.repository != self.repository
-        ):
+        )
+
+    def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
+        """Link a blob from another repository of the same registry, without a copy."""
+        if not self.can_mount(source):
             return False
+        assert isinstance(source, RegistryStore)
         budget = self.client.budget()
         try:
             response = self.client.request(

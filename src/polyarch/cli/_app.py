@@ -11,6 +11,7 @@ from polyarch._version import __version__
 #: name -> (module, function, one-line help shown by ``polyarch --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "annotate": ("polyarch.cli.lists", "annotate", "Set the platform of an entry of a local list."),
+    "auth": ("polyarch.cli.probe", "auth", "How polyarch authenticates: auth explain HOST."),
     "completion": ("polyarch.cli.completion", "completion", "Print a shell completion script."),
     "copy": ("polyarch.cli.copy", "copy", "Copy images between registries and layouts."),
     "create": ("polyarch.cli.lists", "create", "Create a local manifest list from images."),
@@ -21,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "diff": ("polyarch.cli.diff", "diff", "Compare two images or indexes, platform by platform."),
     "digest": ("polyarch.cli.query", "digest", "Print the digest of an image (one HEAD)."),
+    "probe": ("polyarch.cli.probe", "probe", "Ask a registry what it can do."),
     "pull": ("polyarch.cli.pull", "pull", "Pull the image for one platform, no daemon."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),

@@ -309,12 +309,30 @@ class AuthSession:
             raise AuthenticationError(f"{service} sent no token in its answer")
         granted = granted_scopes(value)
         lifetime = token_lifetime(expires_in, issued_at, now=time.time())
-        token = Token(value, scopes if granted is None else granted, time.monotonic() + lifetime)
+        token = Token(
+            value,
+            scopes if granted is None else granted,
+            time.monotonic() + lifetime,
+            opaque=granted is None,
+        )
         with self._lock:
             now = time.monotonic()
             self._tokens = [t for t in self._tokens if t.expires_at > now]
             self._tokens.append(token)
         return f"Bearer {value}"
+
+    def token_for(self, scopes: frozenset[str]) -> tuple[frozenset[str], float, bool] | None:
+        """What the newest token for the resources of ``scopes`` grants (perhaps less
+        than asked), when it expires (``time.monotonic()``) and whether it is opaque;
+        never its value (``auth explain``)."""
+        wanted = {scope.rpartition(":")[0] for scope in scopes}
+        now = time.monotonic()
+        with self._lock:
+            for token in reversed(self._tokens):
+                held = {scope.rpartition(":")[0] for scope in token.scopes}
+                if token.expires_at > now and (token.opaque or held & wanted):
+                    return token.scopes, token.expires_at, token.opaque
+        return None
 
     def learn(self, response: Response) -> Challenge | None:
         header = response.headers.get("WWW-Authenticate")

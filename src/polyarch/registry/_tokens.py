@@ -141,3 +141,5 @@ class Token:
     scopes: frozenset[str]
     expires_at: float
     """``time.monotonic()`` after which the token is no longer sent."""
+    opaque: bool = False
+    """Not a JWT: ``scopes`` are those asked for, not what it grants."""

@@ -280,3 +280,52 @@ def test_verify_of_nothing_there_is_not_found(registry: RegistryServer) -> None:
 def test_a_bad_platform_is_bad_input(command: str, registry: RegistryServer) -> None:
     result = polyarch(command, "--require", "linux/", f"{registry.host}/x:1", text=True)
     assert_clean_error(result, 2)
+
+
+# -- explain -------------------------------------------------------------------------------
+
+
+def test_explain_names_where_the_families_part(registry: RegistryServer) -> None:
+    repository = unique("explain/arm")
+    plain = make_image({"os": "linux", "architecture": "arm"}, seed=1310, oci=True)
+    v6 = make_image({"os": "linux", "architecture": "arm", "variant": "v6"}, seed=1310, oci=True)
+    ref = push_index(registry, repository, [plain, v6], [entry(plain), entry(v6)])
+
+    result = polyarch("explain", "--platform", "linux/arm/v7", "--format", "json", ref, text=True)
+
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    picks = {p["family"]: p["entry"] for p in found["picks"]}
+    assert picks == {
+        "containerd": 1,
+        "containers/image": 2,
+        "go-containerregistry": None,
+        "regclient": 1,
+        "docker classic": 1,
+    }
+    assert not found["agreed"]
+    assert any(
+        line.startswith("containers/image picks entry 2 (linux/arm/v6), containerd picks entry 1")
+        for line in found["disagreements"]
+    )
+    text = polyarch("explain", "--platform", "linux/arm/v7", ref, text=True)
+    assert "differs: go-containerregistry runs nothing, containerd picks entry 1" in text.stdout
+
+
+def test_explain_reads_the_config_of_an_entry_without_a_platform(
+    registry: RegistryServer,
+) -> None:
+    repository = unique("explain/platformless")
+    amd = make_image(AMD64, seed=1311, oci=True)
+    ref = push_index(registry, repository, [amd], [amd.descriptor(with_platform=False)])
+
+    result = polyarch("explain", "--platform", "linux/arm64", "--format", "json", ref, text=True)
+
+    assert result.returncode == 0, result.stderr
+    picks = {p["family"]: (p["entry"], p["reason"]) for p in json.loads(result.stdout)["picks"]}
+    assert picks["containerd"] == (
+        None,
+        "entry 1 has no platform and its config says linux/amd64; no other is tried",
+    )
+    assert picks["docker classic"][0] == 1
+    assert picks["containers/image"][0] == 1

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "polyarch.gojson": 0,
     "polyarch.index": 0,
     "polyarch.referrers": 0,
+    "polyarch.selection": 0,
     # L1: the only code that reads the host
     "polyarch.host": 1,
     "polyarch.home": 1,

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
     "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),
     "verify": ("polyarch.cli.check", "verify", "Check that an image is complete and right."),
+    "explain": ("polyarch.cli.explain", "explain", "Which entry each runtime runs on a platform."),
     "index": ("polyarch.cli.edit", "index", "Edit a pushed index: add, remove, annotate."),
     "inspect": ("polyarch.cli.inspect", "inspect", "Show a manifest or manifest list."),
     "lint": ("polyarch.cli.check", "lint", "Find what is wrong with an index or image."),

@@ -4,8 +4,11 @@ htpasswd, token auth (the session's token service), and one that does not delete
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.clirun import assert_clean_error, polyarch
 from tests.content import unique
@@ -163,3 +166,61 @@ def test_auth_explain_anonymous_and_basic(
 def test_probe_of_a_repository_name_that_is_not_one_is_bad_input(registry: RegistryServer) -> None:
     assert_clean_error(polyarch("probe", "--repository", "UPPER", registry.host, text=True), 2)
     assert_clean_error(polyarch("probe", "host/with/path", text=True), 2)
+
+
+@pytest.mark.parametrize("how", ["credHelpers", "credsStore"])
+def test_auth_explain_names_the_helper_and_the_key_that_chose_it(
+    how: str, token_registry: TokenRegistry, tmp_path: Path
+) -> None:
+    tr = token_registry
+
+    def helper_answering(name: str, username: str, secret: str) -> dict[str, str]:
+        bin_dir = tmp_path / name
+        bin_dir.mkdir()
+        helper = bin_dir / f"docker-credential-{name}"
+        answer = json.dumps({"ServerURL": tr.host, "Username": username, "Secret": secret})
+        helper.write_text(f"#!/bin/sh\ncat >/dev/null\necho '{answer}'\n")
+        helper.chmod(0o755)
+        config_dir = tmp_path / f"docker-{name}"
+        config_dir.mkdir()
+        settings = (
+            {"credHelpers": {tr.host: name}} if how == "credHelpers" else {"credsStore": name}
+        )
+        (config_dir / "config.json").write_text(json.dumps(settings))
+        return {
+            "DOCKER_CONFIG": str(config_dir),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        }
+
+    env = helper_answering("alicehelper", "alice", tr.password("alice"))
+    result = polyarch(
+        "auth",
+        "explain",
+        "--format",
+        "json",
+        "--repository",
+        "alice/x",
+        tr.host,
+        env=env,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    key = f'"credHelpers" entry "{tr.host}"' if how == "credHelpers" else '"credsStore"'
+    assert report["credentialSource"].startswith(
+        f"credential helper docker-credential-alicehelper ({key} of "
+    )
+    assert report["credentialKind"] == "username and password"
+    assert report["scopesGranted"] == ["repository:alice/x:pull"]
+
+    # An identity token the service does not know: what answered is still said.
+    env = helper_answering("tokenhelper", "<token>", "not-a-real-refresh-token")
+    refused = polyarch("auth", "explain", tr.host, env=env, text=True)
+    assert refused.returncode == 4
+    assert (
+        "credentials   identity token, from credential helper docker-credential-tokenhelper"
+        in refused.stdout
+    )
+    assert "refused       " in refused.stdout
+    assert "not-a-real-refresh-token" not in refused.stdout + refused.stderr

@@ -48,7 +48,7 @@ def helper_get(name: str, server: str, *, path: Path, origin: str) -> Credential
         raise CredentialHelperError(
             f'credential helper {program} get returned a non-string "Username" or "Secret"'
         )
-    source = f"credential helper {program}"
+    source = f"credential helper {program} ({origin} of {display(path)})"
     if username == _TOKEN_USERNAME:
         found = Credentials(identity_token=secret, source=source)
     else:

@@ -4,6 +4,8 @@ how polyarch authenticates to it; never a secret."""
 from __future__ import annotations
 
 import json
+import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +13,9 @@ from polyarch.cli._options import format_option, registry_options
 from polyarch.errors import InvalidInputError
 from polyarch.reference import Reference
 from polyarch.registry import Registries
+
+if TYPE_CHECKING:
+    from polyarch.registry.probe import AuthReport
 
 _format = format_option("text: a line a question; json: one object.")
 
@@ -90,7 +95,13 @@ def explain(
     report = explain_auth(registries.client(registry), repository=repository, push=push)
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
-        return
+    else:
+        _print_auth(report)
+    if report.refused is not None:
+        sys.exit(4)
+
+
+def _print_auth(report: AuthReport) -> None:
     click.echo(f"registry      {report.registry}")
     click.echo(f"credentials   {report.kind}, from {report.credential_source}")
     realm = f" (realm {report.realm}, service {report.service})" if report.realm else ""
@@ -103,3 +114,5 @@ def explain(
             click.echo("granted       unknown (an opaque token)")
         if report.expires_in is not None:
             click.echo(f"expires in    {round(report.expires_in)} s")
+    if report.refused is not None:
+        click.echo(f"refused       {report.refused}")

@@ -19,7 +19,12 @@ from typing import Any, Final
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
-from polyarch.errors import PolyarchError, RegistryError
+from polyarch.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    PolyarchError,
+    RegistryError,
+)
 from polyarch.models import Descriptor, Manifest, parse_manifest
 from polyarch.registry._download import status_in
 from polyarch.registry._http import Response
@@ -325,6 +330,8 @@ class AuthReport:
     asked: tuple[str, ...] = ()
     granted: tuple[str, ...] | None = None
     expires_in: float | None = None
+    #: What the registry or its token service said when it refused (``None``: it did not).
+    refused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -337,6 +344,7 @@ class AuthReport:
             "scopesAsked": list(self.asked),
             "scopesGranted": None if self.granted is None else list(self.granted),
             "expiresInSeconds": None if self.expires_in is None else round(self.expires_in),
+            "refused": self.refused,
         }
 
 
@@ -346,7 +354,8 @@ def explain_auth(
     """Which credentials answer for ``client``'s registry, how it challenges, and (with
     ``repository``, for a token service) which scopes it grants and for how long.
 
-    :raises AuthenticationError: the registry or its token service refuses them.
+    A refusal (the registry's or its token service's) is part of the answer, in
+    ``refused``.
     """
     creds = client.auth.credentials
     if creds is None or creds.is_empty:
@@ -355,27 +364,31 @@ def explain_auth(
         kind = "identity token"
     else:
         kind = "username and password"
-    client.ping()
-    challenge = client.auth.challenge
     asked: tuple[str, ...] = ()
     granted: tuple[str, ...] | None = None
     expires_in: float | None = None
-    if repository is not None:
-        actions = ("pull", "push") if push else ("pull",)
-        asked = (repository_scope(repository, *actions),)
-        client.request(
-            "GET",
-            f"/v2/{repository}/tags/list?n=1",
-            scopes=asked,
-            expect=status_in(200, 404),
-            what=f"list tags of {repository}",
-        )
-        if challenge is not None and challenge.scheme == "bearer":
-            token = client.auth.token_for(frozenset(asked))
-            if token is not None:
-                scopes, expires_at, opaque = token
-                granted = None if opaque else tuple(sorted(scopes))
-                expires_in = max(0.0, expires_at - time.monotonic())
+    refused: str | None = None
+    try:
+        client.ping()
+        if repository is not None:
+            actions = ("pull", "push") if push else ("pull",)
+            asked = (repository_scope(repository, *actions),)
+            client.request(
+                "GET",
+                f"/v2/{repository}/tags/list?n=1",
+                scopes=asked,
+                expect=status_in(200, 404),
+                what=f"list tags of {repository}",
+            )
+    except (AuthenticationError, PermissionDeniedError) as err:
+        refused = str(err).splitlines()[0]  # messages never hold a secret
+    challenge = client.auth.challenge
+    if asked and refused is None and challenge is not None and challenge.scheme == "bearer":
+        token = client.auth.token_for(frozenset(asked))
+        if token is not None:
+            scopes, expires_at, opaque = token
+            granted = None if opaque else tuple(sorted(scopes))
+            expires_in = max(0.0, expires_at - time.monotonic())
     return AuthReport(
         client.registry,
         client.auth.credential_source,
@@ -388,4 +401,5 @@ def explain_auth(
         asked,
         granted,
         expires_in,
+        refused,
     )

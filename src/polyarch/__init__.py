@@ -5,7 +5,8 @@ digests, platforms, manifest models, errors), the storage backends, which pull i
 client, and the operations (:func:`open_store`, :func:`open_target`,
 :func:`resolve_platform`, :func:`copy`, :func:`pull`, :func:`build_list`,
 :func:`push_list`, :func:`push_spec`, :func:`add_entries`, :func:`remove_entries`,
-:func:`annotate_index`, :func:`delete`, :func:`referrers_of`). ``import polyarch``
+:func:`annotate_index`, :func:`delete`, :func:`referrers_of`, :func:`lint`,
+:func:`verify`, :func:`diff`, :func:`explain`, :func:`plan_copy`). ``import polyarch``
 loads nothing else, so ``polyarch --help``, which needs only :data:`__version__`, does
 not pay the ~10 ms of the core.
 """
@@ -39,11 +40,16 @@ if TYPE_CHECKING:
         Resolved,
         build_list,
         copy,
+        diff,
+        explain,
+        lint,
+        plan_copy,
         pull,
         push_list,
         push_spec,
         referrers_of,
         resolve_platform,
+        verify,
     )
     from polyarch.ops.lists import PushResult
     from polyarch.ops.pending import PendingList
@@ -96,11 +102,15 @@ __all__ = [
     "build_list",
     "copy",
     "delete",
+    "diff",
+    "explain",
     "from_template",
+    "lint",
     "open_store",
     "open_target",
     "parse_manifest",
     "parse_spec",
+    "plan_copy",
     "platform",
     "pull",
     "push_list",
@@ -108,6 +118,7 @@ __all__ = [
     "referrers_of",
     "remove_entries",
     "resolve_platform",
+    "verify",
 ]
 
 #: Where each name lives. The core modules are attributes too, loaded on first use as
@@ -151,6 +162,11 @@ _LAZY = {
     "build_list": "polyarch.ops.images",
     "copy": "polyarch.ops.images",
     "delete": "polyarch.ops.delete",
+    "diff": "polyarch.ops.images",
+    "explain": "polyarch.ops.images",
+    "lint": "polyarch.ops.images",
+    "plan_copy": "polyarch.ops.images",
+    "verify": "polyarch.ops.images",
     "from_template": "polyarch.ops.spec",
     "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",

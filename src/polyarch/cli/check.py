@@ -13,7 +13,6 @@ from polyarch.digest import Digest
 from polyarch.errors import ContentError
 from polyarch.ops.check import Report
 from polyarch.registry import Registries
-from polyarch.schemes import open_target
 from polyarch.store import Store
 
 _require_option = click.option(
@@ -48,13 +47,10 @@ def lint(
     Exit 0 when nothing is wrong (warnings allowed unless --strict), 1 with warnings
     under --strict, 6 with errors.
     """
-    from polyarch.ops.check import lint as lint_manifest
+    from polyarch.ops import images
 
     require = parse_platforms(required)  # bad input before any request
-    target = open_target(image, registries=registries)
-    report = lint_manifest(
-        target.store, target.get_manifest(), reference=str(target), require=require
-    )
+    report = images.lint(image, require=require, registries=registries)
     _show(report, output_format)
     sys.exit(report.exit_code(strict=strict))
 
@@ -78,14 +74,11 @@ def verify(
 
     Exit 0 when it is, 6 when not.
     """
-    from polyarch.ops.check import verify as verify_image
+    from polyarch.ops import images
 
     want = Digest.parse(expected) if expected else None
     require = parse_platforms(required)  # bad input before any request
-    target = open_target(image, registries=registries)
-    report = verify_image(
-        target.store, target.identifier, reference=str(target), expected=want, require=require
-    )
+    report = images.verify(image, expected=want, require=require, registries=registries)
     _show(report, output_format)
     sys.exit(report.exit_code())
 

@@ -9,9 +9,8 @@ import click
 
 from polyarch.cli._options import format_option, registry_options
 from polyarch.cli._plan import print_difference
-from polyarch.ops.diff import diff_manifests
+from polyarch.ops import images
 from polyarch.registry import Registries
-from polyarch.schemes import open_target
 
 
 @click.command()
@@ -26,13 +25,9 @@ def diff(a: str, b: str, output_format: str, registries: Registries) -> None:
 
     Exit 0 when A and B are the same bytes, 1 when they are not.
     """
-    a_target = open_target(a, registries=registries)
-    b_target = open_target(b, registries=registries)
-    found = diff_manifests(
-        a_target.store, a_target.get_manifest(), b_target.store, b_target.get_manifest()
-    )
+    found = images.diff(a, b, registries=registries)
     if output_format == "json":
         click.echo(json.dumps({"a_ref": a, "b_ref": b, **found.to_json()}, indent=2))
     else:
-        print_difference(found, str(a_target), str(b_target))
+        print_difference(found, a, b)
     sys.exit(0 if found.same else 1)

@@ -8,7 +8,6 @@ import click
 
 from polyarch.cli._options import format_option, parse_platform, registry_options
 from polyarch.registry import Registries
-from polyarch.schemes import open_target
 
 
 @click.command()
@@ -28,16 +27,14 @@ def explain(image: str, platform_text: str, output_format: str, registries: Regi
     (podman, skopeo, cri-o), go-containerregistry (crane, ko, kaniko), regclient, and
     docker's classic image store, each by the rule in its own source; where they
     disagree, how."""
-    from polyarch.ops.explain import explain as explain_image
+    from polyarch.ops import images
     from polyarch.selection import FAMILIES
 
-    wanted = parse_platform(platform_text)
-    target = open_target(image, registries=registries)
-    found = explain_image(target.store, target.get_manifest(), wanted)
+    found = images.explain(image, parse_platform(platform_text), registries=registries)
     if output_format == "json":
-        click.echo(json.dumps({"reference": str(target), **found.to_json()}, indent=2))
+        click.echo(json.dumps({"reference": image, **found.to_json()}, indent=2))
         return
-    click.echo(f"{target} on {platform_text}:")
+    click.echo(f"{image} on {platform_text}:")
     for pick, family in zip(found.picks, FAMILIES, strict=True):
         where = f"entry {pick.position}" if pick.position is not None else "nothing"
         click.echo(f"  {pick.family:<21} {where:<9} {pick.reason}  ({family.users})")

@@ -26,7 +26,11 @@ from polyarch.schemes import open_location, open_store, open_target, parse_locat
 from polyarch.store import ImageSink, Store
 
 if TYPE_CHECKING:
+    from polyarch.digest import Digest
     from polyarch.index import ListFormat
+    from polyarch.ops.check import Report
+    from polyarch.ops.diff import Difference
+    from polyarch.ops.explain import Explanation
     from polyarch.ops.lists import PushResult, StoreOpener
     from polyarch.ops.pending import ListName, PendingList
     from polyarch.ops.plan import Plan
@@ -38,6 +42,9 @@ __all__ = [
     "Resolved",
     "build_list",
     "copy",
+    "diff",
+    "explain",
+    "lint",
     "plan_copy",
     "pull",
     "push_list",
@@ -46,6 +53,7 @@ __all__ = [
     "registries_for",
     "resolve_platform",
     "store_opener",
+    "verify",
 ]
 
 
@@ -350,6 +358,73 @@ def referrers_of(
     with registries_for(registries) as run:
         target = open_target(image, registries=run)
         return of_store(target.store, target.get_manifest(), jobs=jobs)
+
+
+def lint(
+    image: str | Location,
+    *,
+    require: Sequence[Platform] = (),
+    registries: Registries | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> Report:
+    """What is wrong with ``image`` (:func:`polyarch.ops.check.lint`): each finding with
+    a severity and a stable code; ``report.exit_code()`` is the CLI's."""
+    from polyarch.ops import check
+
+    with registries_for(registries) as run:
+        target = open_target(image, registries=run)
+        return check.lint(
+            target.store, target.get_manifest(), reference=str(target), require=require, jobs=jobs
+        )
+
+
+def verify(
+    image: str | Location,
+    *,
+    expected: Digest | None = None,
+    require: Sequence[Platform] = (),
+    registries: Registries | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> Report:
+    """Whether ``image`` is complete as a pull needs it (:func:`polyarch.ops.check.verify`):
+    at ``expected``, every child and blob there (blobs by HEAD)."""
+    from polyarch.ops import check
+
+    with registries_for(registries) as run:
+        target = open_target(image, registries=run)
+        return check.verify(
+            target.store,
+            target.identifier,
+            reference=str(target),
+            expected=expected,
+            require=require,
+            jobs=jobs,
+        )
+
+
+def diff(
+    a: str | Location, b: str | Location, *, registries: Registries | None = None
+) -> Difference:
+    """``a`` against ``b``, platform by platform (:func:`polyarch.ops.diff.diff_manifests`)."""
+    from polyarch.ops.diff import diff_manifests
+
+    with registries_for(registries) as run:
+        first, second = open_target(a, registries=run), open_target(b, registries=run)
+        return diff_manifests(
+            first.store, first.get_manifest(), second.store, second.get_manifest()
+        )
+
+
+def explain(
+    image: str | Location, platform: Platform, *, registries: Registries | None = None
+) -> Explanation:
+    """Which entry of ``image`` each runtime family runs on ``platform``, and why
+    (:mod:`polyarch.selection`)."""
+    from polyarch.ops import explain as explaining
+
+    with registries_for(registries) as run:
+        target = open_target(image, registries=run)
+        return explaining.explain(target.store, target.get_manifest(), platform)
 
 
 def store_opener(registries: Registries) -> StoreOpener:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from polyarch import gojson
@@ -27,6 +27,7 @@ __all__ = [
     "EMPTY_CONFIG",
     "EMPTY_JSON",
     "attestation_referrer",
+    "attestation_subject",
     "listing_entry",
     "referrers_tag",
     "with_referrers",
@@ -102,6 +103,18 @@ def with_referrers(
         document = index_document(listing)
     document["manifests"] = [*(document.get("manifests") or []), *new]
     return edited_index(document)
+
+
+def attestation_subject(
+    attestation: Descriptor, images: Mapping[Digest, Descriptor]
+) -> Descriptor | None:
+    """What a referrer made of ``attestation`` (an index entry) names as its subject: the
+    entry of the image it describes, as type, digest and size; ``None`` when ``images``
+    (entries by digest) has no such image."""
+    image = images.get(attestation.attests) if attestation.attests is not None else None
+    if image is None or image.is_attestation:
+        return None
+    return Descriptor(image.media_type, image.digest, image.size)
 
 
 def attestation_referrer(attestation: ImageManifest, subject: Descriptor) -> ImageManifest:

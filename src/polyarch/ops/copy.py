@@ -526,21 +526,17 @@ class _Referrers:
     def attestations(self, walk: Walk, dropped: Sequence[tuple[ImageIndex, Descriptor]]) -> None:
         """buildx's attestations, left out of the index, as referrers of their images."""
         from polyarch.ops.referrers import place_attestations
-        from polyarch.referrers import attestation_referrer
+        from polyarch.referrers import attestation_referrer, attestation_subject
 
         converted: list[tuple[Store, ImageManifest]] = []
         for index, entry in dropped:
-            subject = next(
-                (e for e in index.manifests if e.digest == entry.attests and not e.is_attestation),
-                None,
-            )
+            subject = attestation_subject(entry, {e.digest: e for e in index.manifests})
             attestation = walk.child(index, entry, depth=0)
             if subject is None or not isinstance(attestation, ImageManifest):
                 log.warning(
                     "%s describes no image of its index; it is left out", walk.label(index, entry)
                 )
                 continue
-            subject = Descriptor(subject.media_type, subject.digest, subject.size)
             converted.append((self.source, attestation_referrer(attestation, subject)))
         place_attestations(self.target, converted, self.transfers, self.put, jobs=self.jobs)
         self.placed.update((referrer.digest, referrer) for _, referrer in converted)

@@ -22,7 +22,7 @@ from polyarch.ops.copy import Attestations, BlobTransfer, CopyProgress, CopyResu
 from polyarch.ops.resolve import Choice, image_for_platform
 from polyarch.ops.targets import archive_tags, check_copy_destination, copy_tag, pull_destination
 from polyarch.platform import Platform
-from polyarch.schemes import open_location, open_store, open_target, parse_location
+from polyarch.schemes import Target, open_location, open_store, open_target, parse_location
 from polyarch.store import ImageSink, Store
 
 if TYPE_CHECKING:
@@ -126,14 +126,12 @@ def copy(
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with registries_for(registries) as run:
-        src = open_target(source, registries=run)
-        target = _parsed(destination)
-        check_copy_destination(target)
+        src, target, tag = _copy_ends(source, destination, run)
         return copy_image(
             src.store,
             src.identifier,
-            open_store(target, registries=run),
-            tag=copy_tag(src.location, target),
+            target,
+            tag=tag,
             platforms=platforms,
             single=single,
             jobs=jobs,
@@ -143,6 +141,17 @@ def copy(
             attestations=attestations,
             referrers=referrers,
         )
+
+
+def _copy_ends(
+    source: str | Location, destination: str | Location, registries: Registries
+) -> tuple[Target, Store, str]:
+    """A copy's source, its destination's store (checked to be one a copy writes), and
+    the tag the copy is written under."""
+    src = open_target(source, registries=registries)
+    target = _parsed(destination)
+    check_copy_destination(target)
+    return src, open_store(target, registries=registries), copy_tag(src.location, target)
 
 
 def plan_copy(
@@ -160,14 +169,12 @@ def plan_copy(
     from polyarch.ops import plan
 
     with registries_for(registries) as run:
-        src = open_target(source, registries=run)
-        target = _parsed(destination)
-        check_copy_destination(target)
+        src, target, tag = _copy_ends(source, destination, run)
         return plan.plan_copy(
             src.store,
             src.identifier,
-            open_store(target, registries=run),
-            tag=copy_tag(src.location, target),
+            target,
+            tag=tag,
             platforms=platforms,
             single=single,
             attestations=attestations,

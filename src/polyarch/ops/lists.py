@@ -28,7 +28,7 @@ from polyarch.errors import (
     PolyarchError,
 )
 from polyarch.location import LayoutLocation
-from polyarch.models import Descriptor, ImageManifest
+from polyarch.models import ImageManifest
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops.pending import (
     ListName,
@@ -372,9 +372,7 @@ def push_pending(
     reference = pending.reference
     index = pending.index(format)
     target = open_store(reference)
-    every = list(dict.fromkeys([reference.tag or DEFAULT_TAG, *tags]))
-    for tag in every[1:]:
-        reference.with_tag(tag)  # the tag's grammar, before any request
+    every = pending.tags(tags)
     missing = [tag for tag in every if digest_at(target, tag) != index.digest]
     if not missing and not pending.referrers:
         return PushResult(reference, index.digest, changed=False, tags=tuple(every))
@@ -433,23 +431,10 @@ def _push_referrers(
     if not pending.referrers:
         return False
     from polyarch.ops.referrers import attach_all, place_attestations
-    from polyarch.referrers import attestation_referrer
 
-    images = {entry.descriptor.digest: entry.descriptor for entry in pending.images}
-    converted: list[tuple[Store, ImageManifest]] = []
-    for entry in pending.referrers:
-        attests = entry.descriptor.attests
-        subject = images.get(attests) if attests is not None else None
-        attestation = entry.manifest
-        if subject is None or not isinstance(attestation, ImageManifest):
-            log.warning(
-                "attestation %s from %s describes no image of the list; left out",
-                entry.descriptor.digest,
-                entry.source.familiar,
-            )
-            continue
-        subject = Descriptor(subject.media_type, subject.digest, subject.size)
-        converted.append((open_store(entry.source), attestation_referrer(attestation, subject)))
+    converted = [
+        (open_store(entry.source), referrer) for entry, referrer in pending.attestation_referrers()
+    ]
     place_attestations(target, converted, transfers, target.put_manifest, jobs=jobs)
     return attach_all(target, [referrer for _, referrer in converted], jobs=jobs)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -164,6 +164,37 @@ class PendingList:
     @property
     def images(self) -> tuple[PendingEntry, ...]:
         return tuple(e for e in self.entries if not e.is_attestation)
+
+    def tags(self, more: Sequence[str] = ()) -> list[str]:
+        """The list's own tag, then ``more``, each once; their grammar checked here,
+        before any request.
+
+        :raises InvalidReferenceError: a tag that is none.
+        """
+        every = list(dict.fromkeys([self.reference.tag or DEFAULT_TAG, *more]))
+        for tag in every[1:]:
+            self.reference.with_tag(tag)
+        return every
+
+    def attestation_referrers(self) -> list[tuple[PendingEntry, ImageManifest]]:
+        """Each of :attr:`referrers` made into a referrer of its image; one that describes
+        no image of the list is left out, with a warning."""
+        from polyarch.referrers import attestation_referrer, attestation_subject
+
+        images = {entry.descriptor.digest: entry.descriptor for entry in self.images}
+        made: list[tuple[PendingEntry, ImageManifest]] = []
+        for entry in self.referrers:
+            subject = attestation_subject(entry.descriptor, images)
+            attestation = entry.manifest
+            if subject is None or not isinstance(attestation, ImageManifest):
+                log.warning(
+                    "attestation %s from %s describes no image of the list; left out",
+                    entry.descriptor.digest,
+                    entry.source.familiar,
+                )
+                continue
+            made.append((entry, attestation_referrer(attestation, subject)))
+        return made
 
     @property
     def referrers(self) -> tuple[PendingEntry, ...]:

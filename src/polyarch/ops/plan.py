@@ -27,7 +27,6 @@ from polyarch.ops.diff import Difference, diff_manifests
 from polyarch.ops.pending import PendingList, same_repository
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
-from polyarch.reference import DEFAULT_TAG
 from polyarch.store import BlobMounter, Store, digest_at
 
 if TYPE_CHECKING:
@@ -190,14 +189,12 @@ def plan_push(
     jobs: int = DEFAULT_JOBS,
 ) -> Plan:
     """What :func:`polyarch.ops.lists.push_pending` with the same arguments would do."""
-    from polyarch.referrers import attestation_referrer, referrers_tag
+    from polyarch.referrers import referrers_tag
 
     reference = pending.reference
     index = pending.index(format)
     target = open_store(reference)
-    every = list(dict.fromkeys([reference.tag or DEFAULT_TAG, *tags]))
-    for tag in every[1:]:
-        reference.with_tag(tag)  # the tag's grammar, before any request
+    every = pending.tags(tags)
     now = {tag: digest_at(target, tag) for tag in every}
     missing = [tag for tag in every if now[tag] != index.digest]
     steps: list[Step] = []
@@ -210,18 +207,11 @@ def plan_push(
             if isinstance(manifest, ImageManifest):
                 steps += plan_blobs(open_store(entry.source), target, manifest.blobs, jobs=jobs)
             steps.append(Step("manifest", "put", manifest.descriptor(), 1))
-    images = {entry.descriptor.digest: entry.descriptor for entry in pending.images}
     subjects: set[Digest] = set()
-    for entry in pending.referrers:
-        subject = images.get(entry.descriptor.attests) if entry.descriptor.attests else None
-        attestation = entry.manifest
-        if subject is None or not isinstance(attestation, ImageManifest):
-            continue
-        subject = Descriptor(subject.media_type, subject.digest, subject.size)
-        steps.append(
-            Step("manifest", "put", attestation_referrer(attestation, subject).descriptor(), 1)
-        )
-        subjects.add(subject.digest)
+    for _, referrer in pending.attestation_referrers():
+        assert referrer.subject is not None
+        steps.append(Step("manifest", "put", referrer.descriptor(), 1))
+        subjects.add(referrer.subject.digest)
     for subject_digest in sorted(subjects):
         # Read, then written when it lacks them (a registry with the referrers API: not).
         steps.append(Step("tag", "put", index.descriptor(), 2, tag=referrers_tag(subject_digest)))

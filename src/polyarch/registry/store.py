@@ -304,20 +304,10 @@ class RegistryStore:
                     f"{self.client.registry} lists more than {MAX_REFERRERS} {what}; "
                     "polyarch stops there"
                 )
-            link = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
-            if link is None:
+            following = self._next_page(response, pages, what)
+            if following is None:
                 return list(entries.values())
-            try:
-                url = join_url(response.request.url, link.group(1)).url
-            except BadURLError as err:
-                raise ContentError(
-                    f"{self.client.registry} links the next page of {what} to {err}"
-                ) from None
-            if url in pages:
-                raise ContentError(
-                    f"{self.client.registry} links the {what} back to a page already read "
-                    f"({without_query(url)}): the list would never end"
-                )
+            url = following
         raise ContentError(
             f"{self.client.registry} sends more than {MAX_REFERRER_PAGES} pages of {what}; "
             "polyarch stops there"
@@ -378,24 +368,35 @@ class RegistryStore:
                         f"{self.location}; polyarch stops there"
                     )
                 yield tag
-            link = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
-            if link is None:
+            following = self._next_page(response, pages, f"tags of {self.location}")
+            if following is None:
                 return
-            try:
-                url = join_url(response.request.url, link.group(1)).url
-            except BadURLError as err:
-                raise ContentError(
-                    f"{self.client.registry} links the next tag page of {self.location} to {err}"
-                ) from None
-            if url in pages:
-                raise ContentError(
-                    f"{self.client.registry} links the tags of {self.location} back to a page "
-                    f"already read ({without_query(url)}): the list would never end"
-                )
+            url = following
         raise ContentError(
             f"{self.client.registry} sends more than {MAX_TAG_PAGES} pages of tags for "
             f"{self.location}; polyarch stops there"
         )
+
+    def _next_page(self, response: Response, pages: set[str], what: str) -> str | None:
+        """The URL of the page after ``response``'s (its ``Link``), ``None`` for the last.
+
+        :raises ContentError: a link that is no URL, or back to one of ``pages``.
+        """
+        link = _LINK_NEXT_RE.search(response.headers.get("Link", ""))
+        if link is None:
+            return None
+        try:
+            url = join_url(response.request.url, link.group(1)).url
+        except BadURLError as err:
+            raise ContentError(
+                f"{self.client.registry} links the next page of {what} to {err}"
+            ) from None
+        if url in pages:
+            raise ContentError(
+                f"{self.client.registry} links the {what} back to a page already read "
+                f"({without_query(url)}): the list would never end"
+            )
+        return url
 
     def _tag_page(self, response: Response) -> list[str]:
         try:

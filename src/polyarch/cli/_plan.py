@@ -32,7 +32,7 @@ def print_plan(plan: Plan) -> None:
         print_difference(plan.difference, f"now ({plan.now})", "would be")
     copied = [s for s in plan.steps if s.kind == "blob" and s.action == "copy"]
     click.echo(
-        f"{plan.requests} requests: {len(copied)} blobs to copy "
+        f"{plan.requests} requests ({plan.reads} to read first): {len(copied)} blobs to copy "
         f"({size(sum(s.descriptor.size for s in copied))}), {plan.count('blob', 'mount')} to "
         f"mount, {plan.count('blob', 'present')} there, {plan.count('blob', 'skip')} left out; "
         f"{plan.count('manifest', 'put')} manifests and {plan.count('tag', 'put')} tags to put"

@@ -75,10 +75,14 @@ class Plan:
     steps: tuple[Step, ...]
     #: The tag's content now against what would be written (``None``: nothing there).
     difference: Difference | None = None
+    #: Requests the run makes before any step: manifests read from the source, the
+    #: target's tags resolved.
+    reads: int = 0
 
     @property
     def requests(self) -> int:
-        return sum(step.requests for step in self.steps)
+        """Every request the run would make: :attr:`reads`, then each step's."""
+        return self.reads + sum(step.requests for step in self.steps)
 
     def count(self, kind: str, action: Action) -> int:
         return sum(1 for s in self.steps if s.kind == kind and s.action == action)
@@ -90,6 +94,7 @@ class Plan:
             "now": None if self.now is None else str(self.now),
             "digest": str(self.digest),
             "requests": self.requests,
+            "reads": self.reads,
             "steps": [step.to_json() for step in self.steps],
             "difference": None if self.difference is None else self.difference.to_json(),
         }
@@ -151,6 +156,9 @@ def plan_copy(
     steps += [Step("manifest", "put", m.descriptor(), 1) for m in manifests if m is not root]
     steps.append(Step("tag", "put", root.descriptor(), 1, tag=tag))
     now = digest_at(target, tag)
+    fetched = 1 + sum(
+        1 for m in (*images, *indexes) if m is not root and m.digest not in prepared.made
+    )
     return Plan(
         target.location,
         (tag,),
@@ -158,6 +166,7 @@ def plan_copy(
         root.digest,
         tuple(steps),
         _difference(target, now, source, root, prepared.made, jobs=jobs),
+        reads=fetched,
     )
 
 
@@ -225,4 +234,6 @@ def plan_push(
             current = None
         if current is not None:
             difference = diff_manifests(target, current, target, index, details=False)
-    return Plan(f"{target.location}", tuple(every), first, index.digest, tuple(steps), difference)
+    return Plan(
+        target.location, tuple(every), first, index.digest, tuple(steps), difference, len(every)
+    )

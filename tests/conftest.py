@@ -96,6 +96,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's polyarch processes share a home (pending lists, the cache) of their
+    own: what one test fetched never answers for another."""
+    monkeypatch.setenv("POLYARCH_HOME", str(tmp_path_factory.mktemp("home")))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_secret_was_printed_or_logged() -> Iterator[None]:
     """The session's last teardown: fails the run if a registered secret showed up."""

@@ -17,7 +17,8 @@
     │   ├── PermissionDeniedError         403 / denied scope: you may not do that
     │   └── CredentialHelperError         docker-credential-* failed
     ├── RegistryError                  5  the registry answered with an error
-    │   └── NetworkError                  no answer: refused, reset, timeout, TLS
+    │   ├── NetworkError                  no answer: refused, reset, timeout, TLS
+    │   └── RequestLimitError             ``--max-requests`` spent: nothing more is sent
     ├── ContentError                   6  bytes that are not what they claim to be
     │   ├── DigestMismatchError
     │   ├── SizeMismatchError
@@ -57,6 +58,7 @@ __all__ = [
     "PermissionDeniedError",
     "PolyarchError",
     "RegistryError",
+    "RequestLimitError",
     "SizeMismatchError",
     "UnsafePathError",
     "UnsupportedMediaTypeError",
@@ -206,6 +208,11 @@ class RegistryError(PolyarchError):
 
 class NetworkError(RegistryError):
     """The registry could not be reached or the connection broke."""
+
+
+class RequestLimitError(RegistryError):
+    """The requests a run may send (``--max-requests``) are spent; the one that would
+    have gone over was not sent. Never retried."""
 
 
 class ContentError(PolyarchError):

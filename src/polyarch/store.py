@@ -178,14 +178,37 @@ class ReferrersLister(Protocol):
 class BlobMounter(Protocol):
     """A store that can link a blob from another store of the same backend without a copy."""
 
-    def can_mount(self, source: Store) -> bool:
-        """Whether blobs of ``source`` can be mounted here (another repository of the
-        same registry), asking nothing of the registry."""
+    def mount_origin(self, descriptor: Descriptor, source: Store) -> str | None:
+        """Where :meth:`mount_blob` would link ``descriptor`` from, asking nothing of the
+        registry: ``source``'s repository (another one of the same registry), else the
+        one where the cache saw it last; ``None``: it would not try."""
         ...
 
     def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
         """Try to mount ``descriptor`` from ``source``; ``False`` if it had to be declined."""
         ...
+
+
+class Counted(Protocol):
+    #: Requests sent so far.
+    sent: int
+
+
+@runtime_checkable
+class RequestCounter(Protocol):
+    """A store whose reads and writes are requests (a registry), counted."""
+
+    @property
+    def meter(self) -> Counted:
+        """What counts the requests of this store's run (shared with other stores)."""
+        ...
+
+
+def requests_sent(*stores: Store) -> int:
+    """Requests the runs of ``stores`` sent so far (a layout sends none); a count two
+    stores share is counted once."""
+    meters = {id(m): m for m in (s.meter for s in stores if isinstance(s, RequestCounter))}
+    return sum(meter.sent for meter in meters.values())
 
 
 @runtime_checkable

@@ -99,21 +99,29 @@ def test_platform_spellings_a_runtime_may_not_expect_are_warnings(
     v5 = make_image({"os": "linux", "architecture": "amd64", "variant": "v5"}, seed=1303, oci=True)
     armhf = make_image({"os": "linux", "architecture": "armhf"}, seed=1303, oci=True)
     windows = make_image({"os": "windows", "architecture": "amd64"}, seed=1303, oci=True)
-    ref = push_index(
-        registry,
-        repository,
-        [amd, v5, armhf, windows],
-        [entry(amd), entry(v5), entry(armhf), entry(windows)],
-    )
+    v9 = make_image({"os": "linux", "architecture": "arm64", "variant": "v9"}, seed=1303, oci=True)
+    arm8 = make_image({"os": "linux", "architecture": "arm", "variant": "v8"}, seed=1303, oci=True)
+    arm6 = make_image({"os": "linux", "architecture": "arm", "variant": "v6"}, seed=1303, oci=True)
+    images = [amd, v5, armhf, windows, v9, arm8, arm6]
+    ref = push_index(registry, repository, images, [entry(image) for image in images])
 
     code, report = lint(ref)
 
-    assert code == 0  # warnings only
+    assert code == 0, report  # warnings only
     assert codes(report) == [
         "noncanonical-platform",
+        "uncommon-variant",
+        "uncommon-variant",
         "unknown-platform",
         "windows-without-os-version",
     ]
+    uncommon = [f for f in report["findings"] if f["code"] == "uncommon-variant"]
+    assert [f["where"].split(" of ")[0] for f in uncommon] == [
+        "entry 5 (linux/arm64/v9)",
+        "entry 6 (linux/arm/v8)",
+    ]
+    assert "most arm64 hosts report v8" in uncommon[0]["message"]
+    assert "most arm hosts report v7 or older" in uncommon[1]["message"]
     assert lint("--strict", ref)[0] == 1
 
 

@@ -275,7 +275,9 @@ def test_progress_off_a_terminal_is_one_line_per_blob(
     assert lines[-1].startswith("copied 1 manifests")
 
     again = polyarch("copy", source, f"{other_registry.host}/{repository}:1.0")
-    words = [line.split()[0] for line in again.stderr.decode().splitlines()]
+    assert again.stderr.decode().splitlines()[-1].endswith("nothing to copy; 2 requests")
+    other_tag = polyarch("copy", source, f"{other_registry.host}/{repository}:2.0")
+    words = [line.split()[0] for line in other_tag.stderr.decode().splitlines()]
     assert words.count("present") == len(image.blobs)
 
 

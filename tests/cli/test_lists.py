@@ -152,13 +152,14 @@ class Workbench:
         return [self.ref(name, tag, registry=server) for tag in images]
 
     def pending(self) -> dict[str, bytes]:
-        """Every file under POLYARCH_HOME, for byte-for-byte before/after comparisons."""
+        """Every file under POLYARCH_HOME but the cache (what was fetched and verified),
+        for byte-for-byte before/after comparisons."""
         if not self.home.exists():
             return {}
         return {
             str(p.relative_to(self.home)): p.read_bytes()
             for p in sorted(self.home.rglob("*"))
-            if p.is_file()
+            if p.is_file() and p.relative_to(self.home).parts[0] != "cache"
         }
 
 

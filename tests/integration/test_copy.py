@@ -186,6 +186,12 @@ def test_second_copy_moves_nothing(
 
     start = other_registry.mark()
     result = copy_image(*args, tag="1.0")
+    # The tag is at the digest already: all it names is there, nothing is asked but that.
+    assert result.there and result.manifests == 0
+    assert [e.method for e in other_registry.requests(since=start)] == ["HEAD"]
+
+    start = other_registry.mark()
+    result = copy_image(*args, tag="2.0")  # another tag: each blob found there
     served = other_registry.requests(since=start)
     assert result.blobs[BlobTransfer.PRESENT] == len(content.blobs)
     assert result.bytes_copied == 0

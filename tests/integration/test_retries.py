@@ -509,7 +509,7 @@ def test_cli_retries_option(registry: RegistryServer, proxy: FaultProxy) -> None
 
     proxy.clear()
     proxy.add(Status(503), method="GET", path="/manifests/1$", count=1)
-    stderr = assert_clean_error(run("inspect", "--retries", "0", reference), 5)
+    stderr = assert_clean_error(run("inspect", "--retries", "0", "--no-cache", reference), 5)
     assert "HTTP 503" in stderr
     assert len(proxy.requests("GET", "/manifests/1$")) == 1
 

@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "polyarch.home": 1,
     "polyarch.auth": 1,
     "polyarch.atomic": 1,
+    "polyarch.cache": 1,
     # L2: storage: the protocol, its backends, the table of them
     "polyarch.store": 2,
     "polyarch.registry": 2,

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pull": ("polyarch.cli.pull", "pull", "Pull the image for one platform, no daemon."),
     "push": ("polyarch.cli.lists", "push", "Push a local manifest list to its registry."),
     "rm": ("polyarch.cli.lists", "rm", "Delete local manifest lists."),
+    "sync": ("polyarch.cli.sync", "sync", "Mirror many images and repositories from a file."),
     "tags": ("polyarch.cli.query", "tags", "List the tags of a repository."),
     "verify": ("polyarch.cli.check", "verify", "Check that an image is complete and right."),
     "explain": ("polyarch.cli.explain", "explain", "Which entry each runtime runs on a platform."),

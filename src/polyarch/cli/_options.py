@@ -83,6 +83,25 @@ def registry_options(func: F) -> F:
         show_default=True,
         help="Retry failed requests and transfers this many times (0: never).",
     )
+    @click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="POLYARCH_CACHE_DIR",
+        help="Where manifests, configs and blob places seen are kept between runs "
+        "[default: $POLYARCH_HOME/cache].",
+    )
+    @click.option(
+        "--no-cache",
+        is_flag=True,
+        envvar="POLYARCH_NO_CACHE",
+        help="Neither read nor write the cache: every answer comes from the registry.",
+    )
+    @click.option(
+        "--max-requests",
+        type=click.IntRange(1),
+        help="Send at most this many requests; stop before one more (exit 5), with no "
+        "tag moved by what stopped.",
+    )
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -90,6 +109,9 @@ def registry_options(func: F) -> F:
         ca_file: Path | None,
         certs_dir: Path,
         retries: int,
+        cache_dir: Path | None,
+        no_cache: bool,
+        max_requests: int | None,
         **kwargs: Any,
     ) -> Any:
         _warnings_on_stderr()
@@ -100,10 +122,26 @@ def registry_options(func: F) -> F:
             retries=retries,
             backoff=_backoff(),
         )
-        with Registries(options) as registries:
-            return func(*args, registries=registries, **kwargs)
+        cache = None
+        if not no_cache:
+            from polyarch.cache import Cache, default_cache_directory
+            from polyarch.home import default_home
+
+            cache = Cache(cache_dir or default_cache_directory(default_home()))
+        with Registries(options, cache=cache, max_requests=max_requests) as registries:
+            try:
+                return func(*args, registries=registries, **kwargs)
+            finally:
+                import logging
+
+                logging.getLogger("polyarch.cli").debug("%s", registries.meter.summary())
 
     return wrapper  # type: ignore[return-value]
+
+
+def requests_made(registries: Registries) -> str:
+    """``N requests`` and the rate limits registries stated, for a summary line."""
+    return registries.meter.summary()
 
 
 def _warnings_on_stderr() -> None:

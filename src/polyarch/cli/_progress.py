@@ -118,5 +118,9 @@ class RichProgress(CopyProgress):
             if how not in (BlobTransfer.COPIED, BlobTransfer.FETCHED):  # not streamed
                 self._progress.advance(self._total, descriptor.size)
 
+    def print(self, line: str) -> None:
+        """A line above the bars."""
+        self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def close(self) -> None:
         self._progress.stop()

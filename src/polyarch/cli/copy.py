@@ -10,6 +10,7 @@ from polyarch.cli._options import (
     jobs_option,
     parse_platforms,
     registry_options,
+    requests_made,
     verify_option,
 )
 from polyarch.cli._progress import progress_display
@@ -78,6 +79,12 @@ def copy(
     if dry_run:
         from polyarch.cli._plan import print_plan
 
+        if referrers:
+            click.echo(
+                "polyarch: warning: the plan leaves out the referrers --referrers carries: "
+                "which there are is known only by listing them as the copy does",
+                err=True,
+            )
         print_plan(
             images.plan_copy(
                 source,
@@ -104,7 +111,13 @@ def copy(
             jobs=jobs,
             progress=progress,
         )
-    if not quiet:
+    if not quiet and result.there and not result.referrers:
+        click.echo(
+            f"{destination} is already {result.descriptor.digest}: nothing to copy; "
+            f"{requests_made(registries)}",
+            err=True,
+        )
+    elif not quiet:
         blobs = result.blobs
         summary = (
             f"copied {result.manifests} manifests; blobs: {blobs[BlobTransfer.COPIED]} copied "
@@ -118,7 +131,7 @@ def copy(
             summary += f", {blobs[BlobTransfer.SKIPPED]} skipped (non-distributable)"
         if result.referrers:
             summary += f"; {result.referrers} referrer{'s' * (result.referrers != 1)}"
-        click.echo(summary, err=True)
+        click.echo(f"{summary}; {requests_made(registries)}", err=True)
     if then_verify:
         from polyarch.cli.check import verify_written
         from polyarch.schemes import open_store, parse_location

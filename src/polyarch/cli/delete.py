@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from polyarch.cli._options import registry_options
+from polyarch.cli._options import registry_options, requests_made
 from polyarch.ops.delete import delete as delete_manifest
 from polyarch.registry import Registries
 
@@ -28,7 +28,12 @@ def delete(ref: str, force: bool, registries: Registries) -> None:
     deleted = delete_manifest(ref, force=force, registries=registries)
     if deleted.manifest_deleted:
         tags = f" (and its tags {', '.join(deleted.tags)})" if deleted.tags else ""
-        click.echo(f"Deleted manifest {deleted.digest}{tags}", err=True)
+        click.echo(
+            f"Deleted manifest {deleted.digest}{tags}; {requests_made(registries)}", err=True
+        )
     else:
-        click.echo(f"Deleted tag {deleted.tags[0]} (it was {deleted.digest})", err=True)
+        click.echo(
+            f"Deleted tag {deleted.tags[0]} (it was {deleted.digest}); {requests_made(registries)}",
+            err=True,
+        )
     click.echo(str(deleted.digest))

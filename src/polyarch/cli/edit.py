@@ -14,6 +14,7 @@ from polyarch.cli._options import (
     jobs_option,
     parse_platform,
     registry_options,
+    requests_made,
 )
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError
@@ -47,7 +48,7 @@ def _selector(platform: str | None, digest: str | None) -> edits.Selector:
     )
 
 
-def _report(result: edits.Edited) -> None:
+def _report(result: edits.Edited, registries: Registries) -> None:
     if result.dry_run:
         from polyarch.cli._plan import print_difference
 
@@ -57,9 +58,16 @@ def _report(result: edits.Edited) -> None:
         click.echo(f"{verb} {result.reference} at {result.after}; nothing was written (--dry-run)")
         return
     if result.changed:
-        click.echo(f"{result.reference}: {result.before} -> {result.after}", err=True)
+        click.echo(
+            f"{result.reference}: {result.before} -> {result.after}; {requests_made(registries)}",
+            err=True,
+        )
     else:
-        click.echo(f"{result.reference} is already {result.after}: nothing to put", err=True)
+        click.echo(
+            f"{result.reference} is already {result.after}: nothing to put; "
+            f"{requests_made(registries)}",
+            err=True,
+        )
     click.echo(str(result.after))
 
 
@@ -88,7 +96,8 @@ def add(
     _report(
         edits.add_entries(
             manifest_list, images, to=to, registries=registries, jobs=jobs, dry_run=dry_run
-        )
+        ),
+        registries,
     )
 
 
@@ -117,7 +126,7 @@ def remove(
         jobs=jobs,
         dry_run=dry_run,
     )
-    _report(result)
+    _report(result, registries)
 
 
 @index.command()
@@ -152,4 +161,4 @@ def annotate(
         jobs=jobs,
         dry_run=dry_run,
     )
-    _report(result)
+    _report(result, registries)

@@ -15,6 +15,7 @@ from polyarch.cli._options import (
     jobs_option,
     parse_list_name,
     registry_options,
+    requests_made,
     verify_option,
 )
 from polyarch.errors import NotFoundError, PolyarchError
@@ -208,9 +209,14 @@ def push(
         tags=tags,
     )
     if not result.changed:
-        click.echo(f"{target} is already {result.digest}: nothing to push", err=True)
+        click.echo(
+            f"{target} is already {result.digest}: nothing to push; {requests_made(registries)}",
+            err=True,
+        )
     elif tags:
-        click.echo(f"Tagged {', '.join(result.tagged)}", err=True)
+        click.echo(f"Tagged {', '.join(result.tagged)}; {requests_made(registries)}", err=True)
+    else:
+        click.echo(f"Pushed {target}; {requests_made(registries)}", err=True)
     if then_verify:
         from polyarch.cli.check import verify_written
 

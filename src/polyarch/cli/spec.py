@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from polyarch.cli._options import jobs_option, parse_platform, registry_options
+from polyarch.cli._options import jobs_option, parse_platform, registry_options, requests_made
 from polyarch.errors import InvalidInputError
 from polyarch.ops.images import push_spec
 from polyarch.ops.spec import ListSpec, from_template, parse_spec
@@ -98,8 +98,9 @@ def _push(
         on_missing=lambda image: click.echo(f"skipping {image}: it does not exist", err=True),
         on_manifest=lambda ref: click.echo(f"Pushed ref {ref}", err=True),
     )
+    made = requests_made(registries)
     if not result.changed:
-        click.echo(f"{spec.image} is already {result.digest}: nothing to push", err=True)
+        click.echo(f"{spec.image} is already {result.digest}: nothing to push; {made}", err=True)
     else:
-        click.echo(f"Tagged {', '.join(result.tagged)}", err=True)
+        click.echo(f"Tagged {', '.join(result.tagged)}; {made}", err=True)
     click.echo(str(result.digest))

@@ -28,6 +28,7 @@ Codes (stable: scripts match on them):
 ``os-version-mismatch``        warning  the entry's os.version is not the config's
 ``unknown-platform``           warning  no image is built for that os/arch/variant
 ``noncanonical-platform``      warning  spelled otherwise than indexes spell it
+``uncommon-variant``           warning  a variant few hosts report: most are not offered it
 ``windows-without-os-version`` warning  a Windows entry without ``os.version``
 ``no-platform``                warning  an entry without a platform
 ``mixed-formats``              warning  Docker manifests in an OCI index, or the reverse
@@ -102,6 +103,7 @@ SEVERITY: dict[str, Severity] = {
             "os-version-mismatch",
             "unknown-platform",
             "noncanonical-platform",
+            "uncommon-variant",
             "windows-without-os-version",
             "no-platform",
             "mixed-formats",
@@ -380,6 +382,18 @@ def _judge_platform(checking: _Checking, platform: Platform, where: str) -> None
             where,
             problem + (f" (did you mean {closest}?)" if closest else ""),
         )
+    elif platform.variant and platform.variant not in _USUAL_VARIANTS.get(
+        platform.architecture, (platform.variant,)
+    ):
+        usual = _USUAL_VARIANTS[platform.architecture]
+        checking.add(
+            "uncommon-variant",
+            where,
+            f"only hosts that report {platform.architecture}/{platform.variant} are offered "
+            f"it; most {platform.architecture} hosts report {usual[-1]}"
+            + (" or older" if len(usual) > 1 else "")
+            + ", and pull another entry or none",
+        )
     if platform.os == "windows" and not platform.os_version:
         checking.add(
             "windows-without-os-version",
@@ -387,6 +401,16 @@ def _judge_platform(checking: _Checking, platform: Platform, where: str) -> None
             "a Windows host runs only the builds its os.version allows: without one, every "
             "Windows host is offered this image",
         )
+
+
+#: The variants images are usually built for, per architecture: what runtimes detect on
+#: most hosts (and assume when they detect nothing). A variant above them is legal, but
+#: hosts that report less are not offered the image: arm64/v9 skips every v8 machine.
+_USUAL_VARIANTS: dict[str, tuple[str, ...]] = {
+    "amd64": ("v1",),
+    "arm": ("v5", "v6", "v7"),
+    "arm64": ("v8",),
+}
 
 
 def _platform_key(platform: Platform) -> tuple[str, ...]:

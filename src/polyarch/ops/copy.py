@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
-from polyarch.errors import DigestMismatchError, InvalidInputError, SizeMismatchError
+from polyarch.errors import AuthError, DigestMismatchError, InvalidInputError, SizeMismatchError
 from polyarch.models import (
     Descriptor,
     ImageIndex,
@@ -38,6 +38,7 @@ from polyarch.store import (
     ForeignBlobs,
     Store,
     VerifiedBlobWriter,
+    digest_at,
     is_digest,
     open_blob_or_fetch,
 )
@@ -243,6 +244,8 @@ class CopyResult:
     referrers: int = 0
     #: The tag written (``None``: the copy was put by digest only).
     tag: str | None = None
+    #: The target held the image already (at the tag): nothing of it was written.
+    there: bool = False
 
 
 def select_entries(
@@ -430,6 +433,13 @@ def copy_image(
         attestations=attestations,
     )
     root, top, made, dropped = prepared.root, prepared.top, prepared.made, prepared.dropped
+    # A registry takes a manifest only when all it names is there: the same digest at the
+    # target is the whole image there (``verify`` checks every blob when asked to).
+    there = _digest_there(target, tag or root.digest) == root.digest
+    if there and not referrers and attestations != "referrers":
+        return CopyResult(
+            root.descriptor(), 0, dict.fromkeys(BlobTransfer, 0), 0, tag=tag, there=True
+        )
     transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
     copied = [0]
     lock = threading.Lock()
@@ -471,10 +481,11 @@ def copy_image(
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         images, indexes = gather(Walk(source, root, known=made), root, pool)
-        blobs = {blob.digest: blob for image in images for blob in image.blobs}
-        list(pool.map(failing_fast(copy_blob), blobs.values()))
-        list(pool.map(failing_fast(put), [image for image in images if image is not root]))
-    for index in indexes[:-1]:
+        if not there:
+            blobs = {blob.digest: blob for image in images for blob in image.blobs}
+            list(pool.map(failing_fast(copy_blob), blobs.values()))
+            list(pool.map(failing_fast(put), [image for image in images if image is not root]))
+    for index in indexes[:-1] if not there else ():
         put(index)  # nested indexes, innermost first
     # Referrers before the tag: a copy that fails over them leaves the tag as it was.
     moved = _Referrers(source, target, transfers, put, jobs=jobs)
@@ -488,15 +499,25 @@ def copy_image(
                 rewritten.add(root.digest)  # a subset
         moved.carry([m.digest for m in (*images, *indexes) if m.digest not in rewritten], root)
     moved.attach()
-    descriptor = put(root, tag)
+    descriptor = root.descriptor() if there else put(root, tag)
     return CopyResult(
         descriptor=descriptor,
-        manifests=len(images) + len(indexes),
+        manifests=0 if there else len(images) + len(indexes),
         blobs={kind: transfers.count(kind) for kind in BlobTransfer},
         bytes_copied=copied[0],
         referrers=moved.count,
         tag=tag,
+        there=there,
     )
+
+
+def _digest_there(target: Store, identifier: str) -> Digest | None:
+    """What ``identifier`` names at ``target`` now; ``None`` when nothing, or when
+    asking is not allowed (a push-only credential): the copy then writes all."""
+    try:
+        return digest_at(target, identifier)
+    except AuthError:
+        return None
 
 
 class _Referrers:

@@ -42,6 +42,7 @@ __all__ = [
     "Resolved",
     "build_list",
     "copy",
+    "copy_digests",
     "diff",
     "explain",
     "lint",
@@ -141,6 +142,28 @@ def copy(
             attestations=attestations,
             referrers=referrers,
         )
+
+
+def copy_digests(
+    source: str | Location,
+    destination: str | Location,
+    *,
+    registries: Registries | None = None,
+    platforms: Sequence[Platform] = (),
+    single: bool = False,
+    attestations: Attestations = "keep",
+) -> tuple[Digest | None, Digest]:
+    """What :func:`copy` with the same arguments would find at ``destination`` now
+    (``None``: nothing) and leave there; reads only."""
+    from polyarch.ops.copy import prepare_copy
+    from polyarch.store import digest_at
+
+    with registries_for(registries) as run:
+        src, target, tag = _copy_ends(source, destination, run)
+        prepared = prepare_copy(
+            src.store, src.identifier, platforms=platforms, single=single, attestations=attestations
+        )
+        return digest_at(target, tag), prepared.root.digest
 
 
 def _copy_ends(

@@ -27,7 +27,7 @@ from polyarch.ops.diff import Difference, diff_manifests
 from polyarch.ops.pending import PendingList, same_repository
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
-from polyarch.store import BlobMounter, Store, digest_at
+from polyarch.store import BlobMounter, RequestCounter, Store, digest_at, requests_sent
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
@@ -109,16 +109,22 @@ def plan_blobs(
     jobs: int = DEFAULT_JOBS,
 ) -> list[Step]:
     """Each blob's transfer as :func:`polyarch.ops.copy.transfer_blob` would make it,
-    decided by a HEAD at ``target``."""
-    mount = isinstance(target, BlobMounter) and target.can_mount(source)
+    decided by a HEAD at ``target``: a mount where one would be tried (one request,
+    whether the blob is there or not; refused, it becomes an upload the plan cannot
+    foresee), else the HEAD, and for a blob not there the source's GET (a registry's)
+    and the upload's POST and PUT."""
+    source_read = 1 if isinstance(source, RequestCounter) else 0
 
     def step(blob: Descriptor) -> Step:
         if not include_nondistributable and mt.is_nondistributable(blob.media_type):
             return Step("blob", "skip", blob, 0)
+        mount = isinstance(target, BlobMounter) and target.mount_origin(blob, source) is not None
         there = target.has_blob(blob)
         if mount:
             return Step("blob", "present" if there else "mount", blob, 1)
-        return Step("blob", "present", blob, 1) if there else Step("blob", "copy", blob, 3)
+        if there:
+            return Step("blob", "present", blob, 1)
+        return Step("blob", "copy", blob, 3 + source_read)
 
     unique = list({blob.digest: blob for blob in blobs}.values())
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(unique) or 1))) as pool:
@@ -139,12 +145,27 @@ def plan_copy(
 ) -> Plan:
     """What :func:`polyarch.ops.copy.copy_image` with the same arguments would do
     (referrers left out: which there are is known only by listing them)."""
+    before = requests_sent(source, target)
     prepared = prepare_copy(
         source, identifier, platforms=platforms, single=single, attestations=attestations
     )
     root = prepared.root
+    now = digest_at(target, tag)
+    if now == root.digest:
+        # The copy stops there: all the tag names is at the target.
+        return Plan(
+            target.location,
+            (tag,),
+            now,
+            root.digest,
+            (),
+            None,
+            requests_sent(source, target) - before,
+        )
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         images, indexes = gather(Walk(source, root, known=prepared.made), root, pool)
+    # What the copy reads before it writes, as this plan read it: with the same cache.
+    reads = requests_sent(source, target) - before
     steps = plan_blobs(
         source,
         target,
@@ -155,10 +176,6 @@ def plan_copy(
     manifests: list[Manifest] = [*images, *indexes[:-1]]
     steps += [Step("manifest", "put", m.descriptor(), 1) for m in manifests if m is not root]
     steps.append(Step("tag", "put", root.descriptor(), 1, tag=tag))
-    now = digest_at(target, tag)
-    fetched = 1 + sum(
-        1 for m in (*images, *indexes) if m is not root and m.digest not in prepared.made
-    )
     return Plan(
         target.location,
         (tag,),
@@ -166,7 +183,7 @@ def plan_copy(
         root.digest,
         tuple(steps),
         _difference(target, now, source, root, prepared.made, jobs=jobs),
-        reads=fetched,
+        reads=reads,
     )
 
 

@@ -20,13 +20,14 @@ missing platform); so is a key given twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from polyarch.errors import InvalidInputError, InvalidPlatformError, NotFoundError
 from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops._yaml import load_yaml, mapping_of, string_of
 from polyarch.ops.pending import ListName, PendingList, parse_list_name
 from polyarch.platform import Platform
 from polyarch.reference import DEFAULT_TAG
@@ -78,30 +79,9 @@ def parse_spec(text: str, *, where: str) -> ListSpec:
     :raises InvalidInputError: not YAML, a key the format does not have or one given
         twice, a value of the wrong type, an invalid platform; ``where`` names the file.
     """
-    import yaml  # only a spec file needs it (~15 ms)
-
-    class _Strict(yaml.SafeLoader):
-        """SafeLoader refusing a key twice (PyYAML keeps the last; Go's yaml.v3 refuses)."""
-
-    def mapping(loader: _Strict, node: yaml.MappingNode) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node)
-            if key in seen:
-                raise InvalidInputError(f"{where}: the key {key!r} is given twice")
-            seen.add(key)
-        return dict(loader.construct_pairs(node))
-
-    _Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    try:
-        document = yaml.load(text, Loader=_Strict)
-    except yaml.YAMLError as err:
-        problem = getattr(err, "problem", None) or "unreadable"
-        mark = getattr(err, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise InvalidInputError(f"{where} is not valid YAML: {problem}{at}") from None
-    top = _mapping(document, where, "the spec", _TOP_KEYS)
-    image = _string(top.get("image"), where, "image")
+    document = load_yaml(text, where=where)
+    top = mapping_of(document, where, "the spec", _TOP_KEYS)
+    image = string_of(top.get("image"), where, "image")
     tags = top.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
         raise InvalidInputError(f"{where}: tags must be a list of tags")
@@ -111,37 +91,19 @@ def parse_spec(text: str, *, where: str) -> ListSpec:
     entries = []
     for number, value in enumerate(manifests, start=1):
         what = f"manifests[{number}]"
-        entry = _mapping(value, where, what, _ENTRY_KEYS)
+        entry = mapping_of(value, where, what, _ENTRY_KEYS)
         platform = entry.get("platform")
         entries.append(
             SpecEntry(
-                _string(entry.get("image"), where, f"{what}.image"),
+                string_of(entry.get("image"), where, f"{what}.image"),
                 None if platform is None else _platform(platform, where, f"{what}.platform"),
             )
         )
     return ListSpec(image, tuple(tags), tuple(entries))
 
 
-def _mapping(value: object, where: str, what: str, keys: frozenset[str]) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"{where}: {what} must be a mapping")
-    unknown = sorted(str(key) for key in value if key not in keys)
-    if unknown:
-        raise InvalidInputError(
-            f"{where}: {what} has the unknown key {unknown[0]!r}",
-            hint=f"its keys are {', '.join(sorted(keys))}",
-        )
-    return value
-
-
-def _string(value: object, where: str, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"{where}: {what} must be a non-empty string")
-    return value
-
-
 def _platform(value: object, where: str, what: str) -> Platform:
-    fields = _mapping(value, where, what, frozenset(_PLATFORM_KEYS))
+    fields = mapping_of(value, where, what, frozenset(_PLATFORM_KEYS))
     document: dict[str, Any] = {}
     for key, item in fields.items():
         name = _PLATFORM_KEYS[key]

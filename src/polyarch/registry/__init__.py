@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
+    from polyarch.cache import Cache
     from polyarch.reference import Reference
     from polyarch.registry._foreign import UrlBlobs
     from polyarch.registry._url import is_loopback
@@ -49,8 +50,20 @@ class Registries:
     """One client per registry host for a whole run, so connections and tokens are shared
     and blobs can be mounted between repositories of the same registry."""
 
-    def __init__(self, options: RegistryOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: RegistryOptions | None = None,
+        *,
+        cache: Cache | None = None,
+        max_requests: int | None = None,
+    ) -> None:
+        from polyarch.registry._meter import RequestMeter
+
         self.options = options or RegistryOptions()
+        #: Shared by every client: what one registry's answers taught, by digest.
+        self.cache = cache
+        #: Every request of the run, to any registry (``max_requests`` bounds them).
+        self.meter = RequestMeter(max_requests)
         self._clients: dict[str, RegistryClient] = {}
         self._urls: UrlBlobs | None = None
         self._lock = threading.Lock()
@@ -61,7 +74,9 @@ class Registries:
         with self._lock:
             client = self._clients.get(registry)
             if client is None:
-                client = RegistryClient(registry, options=self.options)
+                client = RegistryClient(
+                    registry, options=self.options, cache=self.cache, meter=self.meter
+                )
                 self._clients[registry] = client
             return client
 

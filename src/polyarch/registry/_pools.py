@@ -23,6 +23,7 @@ from urllib3.util import parse_url as _urllib3_parse_url
 
 from polyarch.errors import InvalidInputError
 from polyarch.registry._http import Request, Response, TransportError
+from polyarch.registry._meter import RequestMeter
 from polyarch.registry._url import Origin, is_loopback
 
 __all__ = ["Proxy", "Transport"]
@@ -198,6 +199,8 @@ class Transport:
         instead (a loopback registry with no CA configured, docker's rule); whether it is
         this machine is checked again on every request's URL, so no other host is ever
         spoken to unverified unless ``insecure``.
+    :param meter: counts each request before it goes (and may refuse it), and reads the
+        rate limit of each answer.
     """
 
     def __init__(
@@ -211,7 +214,9 @@ class Transport:
         insecure: bool = False,
         unverified: Origin | None = None,
         unverified_context: Any = None,
+        meter: RequestMeter | None = None,
     ) -> None:
+        self._meter = meter
         if insecure or unverified is not None:
             # Verification is off where the user (--insecure) or docker's loopback rule
             # said so: urllib3's warning about every such request would only repeat it.
@@ -245,6 +250,9 @@ class Transport:
         headers = request.headers
         if "User-Agent" not in headers:
             headers["User-Agent"] = self._user_agent
+        host = request.target.host or ""
+        if self._meter is not None:
+            self._meter.before(host)
         body = request.body
         source = _Body(body) if body is not None and not isinstance(body, bytes) else None
         try:
@@ -257,10 +265,16 @@ class Transport:
                 preload_content=False,
                 decode_content=False,
             )
-        except urllib3.exceptions.HTTPError as err:
+        except BaseException as err:
+            if self._meter is not None:
+                self._meter.failed()
+            if not isinstance(err, urllib3.exceptions.HTTPError):
+                raise
             if source is not None and source.error is not None:
                 raise source.error from None
             raise TransportError(err, request) from err
+        if self._meter is not None:
+            self._meter.after(host, raw.headers)
         return Response(
             request,
             raw.status,

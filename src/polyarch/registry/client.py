@@ -33,6 +33,7 @@ from polyarch.registry._auth import AuthSession
 from polyarch.registry._errors import response_error, transport_failure
 from polyarch.registry._flow import Authenticated
 from polyarch.registry._http import Request, Response, TransportError
+from polyarch.registry._meter import RequestMeter
 from polyarch.registry._pools import Transport
 from polyarch.registry._redirect import Redirects
 from polyarch.registry._retry import IDEMPOTENT, RetryBudget, may_send_again, retry_after
@@ -48,6 +49,7 @@ from polyarch.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
+    from polyarch.cache import Cache
 
 __all__ = ["BODY_LIMIT", "USER_AGENT", "RegistryClient"]
 
@@ -67,8 +69,14 @@ class RegistryClient:
         *,
         api_host: str | None = None,
         options: RegistryOptions | None = None,
+        cache: Cache | None = None,
+        meter: RequestMeter | None = None,
     ) -> None:
         self.registry = registry
+        #: What was seen before, by digest: manifests, configs and where blobs are.
+        self.cache = cache
+        #: Every request of the run, counted (shared by the clients of a run).
+        self.meter = meter or RequestMeter()
         self.api_host = api_host or api_host_of(registry)
         self.options = options or RegistryOptions()
         self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
@@ -124,6 +132,7 @@ class RegistryClient:
                     insecure=self.options.insecure,
                     unverified=unverified,
                     unverified_context=None if unverified is None else unverified_context(),
+                    meter=self.meter,
                 )
             return self._transport
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from polyarch import mediatype as mt
+from polyarch.cache import MAX_ENTRY
 from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier, is_supported
 from polyarch.errors import (
     ContentError,
@@ -35,6 +36,7 @@ from polyarch.registry._download import (
     status_in,
 )
 from polyarch.registry._http import Response
+from polyarch.registry._meter import RequestMeter
 from polyarch.registry._retry import RetryBudget, transient
 from polyarch.registry._tokens import repository_scope
 from polyarch.registry._upload import Uploads
@@ -95,6 +97,10 @@ class RegistryStore:
         return f"RegistryStore({self.location!r})"
 
     @property
+    def meter(self) -> RequestMeter:
+        return self.client.meter
+
+    @property
     def _pull(self) -> tuple[str]:
         return (repository_scope(self.repository, "pull"),)
 
@@ -119,7 +125,9 @@ class RegistryStore:
 
     # -- manifests -------------------------------------------------------------------------
 
-    def resolve(self, identifier: str) -> Descriptor:
+    def resolve(self, identifier: str, *, fetch: bool = True) -> Descriptor:
+        """The descriptor of the manifest at ``identifier``: a HEAD, or a GET when the
+        HEAD's answer is bare (``fetch=False``: the GET bypasses the cache)."""
         response = self.client.request(
             "HEAD",
             self._path("manifests", identifier),
@@ -148,18 +156,52 @@ class RegistryStore:
             or not (mt.is_index(media_type) or mt.is_manifest(media_type))
         ):
             # Some registries leave HEAD answers bare (or garbled); the body always tells.
+            if not fetch:
+                return self._get_manifest(identifier, self.client.budget()).descriptor()
             return self.get_manifest(identifier).descriptor()
         return Descriptor(media_type, Digest.parse(header_digest), length)
 
     def get_manifest(self, identifier: str) -> Manifest:
+        """The manifest at ``identifier``. With a cache, one named by digest is read from
+        it when it is there, and a tag whose last digest is there costs a HEAD instead of
+        a GET (Docker Hub does not count HEADs against its pull limit)."""
+        cache = self.client.cache
+        digest = identifier if is_digest(identifier) else None
+        if cache is not None:
+            hint = None if digest is not None else cache.tag_hint(self._where(identifier))
+            if hint is not None and cache.has_content(hint):
+                digest = self.resolve(identifier, fetch=False).digest
+            cached = None if digest is None else self._cached_manifest(digest)
+            if cached is not None:
+                if digest != identifier:
+                    cache.hint_tag(self._where(identifier), cached.digest)
+                return cached
         budget = self.client.budget()
         while True:  # bounded: the budget says no once the retries are spent
             try:
-                return self._get_manifest(identifier, budget)
+                manifest = self._get_manifest(digest or identifier, budget)
+                break
             except NetworkError as err:
                 # A body that broke off on the way: the whole GET again.
                 if not budget.again(f"get {self._where(identifier)}", err):
                     raise
+        if cache is not None:
+            cache.keep_content(manifest.digest, manifest.media_type, manifest.raw)
+            if not is_digest(identifier):
+                cache.hint_tag(self._where(identifier), manifest.digest)
+        return manifest
+
+    def _cached_manifest(self, digest: str) -> Manifest | None:
+        """The cache's manifest for ``digest``, checked as one fetched would be."""
+        assert self.client.cache is not None
+        found = self.client.cache.content(digest)
+        if found is None:
+            return None
+        media_type, data = found
+        try:
+            return parse_manifest(data, media_type, digest=digest)
+        except ContentError:
+            return None  # kept by another version, or made up: fetched instead
 
     def _get_manifest(self, identifier: str, budget: RetryBudget) -> Manifest:
         with contextlib.closing(
@@ -425,6 +467,7 @@ class RegistryStore:
         )
         if response.status_code != 200:
             return False
+        self._saw(digest)
         length = response.declared_length()
         if length is not None and length != descriptor.size:
             # The same digest is the same bytes: a registry that says otherwise is wrong,
@@ -470,29 +513,45 @@ class RegistryStore:
             body.close()
 
     def get_blob(self, descriptor: Descriptor) -> bytes:
+        """The whole blob; a small one (a config) from the cache when it is there."""
+        cache = self.client.cache
+        small = cache is not None and descriptor.size <= MAX_ENTRY
+        if small and cache is not None and (found := cache.content(descriptor.digest)):
+            return found[1]
         with self.open_blob(descriptor) as chunks:
-            return b"".join(chunks)
+            data = b"".join(chunks)
+        if small and cache is not None:
+            cache.keep_content(descriptor.digest, descriptor.media_type, data)
+        return data
 
-    def can_mount(self, source: Store) -> bool:
-        return (
+    def mount_origin(self, descriptor: Descriptor, source: Store) -> str | None:
+        if (
             isinstance(source, RegistryStore)
             and source.client is self.client
             and source.repository != self.repository
-        )
+        ):
+            return source.repository
+        cache = self.client.cache
+        places = [] if cache is None else cache.places(self.client.registry, descriptor.digest)
+        if self.repository in places[:1]:
+            return None  # seen here last: a HEAD says whether it still is
+        return next((r for r in places if r != self.repository), None)
 
     def mount_blob(self, descriptor: Descriptor, source: Store) -> bool:
-        """Link a blob from another repository of the same registry, without a copy."""
-        if not self.can_mount(source):
+        """Link a blob from another repository of the same registry, without a copy
+        (:meth:`mount_origin` says which). ``False`` when there is none, or the registry
+        refused (then it may have begun the upload, which :meth:`put_blob` goes on with)."""
+        origin = self.mount_origin(descriptor, source)
+        if origin is None:
             return False
-        assert isinstance(source, RegistryStore)
         budget = self.client.budget()
         try:
             response = self.client.request(
                 "POST",
                 f"/v2/{self.repository}/blobs/uploads/",
-                params={"mount": descriptor.digest, "from": source.repository},
+                params={"mount": descriptor.digest, "from": origin},
                 budget=budget,
-                scopes=(*self._push, repository_scope(source.repository, "pull")),
+                scopes=(*self._push, repository_scope(origin, "pull")),
                 expect=status_in(201, 202),
                 what=f"mount blob {descriptor.digest} into {self.location}",
             )
@@ -503,6 +562,7 @@ class RegistryStore:
             log.info("mount of %s into %s failed (%s); copying it", descriptor.digest, self, err)
             return False
         if response.status_code == 201:
+            self._saw(descriptor.digest)
             return True
         self._uploads.remember(descriptor.digest, response)
         return False
@@ -515,12 +575,19 @@ class RegistryStore:
         object whose ``__iter__`` re-opens its source, as the copy's blob sources do).
         """
         self._uploads.put(descriptor, chunks, verify=True)
+        self._saw(descriptor.digest)
 
     def put_verified_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """:meth:`put_blob` for ``chunks`` that verify themselves, as those of another
         store's ``open_blob(descriptor)`` do: they raise before they end when the bytes are
         not the descriptor's. A copy would otherwise hash every byte twice."""
         self._uploads.put(descriptor, chunks, verify=False)
+        self._saw(descriptor.digest)
+
+    def _saw(self, digest: str) -> None:
+        """Tell the cache ``digest`` is here, for a later mount into a sibling."""
+        if self.client.cache is not None:
+            self.client.cache.saw(self.client.registry, self.repository, digest)
 
 
 def _names_urls(manifest: Manifest) -> bool:

@@ -263,6 +263,27 @@ HOSTILE = {
     "tags-not-json": (("tags",), _tags_answer(b"\xff\xfe{")),
     "token-nested-deep": (("tags",), _token_answer(NESTED)),
     "token-not-an-object": (("tags",), _token_answer(b'"just a string"')),
+    # A line break would end the Authorization header and start one the service chose.
+    "token-with-a-line-break": (("tags",), _token_answer(b'{"token": "SECRET\\r\\nX-Evil: 1"}')),
+    "token-not-latin-1": (("tags",), _token_answer('{"token": "t\u20ack"}'.encode())),
+    "token-not-latin-1-inspect": (("inspect",), _token_answer(b'{"token": "t\\u20ack"}')),
+    "token-with-a-line-break-auth-explain": (
+        ("auth explain",),
+        _token_answer(b'{"token": "SECRET\\r\\nX-Evil: 1"}'),
+    ),
+    "token-with-a-line-break-probe": (
+        ("probe",),
+        _token_answer(b'{"token": "SECRET\\r\\nX-Evil: 1"}'),
+    ),
+    "jwt-actions-a-string": (
+        ("auth explain",),
+        _token_answer(
+            json.dumps(
+                {"token": _jwt(b'{"access":[{"type":"repository","name":"r","actions":"pull"}]}'),
+                 "expires_in": 1e308}
+            ).encode()
+        ),
+    ),  # fmt: skip
     "jwt-payload-nested-deep": (
         ("tags",),
         _token_answer(json.dumps({"token": _jwt(b'{"access":' + NESTED + b"}")}).encode()),
@@ -296,6 +317,8 @@ def test_a_hostile_answer_is_a_documented_error(
         command = argv[0]
         if command == "tags":
             args = ["tags", reference]
+        elif command in ("auth explain", "probe"):
+            args = [*command.split(), "--repository", "r", server.host]
         elif command == "copy":
             source = tmp_path / "source"
             _one_blob_layout(source)
@@ -306,8 +329,11 @@ def test_a_hostile_answer_is_a_documented_error(
         result = polyarch(*args, "--retries", "1", env=fast, text=True, timeout=60)
     assert result.returncode in (0, 3, 4, 5, 6), result.stderr
     assert "Traceback" not in result.stderr
+    assert "SECRET" not in result.stdout + result.stderr
+    assert "pull,l" not in result.stdout  # a string is no list of actions
+    assert len(result.stdout) < 4000, result.stdout
     assert "internal error" not in result.stderr
-    if result.returncode:
+    if result.returncode and command != "auth explain":  # it reports a refusal on stdout
         # After the warning of its one retry, if it made one.
         lines = result.stderr.splitlines()
         retried = [line for line in lines if line.startswith("polyarch: warning: ")]

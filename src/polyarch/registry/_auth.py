@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlencode
 
 from polyarch.errors import (
@@ -47,6 +48,10 @@ from polyarch.registry._url import (
 if TYPE_CHECKING:
     from polyarch.auth import Credentials
     from polyarch.registry._pools import Proxy
+
+#: What a token may hold to be sent in ``Authorization: Bearer``: visible ASCII
+#: (RFC 6750's b64token and then some, as registries send).
+_SENDABLE_TOKEN: Final = re.compile(r"[\x21-\x7e]{1,65536}")
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +312,12 @@ class AuthSession:
             value = expires_in = issued_at = None
         if not isinstance(value, str) or not value:
             raise AuthenticationError(f"{service} sent no token in its answer")
+        if not _SENDABLE_TOKEN.fullmatch(value):
+            # A line break would end the header and start another; never sent, never shown.
+            raise AuthenticationError(
+                f"{service} sent a token that is not one: it holds characters a header "
+                "cannot carry"
+            )
         granted = granted_scopes(value)
         lifetime = token_lifetime(expires_in, issued_at, now=time.time())
         token = Token(

@@ -25,6 +25,8 @@ _PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|(
 #: Tokens are renewed this long before they expire (at most a tenth of what is left of
 #: their life), so none dies in flight.
 _EXPIRY_MARGIN = 10.0
+#: The longest a token is kept, whatever its service says: a day.
+_MAX_TOKEN_LIFETIME = 86400.0
 #: The token spec's default lifetime when the service does not say.
 _DEFAULT_TOKEN_LIFETIME = 60.0
 
@@ -78,7 +80,7 @@ def token_lifetime(expires_in: object, issued_at: object, *, now: float) -> floa
         except ValueError:
             given = math.nan
         if math.isfinite(given) and given > 0:
-            lifetime = given
+            lifetime = min(given, _MAX_TOKEN_LIFETIME)
     age = 0.0
     issued = _timestamp(issued_at)
     if issued is not None and 0.0 <= now - issued < lifetime:
@@ -113,11 +115,21 @@ def granted_scopes(token: str) -> frozenset[str] | None:
     try:
         payload = loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         access = payload["access"]
-        return frozenset(
-            f"{entry['type']}:{entry['name']}:{','.join(sorted(entry['actions']))}"
-            for entry in access
-            if entry.get("actions")
-        )
+        if not isinstance(access, list):
+            return None
+        scopes = set()
+        for entry in access:
+            kind, name, actions = entry["type"], entry["name"], entry.get("actions")
+            if not (
+                isinstance(kind, str)
+                and isinstance(name, str)
+                and isinstance(actions, list | None)
+                and all(isinstance(action, str) for action in actions or ())
+            ):
+                return None  # Go's decoder refuses the claim: the token is opaque to us
+            if actions:
+                scopes.add(f"{kind}:{name}:{','.join(sorted(actions))}")
+        return frozenset(scopes)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

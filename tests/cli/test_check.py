@@ -205,13 +205,16 @@ def test_lint_reads_a_layout_and_a_single_image(tmp_path: Path) -> None:
     result = polyarch("lint", "oci:examples/hello-multiarch:1.0", text=True)
     assert result.returncode == 0, result.stderr
     assert "no problems" in result.stdout
-    single = polyarch(
-        "lint", "--require", "linux/arm64", "oci:examples/hello-multiarch@"
-        "sha256:cec20b010194999a0e53362159d6e24f2fe992852a7a9c1f106d9d3ea3aa067c",
-        text=True,
-    )  # fmt: skip
-    assert single.returncode == 6  # a single image is no index: --require cannot be met
-    assert "missing-platform" in single.stdout
+    arm64 = (
+        "oci:examples/hello-multiarch@"
+        "sha256:cec20b010194999a0e53362159d6e24f2fe992852a7a9c1f106d9d3ea3aa067c"
+    )
+    # A single image offers the platform its config says, and that one only.
+    assert polyarch("lint", "--require", "linux/arm64", arm64, text=True).returncode == 0
+    single = polyarch("lint", "--require", "linux/arm64,linux/amd64", arm64, text=True)
+    assert single.returncode == 6
+    assert "missing-platform" in single.stdout and "no image for linux/amd64" in single.stdout
+    assert "linux/arm64" not in single.stdout.split("no image for")[1]
 
 
 # -- verify ----------------------------------------------------------------------------------
@@ -337,3 +340,108 @@ def test_explain_reads_the_config_of_an_entry_without_a_platform(
     )
     assert picks["docker classic"][0] == 1
     assert picks["containers/image"][0] == 1
+
+
+# -- what an attacker builds: bounded work, right answers ------------------------------------
+
+
+def nested_layout(path: Path, width: int, depth: int) -> str:
+    """``depth`` levels of indexes, each naming the one below ``width`` times: 60 KB that
+    is ``width ** depth`` ways down to one image."""
+    from tests.content import Content
+    from tests.imagegen import sha256_digest
+
+    image = make_image(AMD64, seed=1320, oci=True)
+    children: list[tuple[bytes, str]] = [(image.manifest, image.media_type)]
+    below: dict[str, Any] = image.descriptor()
+    for _ in range(depth):
+        raw = json.dumps(
+            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [below] * width}
+        ).encode()
+        children.append((raw, OCI_INDEX))
+        below = {"mediaType": OCI_INDEX, "digest": sha256_digest(raw), "size": len(raw)}
+    root, _ = children.pop()
+    return Content(root, OCI_INDEX, tuple(children), dict(image.blobs)).write_layout(path, "t")
+
+
+@pytest.mark.parametrize("command", ["lint", "verify"])
+def test_a_child_named_many_times_at_every_level_is_looked_at_once(
+    tmp_path: Path, command: str
+) -> None:
+    layout = nested_layout(tmp_path / "nested", width=20, depth=7)  # 20**7 paths
+
+    result = polyarch(command, "--format", "json", layout, text=True, timeout=60)
+
+    report = json.loads(result.stdout)
+    # Each index once, the image once, its config (and for verify its blobs) once.
+    assert report["checked"] <= 7 + 1 + 4
+    # The 20 entries of the lowest index name one image (a duplicate); those above name
+    # an index with no platform.
+    assert {f["code"] for f in report["findings"]} <= {"duplicate-platform", "no-platform"}
+
+
+def test_children_and_configs_are_read_once_however_often_they_are_named(
+    registry: RegistryServer,
+) -> None:
+    repository = unique("lint/repeated")
+    platforms = [{"os": "linux", "architecture": a} for a in ("amd64", "386", "s390x", "ppc64le")]
+    images = [make_image(p, seed=1321, oci=True) for p in [*platforms, ARM64]]
+    ref = push_index(registry, repository, images, [entry(i) for i in images] * 40)
+    since = registry.mark()
+
+    code, report = lint(ref)
+
+    assert (code, report["findings"]) == (0, [])  # the same image again is no duplicate
+    gets = [r for r in registry.requests(since) if r.method == "GET"]
+    assert len(gets) == 1 + 5 + 5  # the index, each child, each config
+
+
+def test_diff_of_many_entries_of_one_platform_is_linear(tmp_path: Path) -> None:
+    from tests.content import Content
+
+    image = make_image(AMD64, seed=1322, oci=True)
+    layouts = []
+    for count in (3000, 2999):
+        root = json.dumps(
+            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [image.descriptor()] * count}
+        ).encode()
+        content = Content(root, OCI_INDEX, ((image.manifest, image.media_type),), image.blobs)
+        layouts.append(content.write_layout(tmp_path / str(count), "t"))
+
+    result = polyarch("diff", "--format", "json", *layouts, text=True, timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    removed = [e for e in report["entries"] if e["change"] == "removed"]
+    assert [e["platform"] for e in removed] == ["linux/amd64 #3000"]
+
+
+def test_artifacts_are_compared_and_explained_without_a_platform(tmp_path: Path) -> None:
+    from tests.content import Content
+    from tests.imagegen import sha256_digest
+
+    layouts = []
+    for payload in (b"one", b"two"):
+        config = b"not json at all"
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/vnd.example.thing",
+                "config": {"mediaType": "application/vnd.example.config", "size": len(config),
+                           "digest": sha256_digest(config)},
+                "layers": [{"mediaType": "application/octet-stream", "size": len(payload),
+                            "digest": sha256_digest(payload)}],
+            }  # fmt: skip
+        ).encode()
+        blobs = {sha256_digest(config): config, sha256_digest(payload): payload}
+        content = Content(manifest, "application/vnd.oci.image.manifest.v1+json", (), blobs)
+        layouts.append(content.write_layout(tmp_path / payload.decode(), "t"))
+
+    compared = polyarch("diff", *layouts, text=True)
+    explained = polyarch("explain", "--platform", "linux/amd64", layouts[0], text=True)
+
+    assert compared.returncode == 1, compared.stderr  # different, not bad content
+    assert explained.returncode != 6, explained.stderr
+    assert "artifact" in explained.stdout
+    assert lint(layouts[0])[0] == 0

@@ -38,8 +38,8 @@ Codes (stable: scripts match on them):
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -178,7 +178,25 @@ class _Checking:
     findings: list[Finding] = field(default_factory=list)
     checked: int = 0
     _seen_blobs: set[Digest] = field(default_factory=set)
+    #: Each child looked at once however many entries name it (a hostile index names
+    #: one child thousands of times, at every level): what was found, by digest.
+    _children: dict[Digest, Future[_Child]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def once(self, digest: Digest, look: Callable[[], _Child]) -> _Child:
+        """What ``look`` finds for ``digest``, run by the first to ask; the others wait
+        for it (no child names itself: its digest would be its own hash)."""
+        with self._lock:
+            future = self._children.get(digest)
+            first = future is None
+            if future is None:
+                future = self._children[digest] = Future()
+        if first:
+            try:
+                future.set_result(look())
+            except BaseException as err:
+                future.set_exception(err)
+        return future.result()
 
     def add(self, code: str, where: str, message: str) -> None:
         with self._lock:
@@ -194,6 +212,19 @@ class _Checking:
                 return False
             self._seen_blobs.add(blob.digest)
             return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """What one child is, kept for every entry that names it: its media type, or why it
+    could not be read (a code and a message); for an image, its config's platform or why
+    there is none (``config_problem``; ``None`` and no platform: an artifact)."""
+
+    media_type: str | None = None
+    problem: tuple[str, str] | None = None
+    is_index: bool = False
+    platform: Platform | None = None
+    config_problem: tuple[str, str] | None = None
 
 
 def lint(
@@ -246,25 +277,54 @@ def _report(checking: _Checking, reference: str, manifest: Manifest) -> Report:
 
 def _check(checking: _Checking, manifest: Manifest, require: Sequence[Platform], jobs: int) -> None:
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        root_platform = None
         if isinstance(manifest, ImageManifest):
-            _image(checking, manifest, None, checking.walk.where)
+            root_platform, problem = _image(checking, manifest, checking.walk.where)
+            root = _Child(manifest.media_type, platform=root_platform, config_problem=problem)
+            _judge_image(checking, root, None, checking.walk.where)
         else:
             _index(checking, manifest, 0, pool)
     if require:
-        entries = (
-            [e for e in manifest.images if e.platform is not None]
-            if isinstance(manifest, ImageIndex)
-            else []
-        )
+        offered = _offered(checking, manifest, root_platform, 0)
         for platform in require:
-            if not any(
-                e.platform is not None and matches_strict(platform, e.platform) for e in entries
-            ):
+            if not any(matches_strict(platform, p) for p in offered):
                 checking.add(
                     "missing-platform",
                     checking.walk.where,
                     f"no image for {format_all(platform)}",
                 )
+
+
+def _offered(
+    checking: _Checking, manifest: Manifest, own: Platform | None, depth: int
+) -> list[Platform]:
+    """The platforms ``manifest`` has an image for: an image's own (``own``, its
+    config's), an index's entries' (a platform-less entry by its config, as containerd
+    reads it; a nested index by its entries), attestations left out."""
+    if isinstance(manifest, ImageManifest):
+        return [own] if own is not None else []
+    found: list[Platform] = []
+    for entry in manifest.manifests:
+        if entry.is_attestation:
+            continue
+        if entry.platform is not None and not mt.is_index(entry.media_type):
+            found.append(entry.platform)
+            continue
+        future = checking._children.get(entry.digest)
+        if future is None or future.exception() is not None:
+            continue
+        seen = future.result()
+        if seen.problem is not None:
+            continue
+        if seen.is_index and depth < MAX_INDEX_DEPTH:
+            try:
+                child = checking.walk.child(manifest, entry, depth=depth)
+            except ContentError:
+                continue
+            found += _offered(checking, child, None, depth + 1)
+        elif seen.platform is not None:
+            found.append(seen.platform)
+    return found
 
 
 def _index(checking: _Checking, index: ImageIndex, depth: int, pool: ThreadPoolExecutor) -> None:
@@ -276,33 +336,42 @@ def _index(checking: _Checking, index: ImageIndex, depth: int, pool: ThreadPoolE
         checking.add("invalid-manifest", where, "indexes nested too deep to follow")
         return
 
-    def child(entry: Descriptor) -> None:
-        label = walk.label(index, entry)
+    def look(entry: Descriptor, label: str) -> _Child:
         try:
             found = walk.child(index, entry, depth=depth)
         except ManifestNotFoundError:
-            checking.add("missing-manifest", label, f"{entry.digest} is not in the store")
-            return
+            return _Child(problem=("missing-manifest", f"{entry.digest} is not in the store"))
         except SizeMismatchError as err:
-            checking.add("size-mismatch", label, str(err))
-            return
+            return _Child(problem=("size-mismatch", str(err)))
         except DigestMismatchError as err:
-            checking.add("digest-mismatch", label, str(err))
-            return
+            return _Child(problem=("digest-mismatch", str(err)))
         except ContentError as err:
-            checking.add("invalid-manifest", label, str(err))
-            return
+            return _Child(problem=("invalid-manifest", str(err)))
         checking.count()
-        if found.media_type != entry.media_type:
+        if isinstance(found, ImageIndex):
+            _index(checking, found, depth + 1, pool)
+            return _Child(found.media_type, is_index=True)
+        if entry.is_attestation:  # in-toto statements: no platform of their own
+            if checking.blobs:
+                _blobs(checking, found, label)
+            return _Child(found.media_type)
+        platform, problem = _image(checking, found, label)
+        return _Child(found.media_type, platform=platform, config_problem=problem)
+
+    def child(entry: Descriptor) -> None:
+        label = walk.label(index, entry)
+        seen = checking.once(entry.digest, lambda: look(entry, label))
+        if seen.problem is not None:
+            checking.add(seen.problem[0], label, seen.problem[1])
+            return
+        if seen.media_type != entry.media_type:
             checking.add(
                 "media-type-mismatch",
                 label,
-                f"the entry says {entry.media_type}, the manifest is {found.media_type}",
+                f"the entry says {entry.media_type}, the manifest is {seen.media_type}",
             )
-        if isinstance(found, ImageIndex):
-            _index(checking, found, depth + 1, pool)
-        else:
-            _image(checking, found, entry, label)
+        if not seen.is_index and not entry.is_attestation:
+            _judge_image(checking, seen, entry, label)
 
     # Nested indexes go through their entries on the worker that reached them: a
     # worker waiting for the pool's other workers could wait for ever.
@@ -328,7 +397,7 @@ def _judge_index(checking: _Checking, index: ImageIndex, where: str) -> None:
         checking.add(
             "mixed-formats",
             where,
-            f"a {'Docker manifest list' if docker else 'OCI index'} whose entries "
+            f"{'a Docker manifest list' if docker else 'an OCI index'} whose entries "
             f"{', '.join(map(str, mixed))} are {other}: some runtimes refuse the mix",
         )
     digests = {e.digest for e in index.images}
@@ -418,37 +487,51 @@ def _platform_key(platform: Platform) -> tuple[str, ...]:
     return (p.os, p.architecture, p.variant, p.os_version, *sorted(p.os_features))
 
 
-def _image(checking: _Checking, image: ImageManifest, entry: Descriptor | None, where: str) -> None:
+def _image(
+    checking: _Checking, image: ImageManifest, where: str
+) -> tuple[Platform | None, tuple[str, str] | None]:
+    """An image's blobs (by HEAD, for ``verify``) and its config: the platform it says,
+    or the finding it is (``None`` for both: an artifact, or a config too large to be an
+    image's, only HEADed)."""
     if checking.blobs:
         _blobs(checking, image, where)
-    if entry is not None and entry.is_attestation:
-        return
     if not mt.is_config(image.config.media_type):
-        return  # an artifact: no platform to compare
+        return None, None  # an artifact: no platform to compare
     try:
         blob = checking.walk.config_blob(image)
     except BlobNotFoundError:
-        checking.add("missing-config", where, f"config {image.config.digest} is not in the store")
-        return
+        return None, ("missing-config", f"config {image.config.digest} is not in the store")
     except DigestMismatchError as err:
-        checking.add("digest-mismatch", where, f"config: {err}")
-        return
+        return None, ("digest-mismatch", f"config: {err}")
     except SizeMismatchError as err:
-        checking.add("size-mismatch", where, f"config: {err}")
-        return
+        return None, ("size-mismatch", f"config: {err}")
     if blob is None:
-        return
+        # Too large to be read as a config: no platform, but it must be there (verify
+        # has asked already, with every blob).
+        if not checking.blobs and not checking.walk.store.has_blob(image.config):
+            return None, ("missing-config", f"config {image.config.digest} is not in the store")
+        return None, None
     checking.count()
     try:
-        config = ImageConfig.parse(blob, digest=image.config.digest)
+        return ImageConfig.parse(blob, digest=image.config.digest).platform, None
     except ContentError as err:
-        checking.add("invalid-manifest", where, f"config: {err}")
+        return None, ("invalid-manifest", f"config: {err}")
+
+
+def _judge_image(checking: _Checking, seen: _Child, entry: Descriptor | None, where: str) -> None:
+    """The config's platform against the entry that names the image (``None``: the
+    image is the root), or the config's problem, at ``where``."""
+    if seen.config_problem is not None:
+        checking.add(seen.config_problem[0], where, seen.config_problem[1])
         return
-    if entry is None or entry.platform is None:
-        if checking.judge and entry is None:
-            _judge_platform(checking, config.platform, where)
+    if seen.platform is None:
         return
-    _compare(checking, entry.platform, config.platform, where)
+    if entry is None:
+        if checking.judge:
+            _judge_platform(checking, seen.platform, where)
+        return
+    if entry.platform is not None:
+        _compare(checking, entry.platform, seen.platform, where)
 
 
 def _compare(checking: _Checking, labelled: Platform, actual: Platform, where: str) -> None:

@@ -183,10 +183,10 @@ _Keyed = dict[str, tuple[ImageIndex | None, Descriptor]]
 def _keyed(walk: Walk, manifest: Manifest, pool: ThreadPoolExecutor, *, details: bool) -> _Keyed:
     """Each entry by the key it is matched on; a single image as its own one entry."""
     if isinstance(manifest, ImageManifest):
-        if not details:
+        platform = walk.platform_of(manifest) if details else None
+        if platform is None:  # an artifact has no platform: it is its digest
             return {str(manifest.digest): (None, manifest.descriptor())}
-        config = walk.config(manifest)
-        return {_key(config.platform): (None, manifest.descriptor(platform=config.platform))}
+        return {_key(platform): (None, manifest.descriptor(platform=platform))}
     by_digest = {e.digest: e for e in manifest.images}
     unplaced = [e for e in manifest.images if e.platform is None] if details else []
     learned = dict(
@@ -197,6 +197,7 @@ def _keyed(walk: Walk, manifest: Manifest, pool: ThreadPoolExecutor, *, details:
         )
     )
     keyed: _Keyed = {}
+    again: dict[str, int] = {}
     for entry in manifest.manifests:
         if entry.is_attestation:
             subject = by_digest.get(entry.attests) if entry.attests else None
@@ -205,15 +206,17 @@ def _keyed(walk: Walk, manifest: Manifest, pool: ThreadPoolExecutor, *, details:
         else:
             platform = entry.platform or learned.get(entry.digest)
             key = _key(platform) if platform is not None else str(entry.digest)
-        while key in keyed:  # two entries of one platform: both kept, in order
-            key += "'"
+        if key in again:  # two entries of one platform: both kept, in order
+            again[key] += 1
+            key = f"{key} #{again[key]}"
+        again.setdefault(key, 1)
         keyed[key] = (manifest, entry)
     return keyed
 
 
 def _learned_platform(walk: Walk, index: ImageIndex, entry: Descriptor) -> Platform | None:
     child = walk.child(index, entry, depth=0)
-    return walk.config(child).platform if isinstance(child, ImageManifest) else None
+    return walk.platform_of(child) if isinstance(child, ImageManifest) else None
 
 
 def _key(platform: Platform) -> str:

@@ -76,7 +76,12 @@ def explain(store: Store, manifest: Manifest, platform: Platform) -> Explanation
     is run or refused by its config's platform alike by all."""
     walk = Walk(store, manifest)
     if isinstance(manifest, ImageManifest):
-        config = walk.config(manifest).platform
+        config = walk.platform_of(manifest)
+        if config is None:
+            reason = f"an artifact ({manifest.config.media_type}), not an image: none runs it"
+            return Explanation(
+                manifest, platform, tuple(Pick(f.name, None, reason) for f in FAMILIES)
+            )
         runs = is_compatible(platform, config)
         reason = f"a single {format_all(config)} image" + ("" if runs else ", which it cannot run")
         position = 1 if runs else None

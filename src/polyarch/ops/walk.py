@@ -28,7 +28,7 @@ from polyarch.models import (
     Manifest,
     too_deep,
 )
-from polyarch.platform import format_all
+from polyarch.platform import Platform, format_all
 from polyarch.store import Store, get_described
 
 __all__ = ["Walk"]
@@ -129,6 +129,20 @@ class Walk:
                 f"{image.config.size} bytes, over the {MAX_MANIFEST_SIZE} byte limit"
             )
         return ImageConfig.parse(blob, digest=image.config.digest)
+
+    def platform_of(self, image: ImageManifest) -> Platform | None:
+        """The platform ``image``'s config says; ``None`` for an artifact (a config that
+        is no image config's, or too large to be one).
+
+        :raises BlobNotFoundError: the store lacks the config.
+        :raises ContentError: an image config that is not one.
+        """
+        if not mt.is_config(image.config.media_type):
+            return None
+        blob = self.config_blob(image)
+        return (
+            None if blob is None else ImageConfig.parse(blob, digest=image.config.digest).platform
+        )
 
     @staticmethod
     def image_config(image: ImageManifest, blob: bytes) -> ImageConfig | None:

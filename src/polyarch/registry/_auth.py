@@ -315,8 +315,7 @@ class AuthSession:
         if not _SENDABLE_TOKEN.fullmatch(value):
             # A line break would end the header and start another; never sent, never shown.
             raise AuthenticationError(
-                f"{service} sent a token that is not one: it holds characters a header "
-                "cannot carry"
+                f"{service} sent a token that is not one: it holds characters a header cannot carry"
             )
         granted = granted_scopes(value)
         lifetime = token_lifetime(expires_in, issued_at, now=time.time())

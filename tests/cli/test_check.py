@@ -445,3 +445,30 @@ def test_artifacts_are_compared_and_explained_without_a_platform(tmp_path: Path)
     assert explained.returncode != 6, explained.stderr
     assert "artifact" in explained.stdout
     assert lint(layouts[0])[0] == 0
+
+
+def test_what_content_says_is_never_a_terminal_command(tmp_path: Path) -> None:
+    from tests.content import Content
+
+    hostile = {"os": "linux\x1b]0;pwned\x07", "architecture": "amd64\x1b[2J"}
+    image = make_image(AMD64, seed=1323, oci=True)
+    layouts = []
+    for entries in ([{**image.descriptor(), "platform": hostile}], [image.descriptor()]):
+        root = json.dumps(
+            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+        ).encode()
+        content = Content(root, OCI_INDEX, ((image.manifest, image.media_type),), image.blobs)
+        layouts.append(content.write_layout(tmp_path / str(len(layouts)), "t"))
+
+    outputs = [
+        polyarch("lint", layouts[0], text=True),
+        polyarch("diff", *layouts, text=True),
+        polyarch("explain", "--platform", "linux/amd64", layouts[0], text=True),
+        polyarch("inspect", "--format", "text", layouts[0], text=True),
+    ]
+
+    for result in outputs:
+        assert "Traceback" not in result.stderr
+        printed = result.stdout + result.stderr
+        assert "\x1b" not in printed and "\x07" not in printed, printed
+    assert "\\u001b" in outputs[0].stdout  # shown, escaped

@@ -299,6 +299,13 @@ HOSTILE = {
             status=400,
         ),
     ),
+    "error-message-a-terminal-command": (
+        ("inspect",),
+        lambda asked: Reply.json(
+            {"errors": [{"code": "DENIED", "message": "\x1b]0;pwned\x07\x1b[2J\rfine"}]},
+            status=400,
+        ),
+    ),
     "upload-location-malformed": (
         ("copy",),
         lambda asked: (
@@ -330,6 +337,7 @@ def test_a_hostile_answer_is_a_documented_error(
     assert result.returncode in (0, 3, 4, 5, 6), result.stderr
     assert "Traceback" not in result.stderr
     assert "SECRET" not in result.stdout + result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr  # no terminal command
     assert "pull,l" not in result.stdout  # a string is no list of actions
     assert len(result.stdout) < 4000, result.stdout
     assert "internal error" not in result.stderr

@@ -77,7 +77,9 @@ def _debug_first(args: list[str]) -> list[str]:
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    from polyarch.cli._text import shown  # a registry's message is its text, not ours
+
+    sys.stderr.write(shown(line) + "\n")
     sys.stderr.flush()
 
 

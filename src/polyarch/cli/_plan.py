@@ -6,6 +6,7 @@ import json
 
 import click
 
+from polyarch.cli._text import shown
 from polyarch.cli._units import size
 from polyarch.ops.diff import AnnotationChanges, Difference, EntryChange
 from polyarch.ops.plan import Plan
@@ -27,7 +28,7 @@ def print_plan(plan: Plan) -> None:
             f"{step.tag} -> {step.descriptor.digest}" if step.tag else str(step.descriptor.digest)
         )
         detail = size(step.descriptor.size) if step.kind == "blob" else step.descriptor.media_type
-        click.echo(f"  {step.kind:<8} {step.action:<7}  {what}  {detail}")
+        click.echo(shown(f"  {step.kind:<8} {step.action:<7}  {what}  {detail}"))
     if plan.difference is not None:
         print_difference(plan.difference, f"now ({plan.now})", "would be")
     copied = [s for s in plan.steps if s.kind == "blob" and s.action == "copy"]
@@ -42,8 +43,8 @@ def print_plan(plan: Plan) -> None:
 
 def print_difference(found: Difference, a: str, b: str) -> None:
     """A against B: a line a platform, then what changed in it."""
-    click.echo(f"--- {a}  {found.a.media_type}  {found.a.digest}")
-    click.echo(f"+++ {b}  {found.b.media_type}  {found.b.digest}")
+    click.echo(shown(f"--- {a}  {found.a.media_type}  {found.a.digest}"))
+    click.echo(shown(f"+++ {b}  {found.b.media_type}  {found.b.digest}"))
     if found.same:
         click.echo("same bytes")
         return
@@ -57,35 +58,35 @@ def print_difference(found: Difference, a: str, b: str) -> None:
 def _print_entry(entry: EntryChange) -> None:
     mark = _MARKS[entry.change]
     if entry.change == "same":
-        click.echo(f"{mark} {entry.key}  same")
+        click.echo(shown(f"{mark} {entry.key}  same"))
         return
     if entry.a is None or entry.b is None:
         there = entry.a or entry.b
         assert there is not None
-        click.echo(f"{mark} {entry.key}  {there.digest}  {size(there.size)}")
+        click.echo(shown(f"{mark} {entry.key}  {there.digest}  {size(there.size)}"))
         return
     moved = f"{entry.a.digest} -> {entry.b.digest}" if entry.a.digest != entry.b.digest else ""
-    click.echo(f"{mark} {entry.key}  {moved or 'same manifest'}")
+    click.echo(shown(f"{mark} {entry.key}  {moved or 'same manifest'}"))
     if entry.config is not None and entry.config[0] != entry.config[1]:
-        click.echo(f"    config  {entry.config[0]} -> {entry.config[1]}")
+        click.echo(shown(f"    config  {entry.config[0]} -> {entry.config[1]}"))
     if entry.layers_added or entry.layers_removed:
         click.echo(
             f"    layers  {entry.layers_kept} kept, {len(entry.layers_removed)} removed, "
             f"{len(entry.layers_added)} added"
         )
         for layer in entry.layers_removed:
-            click.echo(f"    - layer {layer.digest}  {size(layer.size)}")
+            click.echo(shown(f"    - layer {layer.digest}  {size(layer.size)}"))
         for layer in entry.layers_added:
-            click.echo(f"    + layer {layer.digest}  {size(layer.size)}")
+            click.echo(shown(f"    + layer {layer.digest}  {size(layer.size)}"))
     _print_annotations(entry.annotations, "    entry ")
 
 
 def _print_annotations(changes: AnnotationChanges, prefix: str) -> None:
     # Keys and values as JSON strings: what content says is never a terminal's command.
     for key, value in changes.added.items():
-        click.echo(f"+ {prefix}annotation {json.dumps(key)}: {json.dumps(value)}")
+        click.echo(shown(f"+ {prefix}annotation {json.dumps(key)}: {json.dumps(value)}"))
     for key, value in changes.removed.items():
-        click.echo(f"- {prefix}annotation {json.dumps(key)}: {json.dumps(value)}")
+        click.echo(shown(f"- {prefix}annotation {json.dumps(key)}: {json.dumps(value)}"))
     for key, (old, new) in changes.changed.items():
         click.echo(
             f"~ {prefix}annotation {json.dumps(key)}: {json.dumps(old)} -> {json.dumps(new)}"

@@ -29,6 +29,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from polyarch import mediatype as mt
+from polyarch.cli._text import shown
 from polyarch.cli._units import size
 from polyarch.digest import Digest
 from polyarch.models import Descriptor, ImageManifest
@@ -109,7 +110,7 @@ class _Painter:
                 label.append_text(self.digest(subject))
             label.append("  ")
         elif description.platform is not None:
-            label.append(format_all(description.platform), style="green")
+            label.append(shown(format_all(description.platform)), style="green")
             label.append("  ")
         elif title is None:
             label.append("no platform", style="green")
@@ -119,7 +120,7 @@ class _Painter:
         )
         label.append(_KINDS.get(manifest.media_type, manifest.media_type))
         if manifest.artifact_type:
-            label.append(f" ({_shown(manifest.artifact_type)})")
+            label.append(f" ({shown(manifest.artifact_type)})")
         label.append("  ")
         label.append_text(self.digest(manifest.digest))
         label.append("  ")
@@ -163,7 +164,7 @@ class _Painter:
             label.append(f"  {_KINDS.get(manifest.media_type, manifest.media_type)}")
             artifact_type = referrer.entry.artifact_type
             if artifact_type:
-                label.append(f" ({_shown(artifact_type)})")
+                label.append(f" ({shown(artifact_type)})")
             label.append("  ")
             label.append_text(self.digest(manifest.digest))
             label.append(f"  {size(manifest.size)}", style="dim")
@@ -186,15 +187,15 @@ class _Painter:
             if not own and key in _SHOWN_IN_LABEL:
                 continue
             label = Text("annotation" if own else "entry annotation", style="dim")
-            label.append(f"  {_shown(key)}=")
-            label.append(_shown(value), style="yellow")
+            label.append(f"  {shown(key)}=")
+            label.append(shown(value), style="yellow")
             node.add(label)
 
     def config_label(self, description: ImageDescription) -> Text:
         label = self.blob_label("config", description.manifest.config)
         config = description.config
         if config is not None and description.config_platform_differs:
-            label.append(f"  config says {format_all(config.platform)}", style="yellow")
+            label.append(shown(f"  config says {format_all(config.platform)}"), style="yellow")
         return label
 
     def blob_label(self, what: str, blob: Descriptor) -> Text:
@@ -204,20 +205,11 @@ class _Painter:
         label.append(f"  {size(blob.size)}", style="dim")
         kind = _short_type(blob.media_type)
         if kind:
-            label.append(f"  {_shown(kind)}")
+            label.append(f"  {shown(kind)}")
         predicate = blob.annotations.get(_PREDICATE_TYPE)
         if predicate:
-            label.append(f"  {_shown(predicate)}")
+            label.append(f"  {shown(predicate)}")
         return label
-
-
-def _shown(text: str) -> str:
-    """``text`` from content (annotations, types), its control and other unprintable
-    characters escaped: a terminal must not take them for commands (colours, a new
-    title, a cleared screen) or a new line of the tree."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def _counts(description: IndexDescription) -> str:

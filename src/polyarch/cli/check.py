@@ -9,6 +9,7 @@ import sys
 import click
 
 from polyarch.cli._options import format_option, parse_platforms, registry_options
+from polyarch.cli._text import shown
 from polyarch.digest import Digest
 from polyarch.errors import ContentError
 from polyarch.ops.check import Report
@@ -88,7 +89,9 @@ def _show(report: Report, output_format: str) -> None:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
     for finding in report.findings:
-        click.echo(f"{finding.severity:<8} {finding.code:<27} {finding.where}: {finding.message}")
+        click.echo(
+            shown(f"{finding.severity:<8} {finding.code:<27} {finding.where}: {finding.message}")
+        )
     click.echo(summary(report))
 
 
@@ -124,4 +127,4 @@ def verify_written(store: Store, identifier: str, *, expected: Digest) -> None:
             f"error{'s' * (len(report.errors) != 1)}",
             hint="run it again: only what is missing is written",
         )
-    click.echo(f"verified: {summary(report)}", err=True)
+    click.echo(shown(f"verified: {summary(report)}"), err=True)

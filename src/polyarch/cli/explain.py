@@ -7,6 +7,7 @@ import json
 import click
 
 from polyarch.cli._options import format_option, parse_platform, registry_options
+from polyarch.cli._text import shown
 from polyarch.registry import Registries
 
 
@@ -34,12 +35,12 @@ def explain(image: str, platform_text: str, output_format: str, registries: Regi
     if output_format == "json":
         click.echo(json.dumps({"reference": image, **found.to_json()}, indent=2))
         return
-    click.echo(f"{image} on {platform_text}:")
+    click.echo(shown(f"{image} on {platform_text}:"))
     for pick, family in zip(found.picks, FAMILIES, strict=True):
         where = f"entry {pick.position}" if pick.position is not None else "nothing"
-        click.echo(f"  {pick.family:<21} {where:<9} {pick.reason}  ({family.users})")
+        click.echo(shown(f"  {pick.family:<21} {where:<9} {pick.reason}  ({family.users})"))
     disagreements = found.disagreements()
     if not disagreements:
         click.echo("all agree")
     for line in disagreements:
-        click.echo(f"differs: {line}")
+        click.echo(shown(f"differs: {line}"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from polyarch.cli._options import format_option, registry_options
+from polyarch.cli._text import shown
 from polyarch.errors import InvalidInputError
 from polyarch.reference import Reference
 from polyarch.registry import Registries
@@ -102,17 +103,17 @@ def explain(
 
 
 def _print_auth(report: AuthReport) -> None:
-    click.echo(f"registry      {report.registry}")
-    click.echo(f"credentials   {report.kind}, from {report.credential_source}")
+    click.echo(shown(f"registry      {report.registry}"))
+    click.echo(shown(f"credentials   {report.kind}, from {report.credential_source}"))
     realm = f" (realm {report.realm}, service {report.service})" if report.realm else ""
-    click.echo(f"challenge     {report.scheme}{realm}")
+    click.echo(shown(f"challenge     {report.scheme}{realm}"))
     if report.asked:
-        click.echo(f"asked for     {', '.join(report.asked)}")
+        click.echo(shown(f"asked for     {', '.join(report.asked)}"))
         if report.granted is not None:
-            click.echo(f"granted       {', '.join(report.granted) or 'nothing'}")
+            click.echo(shown(f"granted       {', '.join(report.granted) or 'nothing'}"))
         elif report.scheme == "bearer":
             click.echo("granted       unknown (an opaque token)")
         if report.expires_in is not None:
-            click.echo(f"expires in    {round(report.expires_in)} s")
+            click.echo(shown(f"expires in    {round(report.expires_in)} s"))
     if report.refused is not None:
-        click.echo(f"refused       {report.refused}")
+        click.echo(shown(f"refused       {report.refused}"))

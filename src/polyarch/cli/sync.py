@@ -17,6 +17,7 @@ from polyarch.cli._options import (
     registry_options,
     requests_made,
 )
+from polyarch.cli._text import shown
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
 from polyarch.ops.copy import BlobTransfer
@@ -97,16 +98,16 @@ def sync(
     spec = parse_sync(_read(sync_file), where=str(sync_file), target=target, scoped=scoped)
     items, failed_entries = expand(spec, registries=registries, shard=chosen, jobs=jobs)
     for entry, err in failed_entries:
-        click.echo(f"polyarch: error: {entry.source}: {err}", err=True)
+        click.echo(shown(f"polyarch: error: {entry.source}: {err}"), err=True)
     lines = not quiet and output_format == "text"
-    with _SyncDisplay(lines=lines, bars=lines and not dry_run and sys.stderr.isatty()) as shown:
+    with _SyncDisplay(lines=lines, bars=lines and not dry_run and sys.stderr.isatty()) as display:
         outcomes = run_sync(
             items,
             registries=registries,
             parallel=parallel or spec.parallel or DEFAULT_PARALLEL,
             jobs=jobs,
             dry_run=dry_run,
-            progress=shown,
+            progress=display,
         )
     report = SyncReport(outcomes, failed_entries)
     not_begun = len(items) - len(outcomes)
@@ -164,7 +165,7 @@ class _SyncDisplay(SyncProgress):
     def image_done(self, outcome: SyncOutcome) -> None:
         if not self._lines:
             return
-        line = _line(outcome)
+        line = shown(_line(outcome))
         with self._lock:
             if self._bars is not None:
                 self._bars.print(line)

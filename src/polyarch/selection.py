@@ -74,8 +74,10 @@ def _label(entry: Descriptor) -> str:
 
 
 def _runnable(entries: Sequence[Descriptor]) -> list[tuple[int, Descriptor]]:
-    """Entries with their positions; attestations are not images (``unknown/unknown``)."""
-    return [(i, e) for i, e in enumerate(entries, 1) if not e.is_attestation]
+    """Entries with their positions. No family reads the attestation annotation: buildx's
+    attestations are left out by their platform (``unknown/unknown``), and an entry with
+    a real platform is a candidate whatever its annotations say."""
+    return list(enumerate(entries, 1))
 
 
 def _containerd(

@@ -428,10 +428,18 @@ def test_artifacts_are_compared_and_explained_without_a_platform(tmp_path: Path)
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "artifactType": "application/vnd.example.thing",
-                "config": {"mediaType": "application/vnd.example.config", "size": len(config),
-                           "digest": sha256_digest(config)},
-                "layers": [{"mediaType": "application/octet-stream", "size": len(payload),
-                            "digest": sha256_digest(payload)}],
+                "config": {
+                    "mediaType": "application/vnd.example.config",
+                    "size": len(config),
+                    "digest": sha256_digest(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/octet-stream",
+                        "size": len(payload),
+                        "digest": sha256_digest(payload),
+                    }
+                ],
             }  # fmt: skip
         ).encode()
         blobs = {sha256_digest(config): config, sha256_digest(payload): payload}

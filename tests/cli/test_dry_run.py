@@ -72,7 +72,10 @@ def test_copy_dry_run_writes_nothing_and_counts_the_requests(
     copied = polyarch("copy", "-q", "--no-cache", source, destination, text=True)
     assert copied.returncode == 0, copied.stderr
     made = other.requests(since) + registry.requests(source_since)
-    assert len(made) == plan["requests"], (result.stdout, [f"{r.method} {r.path} {r.status}" for r in made])
+    assert len(made) == plan["requests"], (
+        result.stdout,
+        [f"{r.method} {r.path} {r.status}" for r in made],
+    )
 
     # The tag is at the digest now: the copy would stop after its reads.
     again = polyarch("copy", "--dry-run", source, destination, text=True)
@@ -132,7 +135,10 @@ def test_push_dry_run_names_each_member_to_mount_and_the_tags(
     pushed = polyarch("push", "--tag", "latest", name, env=env, text=True)
     assert pushed.returncode == 0, pushed.stderr
     made = [r for r in registry.requests(since) if r.path != "/v2/" and r.status != 401]
-    assert len(made) == plan["requests"], (result.stdout, [f"{r.method} {r.path} {r.status}" for r in made])
+    assert len(made) == plan["requests"], (
+        result.stdout,
+        [f"{r.method} {r.path} {r.status}" for r in made],
+    )
 
 
 def test_index_edit_dry_runs_show_the_change_and_write_nothing(registry: RegistryServer) -> None:
@@ -150,3 +156,23 @@ def test_index_edit_dry_runs_show_the_change_and_write_nothing(registry: Registr
     assert "- linux/arm64  sha256:" in removed.stdout
     assert "nothing was written (--dry-run)" in removed.stdout
     assert '+ annotation "a": "b"' in annotated.stdout
+
+
+def test_an_edit_to_another_repository_plans_the_copies(registry: RegistryServer) -> None:
+    repository = unique("plan/edit-to")
+    amd, arm = (make_image(p, seed=1505, oci=True) for p in (AMD64, ARM64))
+    ref = push_index(registry, repository, [amd])
+    registry.push_image(repository, arm, tag="arm")
+    elsewhere = f"{registry.host}/{unique('plan/edit-new')}:1"
+    since = registry.mark()
+
+    result = polyarch(
+        "index", "add", "--dry-run", "--to", elsewhere, ref,
+        f"{registry.host}/{repository}:arm", text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert writes(registry, since) == []
+    assert f"plan for {elsewhere}: now nothing, would be sha256:" in result.stdout
+    assert result.stdout.count("manifest copy") == 2  # both entries, into the new repository
+    assert "after 2 entries copied in" in result.stdout

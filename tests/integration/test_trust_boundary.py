@@ -279,8 +279,12 @@ HOSTILE = {
         ("auth explain",),
         _token_answer(
             json.dumps(
-                {"token": _jwt(b'{"access":[{"type":"repository","name":"r","actions":"pull"}]}'),
-                 "expires_in": 1e308}
+                {
+                    "token": _jwt(
+                        b'{"access":[{"type":"repository","name":"r","actions":"pull"}]}'
+                    ),
+                    "expires_in": 1e308,
+                }
             ).encode()
         ),
     ),  # fmt: skip

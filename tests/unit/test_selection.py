@@ -66,6 +66,14 @@ ROWS: list[tuple[str, str, list[Descriptor], str | None, tuple[int | None, ...]]
      None, (2, 1, None, 2, 2)),
     ("only an older windows build", "windows@10.0.20348/amd64",
      [entry(1, "windows@10.0.17763.5000/amd64")], None, (None, 1, None, None, 1)),
+    # No family reads the annotation: a real platform is a candidate whatever it says.
+    ("an attestation's annotation on a real platform", "linux/arm64",
+     [entry(1, "linux/arm64", **{"vnd.docker.reference.type": "attestation-manifest",
+                                 "vnd.docker.reference.digest": f"sha256:{2:064x}"})],
+     None, (1, 1, 1, 1, 1)),
+    ("buildx's attestation entry", "linux/amd64",
+     [entry(1, "unknown/unknown", **{"vnd.docker.reference.type": "attestation-manifest"}),
+      entry(2, "linux/amd64")], None, (2, 2, 2, 2, 2)),
 ]  # fmt: skip
 
 

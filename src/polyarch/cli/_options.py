@@ -296,3 +296,9 @@ dry_run_option = click.option(
     help="Write nothing: print what would be done (each blob, manifest and tag), how the "
     "tag's content would change, and the requests it would take.",
 )
+edit_dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing: print what the tag names now, the entries that would be copied "
+    "into its repository, and how the index would change.",
+)

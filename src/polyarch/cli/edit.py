@@ -10,12 +10,13 @@ import click
 
 from polyarch.cli._options import (
     annotation_options,
-    dry_run_option,
+    edit_dry_run_option,
     jobs_option,
     parse_platform,
     registry_options,
     requests_made,
 )
+from polyarch.cli._text import shown
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInputError
 from polyarch.ops import edit as edits
@@ -52,10 +53,24 @@ def _report(result: edits.Edited, registries: Registries) -> None:
     if result.dry_run:
         from polyarch.cli._plan import print_difference
 
+        click.echo(
+            shown(
+                f"plan for {result.reference}: now {result.now or 'nothing'}, would be "
+                f"{result.after}"
+            )
+        )
+        for entry in result.copies:
+            click.echo(shown(f"  manifest copy     {entry.digest}  {entry.media_type}"))
         if result.difference is not None:
-            print_difference(result.difference, f"now ({result.before})", "would be")
+            print_difference(result.difference, f"now ({result.now})", "would be")
         verb = "would put" if result.changed else "would leave"
-        click.echo(f"{verb} {result.reference} at {result.after}; nothing was written (--dry-run)")
+        copies = f", after {len(result.copies)} entries copied in" if result.copies else ""
+        click.echo(
+            shown(
+                f"{verb} {result.reference} at {result.after}{copies}; "
+                f"{requests_made(registries)} read; nothing was written (--dry-run)"
+            )
+        )
         return
     if result.changed:
         click.echo(
@@ -78,7 +93,7 @@ def index() -> None:
 
 @index.command()
 @_to_option
-@dry_run_option
+@edit_dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @click.argument("images", nargs=-1, required=True)
@@ -104,7 +119,7 @@ def add(
 @index.command()
 @_selector_options("Remove")
 @_to_option
-@dry_run_option
+@edit_dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @registry_options
@@ -133,7 +148,7 @@ def remove(
 @annotation_options
 @_selector_options("Annotate")
 @_to_option
-@dry_run_option
+@edit_dry_run_option
 @jobs_option
 @click.argument("manifest_list", metavar="LIST")
 @registry_options

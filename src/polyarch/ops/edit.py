@@ -73,6 +73,10 @@ class Edited:
     difference: Difference | None = None
     #: Nothing was written: the edit as it would be.
     dry_run: bool = False
+    #: With ``dry_run``: what the target tag names now (``None``: nothing), and the
+    #: entries that would be copied into its repository first.
+    now: Digest | None = None
+    copies: tuple[Descriptor, ...] = ()
 
 
 class _Edit:
@@ -102,14 +106,6 @@ class _Edit:
 
     def put(self, document: Mapping[str, Any], *, jobs: int, dry_run: bool = False) -> Edited:
         edited = edited_index(document)
-        if dry_run:
-            from polyarch.ops.diff import diff_manifests
-
-            difference = diff_manifests(self.store, self.index, self.store, edited, details=False)
-            changed = edited.digest != self.index.digest or self.target != self.location
-            return Edited(
-                str(self.target), self.index.digest, edited.digest, changed, difference, True
-            )
         target_store = (
             self.store
             if self.target == self.location
@@ -121,6 +117,8 @@ class _Edit:
             missing: list[Descriptor] = []
         else:
             missing = [e for e in edited.manifests if not _has(target_store, e)]
+        if dry_run:
+            return self._planned(edited, target_store, missing)
         for entry in missing:  # children of another repository, once each
             copy_image(self.store, entry.digest, target_store, tag=None, jobs=jobs)
         now = digest_at(self.store, self.location.tag)
@@ -134,6 +132,31 @@ class _Edit:
             return Edited(str(self.target), self.index.digest, edited.digest, changed=False)
         target_store.put_manifest(edited, tag=self.target.tag)
         return Edited(str(self.target), self.index.digest, edited.digest, changed=True)
+
+    def _planned(self, edited: ImageIndex, target: Store, missing: list[Descriptor]) -> Edited:
+        """The edit as it would be: against what the target tag names now."""
+        from polyarch.ops.diff import diff_manifests
+
+        assert self.target.tag is not None
+        now = (
+            self.index.digest
+            if self.target == self.location
+            else digest_at(target, self.target.tag)
+        )
+        difference = None
+        if now is not None:
+            current = self.index if now == self.index.digest else target.get_manifest(now)
+            difference = diff_manifests(target, current, self.store, edited, details=False)
+        return Edited(
+            str(self.target),
+            self.index.digest,
+            edited.digest,
+            edited.digest != now,
+            difference,
+            dry_run=True,
+            now=now,
+            copies=tuple(missing),
+        )
 
 
 def add_entries(

@@ -152,13 +152,23 @@ def _read_checks(asked: _Probe, repository: str) -> None:
         what=f"referrers in {repository}",
     )
     answers = {200: "yes", 404: "no"}
-    asked.add(
-        "referrers-api",
-        answers.get(referrers.status_code, "unknown"),
-        "GET /v2/NAME/referrers/DIGEST answered "
-        f"{referrers.status_code}"
-        + ("; the referrers tag is used" if referrers.status_code == 404 else ""),
-    )
+    answer = answers.get(referrers.status_code, "unknown")
+    detail = f"GET /v2/NAME/referrers/DIGEST answered {referrers.status_code}"
+    if referrers.status_code == 200 and not _is_index(referrers):
+        # A catch-all page (a web front end, a proxy's) answers 200 to every path.
+        answer, detail = "unknown", detail + " with no OCI index: not the referrers API"
+    elif referrers.status_code == 404:
+        detail += "; the referrers tag is used"
+    asked.add("referrers-api", answer, detail)
+
+
+def _is_index(response: Response) -> bool:
+    """Whether the body is an OCI index, as the referrers API answers."""
+    try:
+        document = response.json()
+    except (ValueError, RuntimeError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("manifests"), list)
 
 
 def _write_checks(asked: _Probe, repository: str) -> None:

@@ -48,7 +48,8 @@ def test_a_copy_to_a_sibling_repository_mounts_what_the_first_copy_put(
     served = other.requests(since)
     assert not [e for e in served if e.method == "PUT" and "/blobs/" in e.path]  # no upload
     mounts = [e for e in served if e.method == "POST" and "mount=" in e.uri]
-    assert len(mounts) == 12 and all(e.status == 201 for e in mounts)  # 3 x (3 layers + config)
+    assert len(mounts) == 12  # 3 x (3 layers + config)
+    assert all(e.status == 201 for e in mounts)
     assert "0 copied (0 B), 12 mounted" in result.stderr
 
 
@@ -70,7 +71,8 @@ def test_a_refused_mount_falls_back_to_an_upload(
 
     served = other.requests(since)
     mounts = [e for e in served if e.method == "POST" and "mount=" in e.uri]
-    assert mounts and all(e.status == 202 for e in mounts)  # refused: an upload begins
+    assert mounts
+    assert all(e.status == 202 for e in mounts)  # refused: an upload begins
     assert "12 copied" in result.stderr
     target = result.stdout.strip()
     assert target.startswith("sha256:")

@@ -213,7 +213,8 @@ def test_lint_reads_a_layout_and_a_single_image(tmp_path: Path) -> None:
     assert polyarch("lint", "--require", "linux/arm64", arm64, text=True).returncode == 0
     single = polyarch("lint", "--require", "linux/arm64,linux/amd64", arm64, text=True)
     assert single.returncode == 6
-    assert "missing-platform" in single.stdout and "no image for linux/amd64" in single.stdout
+    assert "missing-platform" in single.stdout
+    assert "no image for linux/amd64" in single.stdout
     assert "linux/arm64" not in single.stdout.split("no image for")[1]
 
 
@@ -440,7 +441,7 @@ def test_artifacts_are_compared_and_explained_without_a_platform(tmp_path: Path)
                         "digest": sha256_digest(payload),
                     }
                 ],
-            }  # fmt: skip
+            }
         ).encode()
         blobs = {sha256_digest(config): config, sha256_digest(payload): payload}
         content = Content(manifest, "application/vnd.oci.image.manifest.v1+json", (), blobs)
@@ -478,5 +479,6 @@ def test_what_content_says_is_never_a_terminal_command(tmp_path: Path) -> None:
     for result in outputs:
         assert "Traceback" not in result.stderr
         printed = result.stdout + result.stderr
-        assert "\x1b" not in printed and "\x07" not in printed, printed
+        assert "\x1b" not in printed, printed
+        assert "\x07" not in printed, printed
     assert "\\u001b" in outputs[0].stdout  # shown, escaped

@@ -287,7 +287,7 @@ HOSTILE = {
                 }
             ).encode()
         ),
-    ),  # fmt: skip
+    ),
     "jwt-payload-nested-deep": (
         ("tags",),
         _token_answer(json.dumps({"token": _jwt(b'{"access":' + NESTED + b"}")}).encode()),
@@ -341,7 +341,8 @@ def test_a_hostile_answer_is_a_documented_error(
     assert result.returncode in (0, 3, 4, 5, 6), result.stderr
     assert "Traceback" not in result.stderr
     assert "SECRET" not in result.stdout + result.stderr
-    assert "\x1b" not in result.stderr and "\x07" not in result.stderr  # no terminal command
+    assert "\x1b" not in result.stderr  # no terminal command
+    assert "\x07" not in result.stderr
     assert "pull,l" not in result.stdout  # a string is no list of actions
     assert len(result.stdout) < 4000, result.stdout
     assert "internal error" not in result.stderr

@@ -21,7 +21,7 @@ from polyarch.errors import RequestLimitError
 
 __all__ = ["RateLimit", "RequestMeter", "rate_limit_of"]
 
-_NUMBER: Final = re.compile(r"\s*(\d{1,12})\s*(?:;\s*w\s*=\s*(\d{1,12}))?")
+_NUMBER: Final = re.compile(r"\s*(\d{1,12})\s*(?:;\s*w\s*=\s*(\d{1,12}))?\s*(?:;[^,]*)?")
 _FIELD: Final = re.compile(r"\s*(limit|remaining|reset|r|t)\s*=\s*(\d{1,12})", re.IGNORECASE)
 
 
@@ -83,7 +83,7 @@ def rate_limit_of(headers: Mapping[str, str]) -> RateLimit | None:
 def _number(value: str | None) -> tuple[int, int | None] | None:
     if value is None:
         return None
-    match = _NUMBER.match(value[:200])
+    match = _NUMBER.fullmatch(value[:200])
     if match is None:
         return None
     window = match.group(2)

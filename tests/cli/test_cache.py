@@ -234,3 +234,31 @@ def test_max_requests_stops_before_the_tag_moves(
     # Run again without the bound: what was sent is not sent again.
     ok("copy", "-q", source, destination)
     assert ok("verify", destination).returncode == 0
+
+
+def test_the_summary_says_what_the_rate_limit_leaves(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    from tests.fault_proxy import FaultProxy, Reply, Rewrite, Upstream
+
+    source = seeded(registry, 1411)
+    left = iter(range(90, 0, -1))
+
+    def limited(upstream: Upstream) -> Reply:
+        headers = [
+            *upstream.headers,
+            ("ratelimit-limit", "100;w=21600"),
+            ("ratelimit-remaining", f"{next(left)};w=21600"),
+        ]
+        return Reply(upstream.status, headers, upstream.body)
+
+    with FaultProxy(registry.url) as proxy:
+        proxy.add(Rewrite(limited), method="GET", path="/manifests/")
+        through = source.replace(registry.host, proxy.host)
+        result = ok("copy", "--no-cache", through, f"oci:{tmp_path / 'layout'}:1")
+        debug = polyarch("--debug", "inspect", "--no-cache", through, text=True)
+
+    # Four GETs of manifests (the index, three images): the last answer's count is shown.
+    summary = result.stderr.splitlines()[-1]
+    assert summary.endswith(f" requests; {proxy.host} rate limit: 87 of 100 left per 6 h")
+    assert "rate limit: 86 of 100 left per 6 h" in debug.stderr

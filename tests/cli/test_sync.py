@@ -275,3 +275,25 @@ def test_a_file_it_cannot_do_is_refused_naming_why(
 
     assert named in stderr
     assert str(path) in stderr
+
+
+def test_max_requests_stops_a_sync_between_images(
+    tmp_path: Path, registry: RegistryServer, registry_factory: RegistryFactory
+) -> None:
+    source = seed_repository(registry, ["a", "b", "c", "d"], 1670)
+    other = registry_factory()
+    path = write(tmp_path, {"sync": [{"source": source, "target": f"{other.host}/max/m"}]})
+
+    result = sync("--parallel", "1", "--max-requests", "40", "--format", "json", str(path))
+
+    assert result.returncode == 5, result.stderr
+    assert "--max-requests 40 are spent" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["requests"] <= 40
+    assert report["not_begun"] + report["copied"] + report["failed"] == 4
+    assert report["not_begun"] >= 1
+    # No tag names a half-written image: each one there is whole.
+    for tag in tags_of(other, "max/m"):
+        assert polyarch("verify", f"{other.host}/max/m:{tag}", text=True).returncode == 0
+    assert sync(str(path)).returncode == 0
+    assert tags_of(other, "max/m") == ["a", "b", "c", "d"]

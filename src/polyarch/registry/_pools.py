@@ -250,7 +250,7 @@ class Transport:
         headers = request.headers
         if "User-Agent" not in headers:
             headers["User-Agent"] = self._user_agent
-        host = request.target.host or ""
+        host = request.target.netloc or ""
         if self._meter is not None:
             self._meter.before(host)
         body = request.body

@@ -189,6 +189,20 @@ class BlobMounter(Protocol):
         ...
 
 
+@runtime_checkable
+class Cached(Protocol):
+    """A store some of whose reads a cache may answer (a registry's)."""
+
+    def without_cache(self) -> Store:
+        """The same store, every read asked of the backend."""
+        ...
+
+
+def uncached(store: Store) -> Store:
+    """``store``, every read asked of the backend: what is there now, not what was."""
+    return store.without_cache() if isinstance(store, Cached) else store
+
+
 class Counted(Protocol):
     #: Requests sent so far.
     sent: int

@@ -262,3 +262,19 @@ def test_the_summary_says_what_the_rate_limit_leaves(
     summary = result.stderr.splitlines()[-1]
     assert summary.endswith(f" requests; {proxy.host} rate limit: 87 of 100 left per 6 h")
     assert "rate limit: 86 of 100 left per 6 h" in debug.stderr
+
+
+def test_verify_asks_the_registry_not_the_cache(registry: RegistryServer) -> None:
+    content = multi(images_for(1412, layers=1))
+    repository = unique("cache/verify")
+    source = content.push(registry, repository, "1")
+    ok("inspect", "--verbose", source)  # every child in the cache now
+    child = json.loads(content.root)["manifests"][0]["digest"]
+    deleted = polyarch("delete", f"{registry.host}/{repository}@{child}", text=True)
+    assert deleted.returncode == 0, deleted.stderr
+
+    result = polyarch("verify", "--format", "json", source, text=True)
+
+    assert result.returncode == 6, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [f["code"] for f in report["findings"]] == ["missing-manifest"]

@@ -70,7 +70,7 @@ from polyarch.platform import (
     suggest_architecture,
     unusual_platform,
 )
-from polyarch.store import Store
+from polyarch.store import Store, uncached
 
 __all__ = ["Finding", "Report", "Severity", "lint", "verify"]
 
@@ -255,6 +255,7 @@ def verify(
     """Whether ``identifier`` in ``store`` is complete as a pull needs it: at
     ``expected`` (when given), every child and blob present (blobs by HEAD), each
     config's platform its entry's, each ``require``\\ d platform there."""
+    store = uncached(store)  # what the registry holds now, not what was seen before
     descriptor = store.resolve(identifier)
     manifest = store.get_manifest(descriptor.digest)
     checking = _Checking(Walk(store, manifest, where=reference), judge=False, blobs=True)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 
 from polyarch import mediatype as mt
-from polyarch.cache import MAX_ENTRY
+from polyarch.cache import MAX_ENTRY, Cache
 from polyarch.digest import SUPPORTED_ALGORITHMS, Digest, DigestVerifier, is_supported
 from polyarch.errors import (
     ContentError,
@@ -80,9 +80,12 @@ class RegistryStore:
         repository: str,
         *,
         upload_chunk_size: int | None = None,
+        cached: bool = True,
     ) -> None:
         self.client = client
         self.repository = repository
+        #: Whether reads may be answered by the cache (``verify`` asks the registry).
+        self._cached = cached
         self._uploads = Uploads(client, repository, self._push, chunk_size=upload_chunk_size)
         #: Whether the registry has the referrers API (``None``: not asked yet).
         self._referrers_api: bool | None = None
@@ -99,6 +102,15 @@ class RegistryStore:
     @property
     def meter(self) -> RequestMeter:
         return self.client.meter
+
+    def without_cache(self) -> RegistryStore:
+        """This repository, every read asked of the registry (what ``verify`` needs:
+        the cache says what bytes are, not that the registry still holds them)."""
+        return RegistryStore(self.client, self.repository, cached=False)
+
+    @property
+    def _cache(self) -> Cache | None:
+        return self.client.cache if self._cached else None
 
     @property
     def _pull(self) -> tuple[str]:
@@ -165,7 +177,7 @@ class RegistryStore:
         """The manifest at ``identifier``. With a cache, one named by digest is read from
         it when it is there, and a tag whose last digest is there costs a HEAD instead of
         a GET (Docker Hub does not count HEADs against its pull limit)."""
-        cache = self.client.cache
+        cache = self._cache
         digest = identifier if is_digest(identifier) else None
         if cache is not None:
             hint = None if digest is not None else cache.tag_hint(self._where(identifier))
@@ -193,8 +205,8 @@ class RegistryStore:
 
     def _cached_manifest(self, digest: str) -> Manifest | None:
         """The cache's manifest for ``digest``, checked as one fetched would be."""
-        assert self.client.cache is not None
-        found = self.client.cache.content(digest)
+        assert self._cache is not None
+        found = self._cache.content(digest)
         if found is None:
             return None
         media_type, data = found
@@ -514,7 +526,7 @@ class RegistryStore:
 
     def get_blob(self, descriptor: Descriptor) -> bytes:
         """The whole blob; a small one (a config) from the cache when it is there."""
-        cache = self.client.cache
+        cache = self._cache
         small = cache is not None and descriptor.size <= MAX_ENTRY
         if small and cache is not None and (found := cache.content(descriptor.digest)):
             return found[1]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def default_polyarch() -> str:
@@ -35,3 +37,32 @@ def tool_version(argv: list[str]) -> str:
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def request_breakdown(
+    cells: Mapping[tuple[str, str], Any], scenarios: Sequence[str], tools: Sequence[str]
+) -> list[str]:
+    """The requests of each tool's last run of each scenario, by registry, method, kind
+    (manifests, blobs, uploads, mount, tags, ``/v2/``) and status; ``cells`` maps
+    ``(scenario, tool)`` to what has ``runs[-1].requests``: registry name -> log entries."""
+    width = max((len(s) for s in scenarios), default=0)
+    lines = ["requests (last run), by registry, method, kind and status:"]
+    for scenario in scenarios:
+        for tool in tools:
+            cell = cells.get((scenario, tool))
+            if not cell or not cell.runs:
+                continue
+            for registry, entries in sorted(cell.runs[-1].requests.items()):
+                counts: dict[str, int] = {}
+                for entry in entries:
+                    parts = entry.path.split("/")
+                    kind = next(
+                        (p for p in ("manifests", "uploads", "blobs", "tags") if p in parts), "/v2/"
+                    )
+                    if kind == "uploads" and "mount=" in entry.uri:
+                        kind = "mount"
+                    key = f"{entry.method} {kind} {entry.status}"
+                    counts[key] = counts.get(key, 0) + 1
+                text = ", ".join(f"{n}x {k}" for k, n in sorted(counts.items()))
+                lines.append(f"  {scenario:<{width}} {tool:<8} {registry}: {text or 'none'}")
+    return lines

@@ -126,19 +126,26 @@ def _config(arch: str, variant: str | None, layers: Sequence[str]) -> bytes:
     return json.dumps(doc, indent=3).encode()
 
 
-def push_index(server: RegistryServer) -> Image:
-    """The 4-platform index, 5 incompressible 8 MiB layers per platform."""
-    image = Image(SOURCE, "")
+def push_index(
+    server: RegistryServer,
+    repository: str = SOURCE,
+    tag: str = TAG,
+    *,
+    layers_per_image: int = LAYERS,
+    layer_bytes: int = LAYER_MIB * MIB,
+) -> Image:
+    """The 4-platform index, 5 incompressible 8 MiB layers per platform (by default)."""
+    image = Image(repository, "")
     entries = []
     for arch, variant in PLATFORMS:
         layers = []
-        for _ in range(LAYERS):
-            data = layer_blob(LAYER_MIB * MIB)
-            layers.append((server.push_blob(SOURCE, data), len(data)))
+        for _ in range(layers_per_image):
+            data = layer_blob(layer_bytes)
+            layers.append((server.push_blob(repository, data), len(data)))
         config = _config(arch, variant, [d for d, _ in layers])
-        config_desc = (server.push_blob(SOURCE, config), len(config))
+        config_desc = (server.push_blob(repository, config), len(config))
         manifest = _manifest(config_desc, layers)
-        digest = server.push_manifest(SOURCE, sha256(manifest), manifest, OCI_MANIFEST)
+        digest = server.push_manifest(repository, sha256(manifest), manifest, OCI_MANIFEST)
         image.manifests.append(digest)
         image.blobs.update([config_desc, *layers])
         platform = {
@@ -157,7 +164,7 @@ def push_index(server: RegistryServer) -> Image:
     index = json.dumps(
         {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, indent=3
     ).encode()
-    image.digest = server.push_manifest(SOURCE, TAG, index, OCI_INDEX)
+    image.digest = server.push_manifest(repository, tag, index, OCI_INDEX)
     return image
 
 
@@ -340,7 +347,8 @@ class Runner:
         self.workdir = workdir
         self._fresh = 0
 
-    def env(self) -> dict[str, str]:
+    def env(self, polyarch_home: Path | None = None) -> dict[str, str]:
+        """Fresh, empty client state; ``polyarch_home`` keeps a given one (its cache)."""
         self._fresh += 1
         state = self.workdir / f"state-{self._fresh}"
         for name in ("docker", "polyarch", "xdg"):
@@ -348,7 +356,7 @@ class Runner:
         env = dict(os.environ)
         env.update(
             DOCKER_CONFIG=str(state / "docker"),
-            POLYARCH_HOME=str(state / "polyarch"),
+            POLYARCH_HOME=str(polyarch_home or state / "polyarch"),
             XDG_RUNTIME_DIR=str(state / "xdg"),  # skopeo's auth.json: none
             # The registries are on loopback: never through a proxy, whatever the host says.
             NO_PROXY=",".join(filter(None, (env.get("NO_PROXY"), "127.0.0.1,localhost"))),
@@ -363,12 +371,12 @@ class Runner:
         env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
         return env
 
-    def run(self, argv: Sequence[str]) -> Run:
+    def run(self, argv: Sequence[str], polyarch_home: Path | None = None) -> Run:
         from tests.registry_server import CLIENT_USER_AGENT
 
         marks = {name: server.mark() for name, server in self.registries.items()}
         cpu = sum(_cpu_seconds(server.pid) for server in self.registries.values())
-        result = execute(argv, self.env())
+        result = execute(argv, self.env(polyarch_home))
         result.registry_cpu = sum(_cpu_seconds(s.pid) for s in self.registries.values()) - cpu
         for name, server in self.registries.items():
             entries = server.requests(since=marks[name])
@@ -381,13 +389,15 @@ class Runner:
 # -- checking what arrived --------------------------------------------------------------
 
 
-def check_registry(server: RegistryServer, repository: str, image: Image) -> list[str]:
-    """What is wrong with ``repository:1`` at ``server`` compared with ``image``."""
+def check_registry(
+    server: RegistryServer, repository: str, image: Image, tag: str = TAG
+) -> list[str]:
+    """What is wrong with ``repository:TAG`` at ``server`` compared with ``image``."""
     problems = []
-    head = server.request("HEAD", f"/v2/{repository}/manifests/{TAG}", headers={"Accept": ACCEPT})
+    head = server.request("HEAD", f"/v2/{repository}/manifests/{tag}", headers={"Accept": ACCEPT})
     got = head.headers.get("Docker-Content-Digest") if head.status == 200 else None
     if got != image.digest:
-        problems.append(f"{repository}:{TAG} is {got or f'HTTP {head.status}'}, not {image.digest}")
+        problems.append(f"{repository}:{tag} is {got or f'HTTP {head.status}'}, not {image.digest}")
     for digest in image.manifests:
         status = server.request(
             "HEAD", f"/v2/{repository}/manifests/{digest}", headers={"Accept": ACCEPT}

@@ -381,24 +381,16 @@ def _skopeo(document: Mapping[str, Any], where: str, target: str, scoped: bool) 
                 item = f"{what}.{kind_key}.{name}"
                 if kind_key == "images":
                     entries.extend(_skopeo_images(source, destination, wanted, where, item))
-                elif kind_key == "images-by-tag-regex":
-                    pattern = string_of(wanted, where, item)
-                    # skopeo searches (Go's MatchString); regsync's allow is matched whole.
-                    entries.append(
-                        _entry(
-                            {"source": source, "target": destination,
-                             "tags": {"allow": [f".*(?:{pattern}).*"]}},
-                            where, item,
-                        )
-                    )  # fmt: skip
-                else:
-                    entries.append(
-                        _entry(
-                            {"source": source, "target": destination,
-                             "tags": {"semverRange": [string_of(wanted, where, item)]}},
-                            where, item,
-                        )
-                    )  # fmt: skip
+                    continue
+                pattern = string_of(wanted, where, item)
+                # skopeo searches (Go's MatchString); regsync's allow is matched whole.
+                tags = (
+                    {"allow": [f".*(?:{pattern}).*"]}
+                    if kind_key == "images-by-tag-regex"
+                    else {"semverRange": [pattern]}
+                )
+                wanted_tags = {"source": source, "target": destination, "tags": tags}
+                entries.append(_entry(wanted_tags, where, item))
     if not entries:
         raise InvalidInputError(f"{where} names no image")
     return SyncSpec(tuple(entries))

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from polyarch.cli._options import format_option, parse_platforms, registry_options
+from polyarch.cli._options import format_option, parse_platforms, registry_options, requests_made
 from polyarch.cli._text import shown
 from polyarch.digest import Digest
 from polyarch.errors import ContentError
@@ -52,7 +52,7 @@ def lint(
 
     require = parse_platforms(required)  # bad input before any request
     report = images.lint(image, require=require, registries=registries)
-    _show(report, output_format)
+    _show(report, output_format, registries)
     sys.exit(report.exit_code(strict=strict))
 
 
@@ -80,19 +80,19 @@ def verify(
     want = Digest.parse(expected) if expected else None
     require = parse_platforms(required)  # bad input before any request
     report = images.verify(image, expected=want, require=require, registries=registries)
-    _show(report, output_format)
+    _show(report, output_format, registries)
     sys.exit(report.exit_code())
 
 
-def _show(report: Report, output_format: str) -> None:
+def _show(report: Report, output_format: str, registries: Registries) -> None:
     if output_format == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps({**report.to_json(), "requests": registries.meter.sent}, indent=2))
         return
     for finding in report.findings:
         click.echo(
             shown(f"{finding.severity:<8} {finding.code:<27} {finding.where}: {finding.message}")
         )
-    click.echo(summary(report))
+    click.echo(shown(f"{summary(report)}; {requests_made(registries)}"))
 
 
 def summary(report: Report) -> str:

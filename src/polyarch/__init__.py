@@ -20,6 +20,7 @@ from polyarch._version import __version__
 
 if TYPE_CHECKING:
     from polyarch import platform
+    from polyarch.cache import Cache
     from polyarch.digest import Digest
     from polyarch.errors import (
         AuthError,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         push_spec,
         referrers_of,
         resolve_platform,
+        sync,
         verify,
     )
     from polyarch.ops.lists import PushResult
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from polyarch.ops.referrers import Referrer, Subject
     from polyarch.ops.resolve import Choice
     from polyarch.ops.spec import ListSpec, from_template, parse_spec
+    from polyarch.ops.sync import parse_sync
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthError",
+    "Cache",
     "Choice",
     "ContentError",
     "CopyProgress",
@@ -110,6 +114,7 @@ __all__ = [
     "open_target",
     "parse_manifest",
     "parse_spec",
+    "parse_sync",
     "plan_copy",
     "platform",
     "pull",
@@ -118,6 +123,7 @@ __all__ = [
     "referrers_of",
     "remove_entries",
     "resolve_platform",
+    "sync",
     "verify",
 ]
 
@@ -125,6 +131,7 @@ __all__ = [
 #: well: ``import polyarch`` then ``polyarch.reference.parse_docker_ref(...)`` works.
 _LAZY = {
     "AuthError": "polyarch.errors",
+    "Cache": "polyarch.cache",
     "Choice": "polyarch.ops.resolve",
     "ContentError": "polyarch.errors",
     "CopyProgress": "polyarch.ops.copy",
@@ -167,11 +174,13 @@ _LAZY = {
     "lint": "polyarch.ops.images",
     "plan_copy": "polyarch.ops.images",
     "verify": "polyarch.ops.images",
+    "sync": "polyarch.ops.images",
     "from_template": "polyarch.ops.spec",
     "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",
     "parse_manifest": "polyarch.models",
     "parse_spec": "polyarch.ops.spec",
+    "parse_sync": "polyarch.ops.sync",
     "pull": "polyarch.ops.images",
     "push_list": "polyarch.ops.images",
     "push_spec": "polyarch.ops.images",

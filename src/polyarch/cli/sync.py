@@ -20,6 +20,7 @@ from polyarch.cli._options import (
 from polyarch.cli._text import shown
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
+from polyarch.ops import images
 from polyarch.ops.copy import BlobTransfer
 from polyarch.ops.sync import (
     DEFAULT_PARALLEL,
@@ -27,10 +28,8 @@ from polyarch.ops.sync import (
     SyncOutcome,
     SyncProgress,
     SyncReport,
-    expand,
     parse_shard,
     parse_sync,
-    run_sync,
 )
 from polyarch.registry import Registries
 
@@ -96,25 +95,23 @@ def sync(
     if scoped and target is None:
         raise InvalidInputError("--scoped goes with --target (a file in skopeo sync's shape)")
     spec = parse_sync(_read(sync_file), where=str(sync_file), target=target, scoped=scoped)
-    items, failed_entries = expand(spec, registries=registries, shard=chosen, jobs=jobs)
-    for entry, err in failed_entries:
-        click.echo(shown(f"polyarch: error: {entry.source}: {err}"), err=True)
     lines = not quiet and output_format == "text"
     with _SyncDisplay(lines=lines, bars=lines and not dry_run and sys.stderr.isatty()) as display:
-        outcomes = run_sync(
-            items,
+        report = images.sync(
+            spec,
             registries=registries,
-            parallel=parallel or spec.parallel or DEFAULT_PARALLEL,
+            shard=chosen,
+            parallel=parallel,
             jobs=jobs,
             dry_run=dry_run,
             progress=display,
         )
-    report = SyncReport(outcomes, failed_entries)
-    not_begun = len(items) - len(outcomes)
+    for entry, err in report.failed_entries:
+        click.echo(shown(f"polyarch: error: {entry.source}: {err}"), err=True)
     if output_format == "json":
-        click.echo(json.dumps(_as_json(report, registries, not_begun, dry_run), indent=2))
+        click.echo(json.dumps(_as_json(report, registries, dry_run), indent=2))
     else:
-        click.echo(_summary(report, registries, not_begun, dry_run, chosen), err=True)
+        click.echo(shown(_summary(report, registries, dry_run, chosen)), err=True)
     if report.errors:
         raise report.errors[0]
 
@@ -194,9 +191,7 @@ def _line(outcome: SyncOutcome) -> str:
     return f"{status:<10} {item.source} -> {item.target} ({detail})"
 
 
-def _summary(
-    report: SyncReport, registries: Registries, not_begun: int, dry_run: bool, shard: object
-) -> str:
+def _summary(report: SyncReport, registries: Registries, dry_run: bool, shard: object) -> str:
     images = len(report.outcomes)
     where = f" (shard {shard})" if shard is not None else ""
     if dry_run:
@@ -215,14 +210,12 @@ def _summary(
         )
     if report.failed_entries:
         text += f"; {len(report.failed_entries)} entries not listed"
-    if not_begun:
-        text += f"; {not_begun} images not begun"
+    if report.not_begun:
+        text += f"; {report.not_begun} images not begun"
     return f"{text}; {requests_made(registries)}"
 
 
-def _as_json(
-    report: SyncReport, registries: Registries, not_begun: int, dry_run: bool
-) -> dict[str, object]:
+def _as_json(report: SyncReport, registries: Registries, dry_run: bool) -> dict[str, object]:
     def one(outcome: SyncOutcome) -> dict[str, object]:
         found: dict[str, object] = {
             "source": outcome.item.source,
@@ -248,7 +241,7 @@ def _as_json(
         "up_to_date": report.count("up to date"),
         "would_copy": report.count("would copy"),
         "failed": report.count("failed") + len(report.failed_entries),
-        "not_begun": not_begun,
+        "not_begun": report.not_begun,
         "entries_not_listed": [
             {"source": entry.source, "error": str(err), "exit_code": err.exit_code}
             for entry, err in report.failed_entries

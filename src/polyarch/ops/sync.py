@@ -451,9 +451,18 @@ class SyncOutcome:
 
 @dataclass
 class SyncReport:
+    """What a sync did: an outcome per image begun, the entries whose tags could not be
+    listed, and how many images there were to do."""
+
     outcomes: list[SyncOutcome] = field(default_factory=list)
     #: Entries whose tags could not be listed.
     failed_entries: list[tuple[SyncEntry, PolyarchError]] = field(default_factory=list)
+    #: Images the entries named (those not begun: ``--max-requests`` was spent).
+    items: int = 0
+
+    @property
+    def not_begun(self) -> int:
+        return self.items - len(self.outcomes)
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
         push_spec,
         referrers_of,
         resolve_platform,
-        sync,
         verify,
     )
     from polyarch.ops.lists import PushResult
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
     from polyarch.ops.referrers import Referrer, Subject
     from polyarch.ops.resolve import Choice
     from polyarch.ops.spec import ListSpec, from_template, parse_spec
-    from polyarch.ops.sync import parse_sync
+    from polyarch.ops.sync import parse_sync, sync
     from polyarch.platform import Platform
     from polyarch.reference import Reference
     from polyarch.registry import Registries, RegistryOptions, RegistryStore
@@ -174,7 +173,7 @@ _LAZY = {
     "lint": "polyarch.ops.images",
     "plan_copy": "polyarch.ops.images",
     "verify": "polyarch.ops.images",
-    "sync": "polyarch.ops.images",
+    "sync": "polyarch.ops.sync",
     "from_template": "polyarch.ops.spec",
     "open_store": "polyarch.schemes",
     "open_target": "polyarch.schemes",

@@ -29,6 +29,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -51,6 +53,10 @@ MAX_REGISTRIES: Final = 8
 _PRUNED_SHARE: Final = 0.75
 
 _NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
+#: The names of polyarch's own files: nothing else under the cache is ever deleted.
+_KINDS: Final = ("content", "places", "tags")
+_ENTRY_NAME: Final = re.compile(r"[0-9a-f]{32,128}")
 
 
 def default_cache_directory(home: Path) -> Path:
@@ -181,17 +187,27 @@ class Cache:
 
     def _read(self, path: Path, limit: int) -> bytes | None:
         """At most ``limit`` bytes of ``path``; ``None`` when it is missing, longer, a
-        symlink or not a file."""
+        symlink or not a regular file (a FIFO would block the open and the read)."""
         try:
-            fd = os.open(path, os.O_RDONLY | _NO_FOLLOW)
+            fd = os.open(path, os.O_RDONLY | _NO_FOLLOW | _NONBLOCK)
         except OSError:
             return None
         try:
             with os.fdopen(fd, "rb") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                    return None
                 data = stream.read(limit + 1)
         except OSError:
             return None
-        return data if len(data) <= limit else None
+        return data if data is not None and len(data) <= limit else None
+
+    def forget(self, digest: str) -> None:
+        """Drop the entry of ``digest``: its bytes are its digest's, but not what they
+        were said to be (a made-up media type)."""
+        path = self._content_path(digest)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def _write(self, path: Path, data: bytes) -> None:
         """``path`` holds ``data`` or what it held: written beside it and renamed. Not
@@ -213,17 +229,23 @@ class Cache:
             return
 
     def _make_room(self) -> None:
-        """Once a process: the least recently used entries out, when over the bound."""
+        """Once a process: the least recently used entries out, when over the bound. Only
+        polyarch's own entries count and go (``--cache-dir`` may name a directory that
+        holds other files too): nothing else is ever deleted."""
         if self._checked_size:
             return
         self._checked_size = True
         entries: list[tuple[float, int, str]] = []
-        for directory, _, files in os.walk(self.root):
-            for name in files:
-                path = os.path.join(directory, name)
-                with contextlib.suppress(OSError):
-                    status = os.lstat(path)
-                    entries.append((status.st_mtime, status.st_size, path))
+        for kind in _KINDS:
+            for directory, _, files in os.walk(self.root / kind):
+                for name in files:
+                    if not _ENTRY_NAME.fullmatch(name):
+                        continue
+                    path = os.path.join(directory, name)
+                    with contextlib.suppress(OSError):
+                        status = os.lstat(path)
+                        if stat.S_ISREG(status.st_mode):
+                            entries.append((status.st_mtime, status.st_size, path))
         total = sum(size for _, size, _ in entries)
         if total <= self.max_bytes:
             return

@@ -278,3 +278,59 @@ def test_verify_asks_the_registry_not_the_cache(registry: RegistryServer) -> Non
     assert result.returncode == 6, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert [f["code"] for f in report["findings"]] == ["missing-manifest"]
+
+
+def test_copy_verify_mends_a_target_that_lost_a_child(
+    registry: RegistryServer, registry_factory: RegistryFactory
+) -> None:
+    content = multi(images_for(1413, layers=1))
+    source = content.push(registry, unique("cache/mend"), "1")
+    other = registry_factory()
+    repository = unique("cache/mended")
+    destination = f"{other.host}/{repository}:1"
+    ok("copy", "-q", source, destination)
+    child = json.loads(content.root)["manifests"][1]["digest"]
+    assert polyarch("delete", f"{other.host}/{repository}@{child}").returncode == 0
+
+    plain = ok("copy", source, destination)  # the tag is at the digest: trusted
+    mended = polyarch("copy", "--verify", source, destination, text=True)
+
+    assert "nothing to copy" in plain.stderr
+    assert mended.returncode == 0, mended.stderr
+    assert "is at the digest but not whole: copying what is missing" in mended.stderr
+    assert "copied 4 manifests" in mended.stderr
+    assert ok("verify", destination).returncode == 0
+
+
+def test_the_cache_answers_only_for_what_a_repository_holds(
+    registry: RegistryServer, registry_factory: RegistryFactory
+) -> None:
+    content = multi(images_for(1414, layers=1))
+    source = content.push(registry, unique("cache/held"), "1")
+    ok("inspect", "--verbose", source)  # the index, its children: all in the cache
+    other = registry_factory()
+    elsewhere = f"{other.host}/{unique('cache/not-here')}@{content.digest}"
+
+    assert polyarch("inspect", elsewhere, text=True).returncode == 3  # asked, not found
+    missing = polyarch("copy", elsewhere, f"{other.host}/{unique('cache/to')}:1", text=True)
+    assert missing.returncode == 3, missing.stderr
+    # Where it is, a digest named on the command line costs one HEAD, its children none.
+    since = registry.mark()
+    by_digest = source.rsplit(":", 1)[0] + "@" + content.digest
+    ok("inspect", "--verbose", by_digest)
+    assert [e.method for e in after_first_contact(registry.requests(since))] == ["HEAD"]
+
+
+def test_a_media_type_written_beside_cached_bytes_is_not_believed(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    content = multi(images_for(1415, layers=1))
+    source = content.push(registry, unique("cache/kind"), "1")
+    first = ok("inspect", "--verbose", source)
+    for entry in (cache_dir() / "content").rglob("*"):
+        if entry.is_file():
+            _, _, body = entry.read_bytes().partition(b"\n")
+            entry.write_bytes(b"application/vnd.docker.distribution.manifest.v2+json\n" + body)
+
+    assert ok("inspect", "--verbose", source).stdout == first.stdout
+    ok("copy", "-q", source, f"oci:{tmp_path / 'layout'}:1")

@@ -224,3 +224,13 @@ def test_auth_explain_names_the_helper_and_the_key_that_chose_it(
     )
     assert "refused       " in refused.stdout
     assert "not-a-real-refresh-token" not in refused.stdout + refused.stderr
+
+
+def test_probe_write_stops_at_max_requests_and_says_so(registry: RegistryServer) -> None:
+    for bound in ("3", "6"):
+        result = polyarch(
+            "probe", "--write", f"scratch/{bound}", "--max-requests", bound, registry.host,
+            text=True,
+        )  # fmt: skip
+        stderr = assert_clean_error(result, 5)
+        assert f"--max-requests {bound} are spent" in stderr

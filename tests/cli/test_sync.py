@@ -5,6 +5,7 @@ do not stop the rest, and files it refuses, each with the key named."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -297,3 +298,118 @@ def test_max_requests_stops_a_sync_between_images(
         assert polyarch("verify", f"{other.host}/max/m:{tag}", text=True).returncode == 0
     assert sync(str(path)).returncode == 0
     assert tags_of(other, "max/m") == ["a", "b", "c", "d"]
+
+
+def layout_with_tags(path: Path, tags: list[str], seed: int) -> str:
+    """An OCI layout holding one image under each of ``tags`` (``ref.name`` may be any
+    string in a layout)."""
+    image = make_image({"os": "linux", "architecture": "amd64"}, seed=seed, oci=True)
+    blobs = path / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    for data in [*image.blobs.values(), image.manifest]:
+        (blobs / hashlib.sha256(data).hexdigest()).write_bytes(data)
+    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entries = [
+        {**image.descriptor(), "annotations": {"org.opencontainers.image.ref.name": tag}}
+        for tag in tags
+    ]
+    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": entries}))
+    return f"oci:{path}"
+
+
+def test_a_tag_a_registry_cannot_hold_fails_alone(tmp_path: Path, registry: RegistryServer) -> None:
+    source = layout_with_tags(tmp_path / "src", ["1.0", "a b", "docker.io/x:2", "1.1"], 1690)
+    target = f"{registry.host}/{unique('sync/odd')}"
+    path = write(tmp_path, {"sync": [{"source": source, "target": target}]})
+
+    result = sync("--format", "json", str(path))
+
+    assert result.returncode == 6, result.stderr  # the registry cannot hold those names
+    assert "'a b' is no tag" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["copied"] == 2
+    assert len(report["entries_not_listed"]) == 2
+    assert tags_of(registry, target.split("/", 1)[1]) == ["1.0", "1.1"]
+
+
+def test_layout_tags_with_slashes_go_where_they_say(tmp_path: Path) -> None:
+    tags = ["docker.io/library/busybox", "team/app/1.0"]
+    source = layout_with_tags(tmp_path / "src", tags, 1691)
+    mirror = tmp_path / "mirror"
+    path = write(tmp_path, {"sync": [{"source": source, "target": f"oci:{mirror}"}]})
+
+    result = sync(str(path))
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(layout_tags(mirror)) == sorted(tags)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mirror", "src", "sync.yml"]
+
+
+def test_patterns_are_matched_in_linear_time(tmp_path: Path) -> None:
+    """Python's re would backtrack for ever on (a+)+ against forty a's and a dash; RE2,
+    as Go's regexp (regsync's, skopeo's), does not."""
+    source = layout_with_tags(tmp_path / "src", ["a" * 40 + "-", "aaa"], 1692)
+    spec = {"sync": [{"source": source, "target": f"oci:{tmp_path / 'dst'}",
+                      "tags": {"allow": ["(a+)+"]}}]}  # fmt: skip
+    path = write(tmp_path, spec)
+
+    result = polyarch("sync", "--dry-run", str(path), text=True, timeout=30)
+
+    assert result.returncode == 0, result.stderr
+    assert "1 images, 1 to copy" in result.stderr
+    lookahead = write(tmp_path, {"sync": [{**spec["sync"][0], "tags": {"allow": ["(?=a)a"]}}]})
+    assert "no pattern Go reads" in assert_clean_error(sync(str(lookahead)), 2)
+
+
+def test_two_entries_that_write_one_tag_are_refused(tmp_path: Path) -> None:
+    one = layout_with_tags(tmp_path / "one", ["1"], 1693)
+    two = layout_with_tags(tmp_path / "two", ["1"], 1694)
+    target = f"oci:{tmp_path / 'dst'}"
+    path = write(tmp_path, {"sync": [{"source": one, "target": target},
+                                     {"source": two, "target": target}]})  # fmt: skip
+
+    stderr = assert_clean_error(sync(str(path)), 2)
+
+    assert "two entries write" in stderr
+    same = write(tmp_path, {"sync": [{"source": one, "target": target},
+                                     {"source": one, "target": target,
+                                      "platforms": ["linux/amd64"]}]}, "same.yml")  # fmt: skip
+    assert "with other options" in assert_clean_error(sync(str(same)), 2)
+    again = write(tmp_path, {"sync": [{"source": one, "target": target}] * 2}, "again.yml")
+    assert sync(str(again)).returncode == 0  # the same entry twice is one
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("sync: [{? [a, b] : x}]\n", "a key is a list"),
+        ("x-a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\nx-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+         "x-c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nx-d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+         "version: *d\nsync: [{source: a/b, target: c/d}]\n", "version a list is not 1"),
+        ("version: true\nsync: [{source: a/b, target: c/d}]\n", "version True is not 1"),
+        ("defaults: []\nsync: [{source: a/b, target: c/d}]\n", "defaults must be a mapping"),
+        ("sync: [{source: a/b, target: c/d, tags: 0}]\n", "tags must be a mapping"),
+        ("sync: [{source: a/b, target: 'c/d:1'}]\n", "names a tag or digest"),
+        ("sync: [{source: a/b, target: 'c/d@sha256:" + "1" * 64 + "', type: image}]\n",
+         "names a digest"),
+    ],
+)  # fmt: skip
+def test_yaml_that_is_no_sync_file_is_refused(tmp_path: Path, text: str, named: str) -> None:
+    path = write(tmp_path, text)
+
+    stderr = assert_clean_error(sync(str(path)), 2)
+
+    assert named in stderr
+    assert len(stderr) < 1000
+
+
+def test_anchors_merge_into_entries(tmp_path: Path, registry: RegistryServer) -> None:
+    source = seed_repository(registry, ["1", "2"], 1695)
+    text = (
+        "x-common: &common\n  type: repository\n  tags: {allow: ['1']}\n"
+        f"sync:\n  - <<: *common\n    source: {source}\n    target: oci:{tmp_path / 'm'}\n"
+    )
+    path = write(tmp_path, text)
+
+    assert sync(str(path)).returncode == 0
+    assert layout_tags(tmp_path / "m") == {"1": layout_tags(tmp_path / "m")["1"]}

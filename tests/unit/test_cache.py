@@ -107,3 +107,32 @@ def test_a_cache_that_cannot_be_written_is_only_a_cache(tmp_path: Path) -> None:
     kept(cache, b"data")  # no error
     assert cache.content(Digest.of(b"data")) is None
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_pruning_deletes_only_the_caches_own_entries(tmp_path: Path) -> None:
+    """``--cache-dir`` may name a directory with other files in it: they stay."""
+    (tmp_path / "notes.txt").write_bytes(b"x" * 30_000)
+    (tmp_path / "content").mkdir()
+    (tmp_path / "content" / "README").write_bytes(b"y" * 30_000)
+    for path in (tmp_path / "notes.txt", tmp_path / "content" / "README"):
+        os.utime(path, (1_000_000, 1_000_000))
+    cache = Cache(tmp_path, max_bytes=1_000)
+    for n in range(5):
+        cache.keep_content(Digest.of(b"%d" % n * 500), None, b"%d" % n * 500)
+    assert (tmp_path / "notes.txt").exists()
+    assert (tmp_path / "content" / "README").exists()
+
+
+def test_a_fifo_in_the_cache_is_no_entry(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    digest = kept(cache, b"data")
+    entry = next(p for p in (tmp_path / "content").rglob("*") if p.is_file())
+    entry.unlink()
+    os.mkfifo(entry)
+    assert cache.content(digest) is None  # neither the open nor the read waits
+    hinted = "registry.example/app:1"
+    cache.hint_tag(hinted, digest)
+    hint = next((tmp_path / "tags").iterdir())
+    hint.unlink()
+    os.mkfifo(hint)
+    assert cache.tag_hint(hinted) is None

@@ -57,6 +57,7 @@ THIRD_PARTY: dict[str, set[str | int]] = {
     "click": {4},
     "rich": {4},
     "yaml": {3, 4},
+    "re2": {"polyarch.ops._patterns"},
 }
 
 # The package face re-exports lazily (module __getattr__ over a table of names): only its

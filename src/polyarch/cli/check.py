@@ -119,12 +119,14 @@ def verify_written(store: Store, identifier: str, *, expected: Digest) -> None:
     report = verify_image(store, identifier, reference=reference, expected=expected)
     for finding in report.findings:
         click.echo(
-            f"{finding.severity}: {finding.code}: {finding.where}: {finding.message}", err=True
+            shown(f"{finding.severity}: {finding.code}: {finding.where}: {finding.message}"),
+            err=True,
         )
     if report.errors:
         raise ContentError(
             f"{reference} does not verify: {len(report.errors)} "
             f"error{'s' * (len(report.errors) != 1)}",
-            hint="run it again: only what is missing is written",
+            hint="run it again with --verify: what is missing is written (a tag already at "
+            "the digest is checked and its content written again)",
         )
     click.echo(shown(f"verified: {summary(report)}"), err=True)

@@ -15,9 +15,9 @@ from polyarch.cli._options import (
 )
 from polyarch.cli._progress import progress_display
 from polyarch.cli._units import size
-from polyarch.errors import InvalidInputError
+from polyarch.errors import ContentError, InvalidInputError
 from polyarch.ops import images
-from polyarch.ops.copy import Attestations, BlobTransfer
+from polyarch.ops.copy import Attestations, BlobTransfer, CopyResult
 from polyarch.registry import Registries
 
 
@@ -98,47 +98,71 @@ def copy(
             )
         )
         return
-    with progress_display(quiet=quiet) as progress:
-        result = images.copy(
-            source,
-            destination,
-            registries=registries,
-            platforms=parse_platforms(platforms),
-            single=single,
-            include_nondistributable=include_nondistributable,
-            attestations=attestations,
-            referrers=referrers,
-            jobs=jobs,
-            progress=progress,
-        )
-    if not quiet and result.there and not result.referrers:
-        click.echo(
-            f"{destination} is already {result.descriptor.digest}: nothing to copy; "
-            f"{requests_made(registries)}",
-            err=True,
-        )
-    elif not quiet:
-        blobs = result.blobs
-        summary = (
-            f"copied {result.manifests} manifests; blobs: {blobs[BlobTransfer.COPIED]} copied "
-            f"({size(result.bytes_copied)}), {blobs[BlobTransfer.MOUNTED]} mounted, "
-            f"{blobs[BlobTransfer.PRESENT]} already there"
-        )
-        # Only Windows images have these: the line of every other copy stays as it was.
-        if blobs[BlobTransfer.FETCHED]:
-            summary += f", {blobs[BlobTransfer.FETCHED]} fetched from their URLs"
-        if blobs[BlobTransfer.SKIPPED]:
-            summary += f", {blobs[BlobTransfer.SKIPPED]} skipped (non-distributable)"
-        if result.referrers:
-            summary += f"; {result.referrers} referrer{'s' * (result.referrers != 1)}"
-        click.echo(f"{summary}; {requests_made(registries)}", err=True)
+
+    def run(*, trust_target: bool = True) -> CopyResult:
+        with progress_display(quiet=quiet) as progress:
+            result = images.copy(
+                source,
+                destination,
+                registries=registries,
+                platforms=parse_platforms(platforms),
+                single=single,
+                include_nondistributable=include_nondistributable,
+                attestations=attestations,
+                referrers=referrers,
+                jobs=jobs,
+                progress=progress,
+                trust_target=trust_target,
+            )
+        if not quiet:
+            click.echo(_summary(result, destination, registries), err=True)
+        return result
+
+    result = run()
     if then_verify:
         from polyarch.cli.check import verify_written
         from polyarch.schemes import open_store, parse_location
 
-        verify_written(
-            open_store(parse_location(destination, default_tag=None), registries=registries),
-            result.tag or result.descriptor.digest,
-            expected=result.descriptor.digest,
-        )
+        def verified() -> None:
+            verify_written(
+                open_store(parse_location(destination, default_tag=None), registries=registries),
+                result.tag or result.descriptor.digest,
+                expected=result.descriptor.digest,
+            )
+
+        try:
+            verified()
+        except ContentError:
+            if not result.there:
+                raise
+            # The tag was at the digest, but something it names went since: all again.
+            click.echo(
+                f"polyarch: warning: {destination} is at the digest but not whole: "
+                "copying what is missing",
+                err=True,
+            )
+            result = run(trust_target=False)
+            verified()
     click.echo(str(result.descriptor.digest))
+
+
+def _summary(result: CopyResult, destination: str, registries: Registries) -> str:
+    if result.there and not result.referrers:
+        return (
+            f"{destination} is already {result.descriptor.digest}: nothing to copy; "
+            f"{requests_made(registries)}"
+        )
+    blobs = result.blobs
+    summary = (
+        f"copied {result.manifests} manifests; blobs: {blobs[BlobTransfer.COPIED]} copied "
+        f"({size(result.bytes_copied)}), {blobs[BlobTransfer.MOUNTED]} mounted, "
+        f"{blobs[BlobTransfer.PRESENT]} already there"
+    )
+    # Only Windows images have these: the line of every other copy stays as it was.
+    if blobs[BlobTransfer.FETCHED]:
+        summary += f", {blobs[BlobTransfer.FETCHED]} fetched from their URLs"
+    if blobs[BlobTransfer.SKIPPED]:
+        summary += f", {blobs[BlobTransfer.SKIPPED]} skipped (non-distributable)"
+    if result.referrers:
+        summary += f"; {result.referrers} referrer{'s' * (result.referrers != 1)}"
+    return f"{summary}; {requests_made(registries)}"

@@ -20,7 +20,6 @@ from polyarch.cli._options import (
 from polyarch.cli._text import shown
 from polyarch.cli._units import size
 from polyarch.errors import InvalidInputError
-from polyarch.ops import images
 from polyarch.ops.copy import BlobTransfer
 from polyarch.ops.sync import (
     DEFAULT_PARALLEL,
@@ -31,6 +30,7 @@ from polyarch.ops.sync import (
     parse_shard,
     parse_sync,
 )
+from polyarch.ops.sync import sync as sync_images  # the command is sync too
 from polyarch.registry import Registries
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def sync(
     spec = parse_sync(_read(sync_file), where=str(sync_file), target=target, scoped=scoped)
     lines = not quiet and output_format == "text"
     with _SyncDisplay(lines=lines, bars=lines and not dry_run and sys.stderr.isatty()) as display:
-        report = images.sync(
+        report = sync_images(
             spec,
             registries=registries,
             shard=chosen,
@@ -218,8 +218,8 @@ def _summary(report: SyncReport, registries: Registries, dry_run: bool, shard: o
 def _as_json(report: SyncReport, registries: Registries, dry_run: bool) -> dict[str, object]:
     def one(outcome: SyncOutcome) -> dict[str, object]:
         found: dict[str, object] = {
-            "source": outcome.item.source,
-            "target": outcome.item.target,
+            "source": str(outcome.item.source),
+            "target": str(outcome.item.target),
             "status": outcome.status,
         }
         if outcome.result is not None:

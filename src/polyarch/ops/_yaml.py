@@ -9,7 +9,10 @@ from typing import Any
 
 from polyarch.errors import InvalidInputError
 
-__all__ = ["load_yaml", "mapping_of", "string_of"]
+__all__ = ["MAX_NODES", "load_yaml", "mapping_of", "string_of"]
+
+#: The most nodes (scalars, lists, mappings, each alias's expansion counted) a file holds.
+MAX_NODES = 100_000
 
 
 def load_yaml(text: str, *, where: str) -> object:
@@ -20,20 +23,38 @@ def load_yaml(text: str, *, where: str) -> object:
     import yaml  # only a file that needs it pays for it (~15 ms)
 
     class _Strict(yaml.SafeLoader):
-        """SafeLoader refusing a key twice (PyYAML keeps the last; Go's yaml.v3 refuses)."""
+        """SafeLoader refusing a key twice (PyYAML keeps the last; Go's yaml.v3 refuses),
+        a key that is a list or a mapping, and more than :data:`MAX_NODES` nodes however
+        they come (aliases make a few lines a billion nodes)."""
+
+        nodes = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise InvalidInputError(f"{where} holds more than {MAX_NODES} YAML nodes")
+            return super().compose_node(parent, index)
 
     def mapping(loader: _Strict, node: yaml.MappingNode) -> dict[Any, Any]:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node, _ in node.value:  # its own keys: a merged one (<<) may be overridden
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = loader.construct_object(key_node)
+            if isinstance(key, list | dict):
+                raise InvalidInputError(f"{where}: a key is a {type(key).__name__}, not a name")
             if key in seen:
-                raise InvalidInputError(f"{where}: the key {key!r} is given twice")
+                raise InvalidInputError(f"{where}: the key {str(key)[:60]!r} is given twice")
             seen.add(key)
+        loader.flatten_mapping(node)
         return dict(loader.construct_pairs(node))
 
     _Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
         return yaml.load(text, Loader=_Strict)
+    except (TypeError, RecursionError):
+        # A key PyYAML could not hash inside a merge, or nesting past Python's stack.
+        raise InvalidInputError(f"{where} is YAML no sync or spec file can be") from None
     except yaml.YAMLError as err:
         problem = getattr(err, "problem", None) or "unreadable"
         mark = getattr(err, "problem_mark", None)

@@ -395,6 +395,7 @@ def copy_image(
     foreign: ForeignBlobs | None = None,
     attestations: Attestations = "keep",
     referrers: bool = False,
+    trust_target: bool = True,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -412,6 +413,9 @@ def copy_image(
     :param referrers: carry the source's referrers (signatures, SBOMs, attestations) of
         every manifest copied unchanged, and theirs, and list them at the target (its
         referrers API, or the referrers tag).
+    :param trust_target: a target whose tag is at the digest already holds all of it (a
+        registry takes a manifest only then), and nothing is written; ``False`` checks and
+        writes what is missing anyway (a child deleted since).
     :param manifest: the manifest ``identifier`` names, when the caller has fetched it
         already (``pull`` has, to choose it): it is not fetched again.
     :param include_nondistributable: copy non-distributable layers too; by default they
@@ -435,7 +439,7 @@ def copy_image(
     root, top, made, dropped = prepared.root, prepared.top, prepared.made, prepared.dropped
     # A registry takes a manifest only when all it names is there: the same digest at the
     # target is the whole image there (``verify`` checks every blob when asked to).
-    there = _digest_there(target, tag or root.digest) == root.digest
+    there = trust_target and _digest_there(target, tag or root.digest) == root.digest
     if there and not referrers and attestations != "referrers":
         return CopyResult(
             root.descriptor(), 0, dict.fromkeys(BlobTransfer, 0), 0, tag=tag, there=True

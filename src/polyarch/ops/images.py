@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from polyarch.ops.plan import Plan
     from polyarch.ops.referrers import Subject
     from polyarch.ops.spec import ListSpec
-    from polyarch.ops.sync import Shard, SyncProgress, SyncReport, SyncSpec
     from polyarch.registry import Registries
 
 __all__ = [
@@ -55,7 +54,6 @@ __all__ = [
     "registries_for",
     "resolve_platform",
     "store_opener",
-    "sync",
     "verify",
 ]
 
@@ -111,6 +109,7 @@ def copy(
     referrers: bool = False,
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
+    trust_target: bool = True,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``destination`` (registries and
     layouts, any combination), digests kept; under the destination's tag, else the
@@ -126,6 +125,8 @@ def copy(
         of their images instead.
     :param referrers: carry the referrers (signatures, SBOMs, attestations) of every
         manifest copied, and theirs.
+    :param trust_target: ``False``: copy what is missing even when the destination's tag
+        is at the digest already (see :func:`~polyarch.ops.copy.copy_image`).
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with registries_for(registries) as run:
@@ -143,6 +144,7 @@ def copy(
             foreign=run.urls() if include_nondistributable else None,
             attestations=attestations,
             referrers=referrers,
+            trust_target=trust_target,
         )
 
 
@@ -166,36 +168,6 @@ def copy_digests(
             src.store, src.identifier, platforms=platforms, single=single, attestations=attestations
         )
         return digest_at(target, tag), prepared.root.digest
-
-
-def sync(
-    spec: SyncSpec,
-    *,
-    registries: Registries | None = None,
-    shard: Shard | None = None,
-    parallel: int | None = None,
-    jobs: int = DEFAULT_JOBS,
-    dry_run: bool = False,
-    progress: SyncProgress | None = None,
-) -> SyncReport:
-    """Mirror what ``spec`` names (:func:`polyarch.ops.sync.parse_sync` reads regsync's
-    and skopeo sync's files): its images, ``parallel`` at once (default: the spec's,
-    else :data:`~polyarch.ops.sync.DEFAULT_PARALLEL`), each a :func:`copy`; only the
-    repositories of ``shard`` when given. A failed image does not stop the others: its
-    error is in its outcome."""
-    from polyarch.ops.sync import DEFAULT_PARALLEL, SyncReport, expand, run_sync
-
-    with registries_for(registries) as run:
-        items, failed = expand(spec, registries=run, shard=shard, jobs=jobs)
-        outcomes = run_sync(
-            items,
-            registries=run,
-            parallel=parallel or spec.parallel or DEFAULT_PARALLEL,
-            jobs=jobs,
-            dry_run=dry_run,
-            progress=progress,
-        )
-        return SyncReport(outcomes, failed, len(items))
 
 
 def _copy_ends(

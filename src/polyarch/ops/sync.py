@@ -36,6 +36,8 @@ path is kept)::
 
 A key neither has is an error naming it; so is one regsync or skopeo has that polyarch
 does not do (``creds``, ``schedule``, ``credentials``, ...), with what to do instead.
+Top-level keys that begin with ``x-`` are left alone: they hold what anchors repeat
+(``x-base: &base {...}``, then ``<<: *base`` in an entry).
 
 Every image is a :func:`~polyarch.ops.copy.copy_image`: a second run costs two requests
 per image already there (a HEAD at each end), an interrupted one goes on where it
@@ -46,18 +48,21 @@ anywhere, split one sync with nothing shared but the registries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from polyarch.errors import (
+    ContentError,
     InvalidInputError,
     InvalidPlatformError,
     PolyarchError,
+    RegistryError,
     RequestLimitError,
 )
 from polyarch.location import LayoutLocation, Location, RegistryLocation
@@ -83,6 +88,7 @@ __all__ = [
     "parse_shard",
     "parse_sync",
     "run_sync",
+    "sync",
 ]
 
 #: Images copied at once, unless the file or ``--parallel`` says otherwise.
@@ -142,17 +148,35 @@ class SyncEntry:
     attestations: Attestations = "keep"
     referrers: bool = False
 
+    @property
+    def options(self) -> tuple[object, ...]:
+        """What a copy of this entry's images is told: two entries that differ in it do
+        not write one image."""
+        return (self.platforms, self.attestations, self.referrers)
+
     def keeps(self, tag: str) -> bool:
         """Whether the tag filters keep ``tag``: a semantic-version range first (any of
         them), then an allow pattern (any; all when none), then no deny pattern. Patterns
-        are matched whole, as regsync anchors them."""
-        from polyarch.ops._semver import parse_range
+        are Go's (RE2), matched whole as regsync anchors them, in time linear in the tag."""
+        if self.semver and not any(_range(r)(tag) for r in self.semver):
+            return False
+        if self.allow and not any(_pattern(p)(tag) for p in self.allow):
+            return False
+        return not any(_pattern(p)(tag) for p in self.deny)
 
-        if self.semver and not any(parse_range(r)(tag) for r in self.semver):
-            return False
-        if self.allow and not any(re.fullmatch(p, tag) for p in self.allow):
-            return False
-        return not any(re.fullmatch(p, tag) for p in self.deny)
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(text: str) -> Callable[[str], bool]:
+    from polyarch.ops._patterns import compile_pattern
+
+    return compile_pattern(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _range(text: str) -> Callable[[str], bool]:
+    from polyarch.ops._semver import parse_range
+
+    return parse_range(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +257,14 @@ def _refuse_foreign_keys(
 
 def _regsync(document: Mapping[str, Any], where: str) -> SyncSpec:
     _refuse_foreign_keys(document, where, "the file", _REGSYNC_ONLY)
-    top = mapping_of(document, where, "the file", _TOP_KEYS)
+    # x-... keys hold what anchors (&name) repeat, as in compose files: no setting.
+    own = {key: value for key, value in document.items() if not str(key).startswith("x-")}
+    top = mapping_of(own, where, "the file", _TOP_KEYS)
     version = top.get("version", 1)
-    if version != 1:
-        raise InvalidInputError(f"{where}: version {version!r} is not 1, the one there is")
-    defaults_value = top.get("defaults") or {}
+    if type(version) is not int or version != 1:
+        raise InvalidInputError(f"{where}: version {_said(version)} is not 1, the one there is")
+    defaults_value = top.get("defaults")
+    defaults_value = {} if defaults_value is None else defaults_value
     if isinstance(defaults_value, dict):
         _refuse_foreign_keys(defaults_value, where, "defaults", _REGSYNC_ONLY)
     defaults = mapping_of(defaults_value, where, "defaults", _DEFAULT_KEYS)
@@ -267,8 +294,11 @@ def _entry(entry: Mapping[str, Any], where: str, what: str) -> SyncEntry:
     target = string_of(entry.get("target"), where, f"{what}.target")
     kind = entry.get("type", "repository")
     if kind not in ("image", "repository"):
-        raise InvalidInputError(f"{where}: {what}.type must be image or repository, not {kind!r}")
-    tags = mapping_of(entry.get("tags") or {}, where, f"{what}.tags", _TAG_KEYS)
+        raise InvalidInputError(
+            f"{where}: {what}.type must be image or repository, not {_said(kind)}"
+        )
+    tags_value = entry.get("tags")
+    tags = mapping_of({} if tags_value is None else tags_value, where, f"{what}.tags", _TAG_KEYS)
     if tags and kind == "image":
         raise InvalidInputError(f"{where}: {what} is an image: tags filter repositories only")
     allow = _patterns(tags.get("allow"), where, f"{what}.tags.allow")
@@ -278,13 +308,24 @@ def _entry(entry: Mapping[str, Any], where: str, what: str) -> SyncEntry:
     attestations = entry.get("attestations", "keep")
     if attestations not in ("keep", "drop", "referrers"):
         raise InvalidInputError(
-            f"{where}: {what}.attestations must be keep, drop or referrers, not {attestations!r}"
+            f"{where}: {what}.attestations must be keep, drop or referrers, not "
+            f"{_said(attestations)}"
         )
     referrers = entry.get("referrers", False)
     if not isinstance(referrers, bool):
         raise InvalidInputError(f"{where}: {what}.referrers must be true or false")
-    _location(source, where, f"{what}.source")
-    _location(target, where, f"{what}.target")
+    source_location = _location(source, where, f"{what}.source")
+    target_location = _location(target, where, f"{what}.target")
+    if target_location.digest is not None:
+        raise InvalidInputError(f"{where}: {what}.target names a digest: a copy goes under a tag")
+    if kind == "repository":
+        for name, location in (("source", source_location), ("target", target_location)):
+            if location.identifier is not None:
+                raise InvalidInputError(
+                    f"{where}: {what}.{name} names a tag or digest: a repository entry "
+                    "copies the tags of a repository",
+                    hint="type: image copies one image",
+                )
     return SyncEntry(
         source,
         target,
@@ -298,23 +339,31 @@ def _entry(entry: Mapping[str, Any], where: str, what: str) -> SyncEntry:
     )
 
 
+def _said(value: object) -> str:
+    """``value`` as a message quotes it: a short string, or what kind of thing it is (the
+    repr of a YAML alias bomb would be gigabytes)."""
+    if isinstance(value, str):
+        return repr(value[:60]) + ("..." if len(value) > 60 else "")
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)[:60]
+    return f"a {type(value).__name__}"
+
+
 def _patterns(value: object, where: str, what: str) -> tuple[str, ...]:
     items = _strings(value, where, what)
     for pattern in items:
         try:
-            re.compile(pattern)
-        except re.error as err:
-            raise InvalidInputError(f"{where}: {what}: {pattern!r} is no pattern: {err}") from None
+            _pattern(pattern)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"{where}: {what}: {err}") from None
     return items
 
 
 def _ranges(value: object, where: str, what: str) -> tuple[str, ...]:
-    from polyarch.ops._semver import parse_range
-
     items = (value,) if isinstance(value, str) else _strings(value, where, what)
     for text in items:
         try:
-            parse_range(text)
+            _range(text)
         except InvalidInputError as err:
             raise InvalidInputError(f"{where}: {what}: {err}") from None
     return items
@@ -422,10 +471,11 @@ def _skopeo_images(
 
 @dataclass(frozen=True, slots=True)
 class SyncItem:
-    """One image to copy: ``source`` to ``target`` (locations as users write them)."""
+    """One image to copy: ``source`` to ``target``, parsed once (a layout's tag may hold
+    a ``:`` or a ``/``: written out and read again, it would name another place)."""
 
-    source: str
-    target: str
+    source: Location
+    target: Location
     entry: SyncEntry
 
 
@@ -506,61 +556,81 @@ def expand(
 ) -> tuple[list[SyncItem], list[tuple[SyncEntry, PolyarchError]]]:
     """Every image the entries of ``shard`` name: an image entry's own, a repository
     entry's tags that its filters keep (listed at the source). An entry whose tags cannot
-    be listed is returned beside the items, with why."""
+    be listed, or a tag that is none where it goes, is returned beside the items, with
+    why; the rest go on.
+
+    :raises InvalidInputError: two entries write one target tag, from other sources or
+        with other options: which one the tag ends at would depend on which ran last.
+    """
     mine = [e for e in spec.entries if shard is None or shard.takes(repository_of(e.source))]
     failed: list[tuple[SyncEntry, PolyarchError]] = []
+    lock = threading.Lock()
 
     def items_of(entry: SyncEntry) -> list[SyncItem]:
+        source, target = _parsed(entry.source), _parsed(entry.target)
         if entry.kind == "image":
-            return [SyncItem(entry.source, entry.target, entry)]
+            return [SyncItem(source, target, entry)]
+        found: list[SyncItem] = []
         try:
-            tags = _tags(entry.source, registries)
+            tags = _tags(source, registries)
         except PolyarchError as err:
-            failed.append((entry, err))
-            return []
-        return [
-            SyncItem(_with_tag(entry.source, tag), _with_tag(entry.target, tag), entry)
-            for tag in tags
-            if entry.keeps(tag)
-        ]
+            with lock:
+                failed.append((entry, err))
+            return found
+        for tag in filter(entry.keeps, tags):
+            try:
+                found.append(SyncItem(_with_tag(source, tag), _with_tag(target, tag), entry))
+            except ContentError as err:  # one tag that cannot be written stops no other
+                with lock:
+                    failed.append((entry, err))
+        return found
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(mine) or 1))) as pool:
         lists = list(pool.map(items_of, mine))
-    seen: set[tuple[str, str]] = set()
-    items = []
+    chosen: dict[str, SyncItem] = {}
     for item in (i for found in lists for i in found):
-        if (item.source, item.target) not in seen:  # two entries may name one image
-            seen.add((item.source, item.target))
-            items.append(item)
-    return items, failed
+        other = chosen.setdefault(str(item.target), item)
+        if other is item:
+            continue
+        if (str(other.source), other.entry.options) != (str(item.source), item.entry.options):
+            raise InvalidInputError(
+                f"two entries write {item.target}: from {other.source} and from {item.source}"
+                + ("" if str(other.source) != str(item.source) else ", with other options"),
+                hint="give each its own target, or filter the tags so that they do not meet",
+            )
+    return list(chosen.values()), failed
 
 
-def _tags(source: str, registries: Registries) -> list[str]:
-    from polyarch.schemes import open_store, parse_location
+def _parsed(text: str) -> Location:
+    from polyarch.schemes import parse_location
 
-    location = parse_location(source, default_tag=None)
-    if location.identifier is not None:
-        raise InvalidInputError(
-            f"{source} names a tag or digest: a repository entry lists the tags of a "
-            "repository (type: image copies one image)"
-        )
+    return parse_location(text, default_tag=None)
+
+
+def _tags(location: Location, registries: Registries) -> list[str]:
+    from polyarch.schemes import open_store
+
     tags: list[str] = []
     for tag in open_store(location, registries=registries).iter_tags():
         if len(tags) >= MAX_TAGS_PER_REPOSITORY:
-            raise InvalidInputError(f"{source} lists more than {MAX_TAGS_PER_REPOSITORY} tags")
+            raise RegistryError(f"{location} lists more than {MAX_TAGS_PER_REPOSITORY} tags")
         tags.append(tag)
     return tags
 
 
-def _with_tag(text: str, tag: str) -> str:
-    from polyarch.schemes import parse_location
+def _with_tag(location: Location, tag: str) -> Location:
+    """``location`` with ``tag``.
 
-    location = parse_location(text, default_tag=None)
+    :raises ContentError: ``tag`` is no tag of a registry (a layout's ``ref.name`` can be
+        any string, a registry's list should not be).
+    """
     if isinstance(location, RegistryLocation):
-        return str(location.reference.with_tag(tag))
-    if isinstance(location, LayoutLocation):
-        return str(location.with_tag(tag))
-    return text
+        try:
+            return RegistryLocation(location.reference.with_tag(tag))
+        except InvalidInputError as err:
+            raise ContentError(f"{str(tag)[:100]!r} is no tag {location} can hold: {err}") from None
+    assert isinstance(location, LayoutLocation)
+    return location.with_tag(tag)
 
 
 def run_sync(
@@ -623,3 +693,33 @@ def run_sync(
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         list(pool.map(one, enumerate(items)))
     return [outcomes[n] for n in sorted(outcomes)]
+
+
+def sync(
+    spec: SyncSpec,
+    *,
+    registries: Registries | None = None,
+    shard: Shard | None = None,
+    parallel: int | None = None,
+    jobs: int = DEFAULT_JOBS,
+    dry_run: bool = False,
+    progress: SyncProgress | None = None,
+) -> SyncReport:
+    """Mirror what ``spec`` names (:func:`parse_sync` reads regsync's and skopeo sync's
+    files): its images, ``parallel`` at once (default: the spec's, else
+    :data:`DEFAULT_PARALLEL`), each a :func:`polyarch.ops.images.copy`; only the
+    repositories of ``shard`` when given. A failed image does not stop the others: its
+    error is in its outcome."""
+    from polyarch.ops.images import registries_for
+
+    with registries_for(registries) as run:
+        items, failed = expand(spec, registries=run, shard=shard, jobs=jobs)
+        outcomes = run_sync(
+            items,
+            registries=run,
+            parallel=parallel or spec.parallel or DEFAULT_PARALLEL,
+            jobs=jobs,
+            dry_run=dry_run,
+            progress=progress,
+        )
+        return SyncReport(outcomes, failed, len(items))

@@ -38,7 +38,7 @@ class RateLimit:
     def __str__(self) -> str:
         text = f"{self.remaining}" + (f" of {self.limit}" if self.limit is not None else "")
         text += " left"
-        if self.window is not None:
+        if self.window:  # "w=0" says no window
             text += f" per {_duration(self.window)}"
         if self.reset is not None:
             text += f", reset in {_duration(self.reset)}"

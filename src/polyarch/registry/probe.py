@@ -24,6 +24,7 @@ from polyarch.errors import (
     PermissionDeniedError,
     PolyarchError,
     RegistryError,
+    RequestLimitError,
 )
 from polyarch.models import Descriptor, Manifest, parse_manifest
 from polyarch.registry._download import status_in
@@ -193,6 +194,8 @@ def _write_checks(asked: _Probe, repository: str) -> None:
         try:
             asked.add(name, work(), ok_detail)
             return True
+        except RequestLimitError:
+            raise  # not the registry's "no": the probe stops, what it made stays
         except PolyarchError as err:
             asked.add(name, "no", str(err).splitlines()[0][:300])
             return False
@@ -302,6 +305,8 @@ def _clean_up(
     for store, manifest in reversed(made):
         try:
             store.delete(manifest.digest)
+        except RequestLimitError:
+            raise
         except RegistryError as err:
             if err.status == 405:
                 deletes = "no"
@@ -315,6 +320,8 @@ def _clean_up(
                 expect=status_in(202, 404, 405),
                 what=f"delete blob {blob.digest} from {store.location}",
             )
+        except RequestLimitError:
+            raise
         except RegistryError:
             left.append(f"blob {blob.digest} in {store.location}")
     asked.add(

@@ -86,6 +86,12 @@ class RegistryStore:
         self.repository = repository
         #: Whether reads may be answered by the cache (``verify`` asks the registry).
         self._cached = cached
+        #: Digests this repository holds, as far as this run learnt from the registry:
+        #: what it answered for, and what those manifests name (a registry takes a
+        #: manifest only when it holds all it names). Only these are read from the cache;
+        #: another digest is asked about first (a HEAD), so that the cache never answers
+        #: for a repository, or a registry, that does not hold the bytes.
+        self._held: set[str] = set()
         self._uploads = Uploads(client, repository, self._push, chunk_size=upload_chunk_size)
         #: Whether the registry has the referrers API (``None``: not asked yet).
         self._referrers_api: bool | None = None
@@ -180,11 +186,13 @@ class RegistryStore:
         cache = self._cache
         digest = identifier if is_digest(identifier) else None
         if cache is not None:
-            hint = None if digest is not None else cache.tag_hint(self._where(identifier))
-            if hint is not None and cache.has_content(hint):
-                digest = self.resolve(identifier, fetch=False).digest
+            known = digest if digest is not None else cache.tag_hint(self._where(identifier))
+            if known is not None and cache.has_content(known) and known not in self._held:
+                digest = self.resolve(identifier, fetch=False).digest  # held here, now?
+                self._held.add(digest)
             cached = None if digest is None else self._cached_manifest(digest)
             if cached is not None:
+                self._hold(cached)
                 if digest != identifier:
                     cache.hint_tag(self._where(identifier), cached.digest)
                 return cached
@@ -197,6 +205,7 @@ class RegistryStore:
                 # A body that broke off on the way: the whole GET again.
                 if not budget.again(f"get {self._where(identifier)}", err):
                     raise
+        self._hold(manifest)
         if cache is not None:
             cache.keep_content(manifest.digest, manifest.media_type, manifest.raw)
             if not is_digest(identifier):
@@ -204,16 +213,29 @@ class RegistryStore:
         return manifest
 
     def _cached_manifest(self, digest: str) -> Manifest | None:
-        """The cache's manifest for ``digest``, checked as one fetched would be."""
+        """The cache's manifest for ``digest``, checked as one fetched would be; its kind
+        is what the bytes say, never the media type written beside them (a manifest
+        without ``mediaType`` is an OCI one: Docker's always say theirs)."""
         assert self._cache is not None
+        if digest not in self._held:
+            return None
         found = self._cache.content(digest)
         if found is None:
             return None
-        media_type, data = found
         try:
-            return parse_manifest(data, media_type, digest=digest)
+            return parse_manifest(found[1], None, digest=digest)
         except ContentError:
-            return None  # kept by another version, or made up: fetched instead
+            self._cache.forget(digest)  # the right bytes, but no manifest: fetched instead
+            return None
+
+    def _hold(self, manifest: Manifest) -> None:
+        """``manifest`` is in this repository, so is all it names."""
+        held = self._held
+        held.add(manifest.digest)
+        if isinstance(manifest, ImageIndex):
+            held.update(entry.digest for entry in manifest.manifests)
+        elif isinstance(manifest, ImageManifest):
+            held.update(blob.digest for blob in manifest.blobs)
 
     def _get_manifest(self, identifier: str, budget: RetryBudget) -> Manifest:
         with contextlib.closing(
@@ -297,6 +319,7 @@ class RegistryStore:
         if response.status_code == 412:
             response.close()
             return False
+        self._hold(manifest)
         if manifest.subject is not None and response.headers.get("OCI-Subject") == str(
             manifest.subject.digest
         ):
@@ -528,8 +551,17 @@ class RegistryStore:
         """The whole blob; a small one (a config) from the cache when it is there."""
         cache = self._cache
         small = cache is not None and descriptor.size <= MAX_ENTRY
-        if small and cache is not None and (found := cache.content(descriptor.digest)):
-            return found[1]
+        # From the cache when held here: named by a manifest held here, or found by a HEAD.
+        if (
+            small
+            and cache is not None
+            and cache.has_content(descriptor.digest)
+            and (descriptor.digest in self._held or self.has_blob(descriptor))
+        ):
+            self._held.add(descriptor.digest)
+            found = cache.content(descriptor.digest)
+            if found is not None:
+                return found[1]
         with self.open_blob(descriptor) as chunks:
             data = b"".join(chunks)
         if small and cache is not None:

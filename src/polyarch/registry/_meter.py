@@ -133,7 +133,13 @@ class RequestMeter:
             self._in_flight -= 1
             self.sent += 1
             if limit is not None:
-                self.limits[host] = limit
+                # Answers to concurrent requests arrive in any order: the least left is
+                # the latest count of one window.
+                known = self.limits.get(host)
+                if known is None or (known.limit, known.window) != (limit.limit, limit.window):
+                    self.limits[host] = limit
+                elif limit.remaining < known.remaining:
+                    self.limits[host] = limit
 
     def summary(self) -> str:
         """``12 requests`` and what each host said is left."""

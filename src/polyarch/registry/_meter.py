@@ -136,9 +136,11 @@ class RequestMeter:
                 # Answers to concurrent requests arrive in any order: the least left is
                 # the latest count of one window.
                 known = self.limits.get(host)
-                if known is None or (known.limit, known.window) != (limit.limit, limit.window):
-                    self.limits[host] = limit
-                elif limit.remaining < known.remaining:
+                if (
+                    known is None
+                    or (known.limit, known.window) != (limit.limit, limit.window)
+                    or limit.remaining < known.remaining
+                ):
                     self.limits[host] = limit
 
     def summary(self) -> str:

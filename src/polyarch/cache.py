@@ -31,7 +31,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import threading
 from pathlib import Path
 from typing import Final
@@ -213,6 +212,8 @@ class Cache:
         """``path`` holds ``data`` or what it held: written beside it and renamed. Not
         synced to disk: a torn entry after a crash fails its check and is written again.
         A cache that cannot be written (full, read-only) is only a cache: nothing fails."""
+        import tempfile  # only a write needs it (with shutil, bz2, lzma: 3 ms)
+
         try:
             self._make_room()
             path.parent.mkdir(parents=True, exist_ok=True)

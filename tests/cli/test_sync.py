@@ -413,3 +413,23 @@ def test_anchors_merge_into_entries(tmp_path: Path, registry: RegistryServer) ->
 
     assert sync(str(path)).returncode == 0
     assert layout_tags(tmp_path / "m") == {"1": layout_tags(tmp_path / "m")["1"]}
+
+
+def test_tags_of_one_digest_move_each_blob_once(
+    tmp_path: Path, registry: RegistryServer, registry_factory: RegistryFactory
+) -> None:
+    content = multi(images_for(1696))
+    repository = unique("sync/same")
+    for tag in ("1", "1.0", "1.0.0", "latest"):
+        content.push(registry, repository, tag)
+    other = registry_factory()
+    path = write(tmp_path, {"sync": [{"source": f"{registry.host}/{repository}",
+                                      "target": f"{other.host}/same/m"}]})  # fmt: skip
+    since = other.mark()
+
+    result = sync("--parallel", "4", str(path))
+
+    assert result.returncode == 0, result.stderr
+    uploads = [e for e in other.requests(since) if e.method == "PUT" and "/uploads/" in e.path]
+    assert len(uploads) == len(content.blobs)  # four tags, each blob uploaded once
+    assert tags_of(other, "same/m") == ["1", "1.0", "1.0.0", "latest"]

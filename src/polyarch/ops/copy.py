@@ -154,7 +154,8 @@ class _BlobSource:
 
 @dataclass
 class Transfers:
-    """Blob transfers shared by concurrent workers, so a blob two images share moves once."""
+    """Blob transfers shared by concurrent workers, so a blob two images share moves once
+    (and two copies of one run, through :meth:`sharing`); each counts its own."""
 
     source_of: dict[str, BlobTransfer] = field(default_factory=dict)
     #: Transfer non-distributable layers too, from the source or else through ``foreign``.
@@ -162,6 +163,17 @@ class Transfers:
     foreign: ForeignBlobs | None = None
     _claimed: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: How each blob this one was asked for got there (what :meth:`count` counts).
+    _mine: dict[str, BlobTransfer] = field(default_factory=dict)
+
+    def sharing(
+        self, *, include_nondistributable: bool = False, foreign: ForeignBlobs | None = None
+    ) -> Transfers:
+        """Transfers that move no blob this one moves (or moved) again, counted apart: the
+        copies of one sync, images that share layers written at once."""
+        return Transfers(
+            self.source_of, include_nondistributable, foreign, self._claimed, self._lock
+        )
 
     def blob(
         self,
@@ -183,7 +195,9 @@ class Transfers:
             done = self.source_of.get(key)
             if done is not None:
                 # Moved by the first worker, or left out by it: the same answer for both.
-                return done if done is BlobTransfer.SKIPPED else BlobTransfer.PRESENT
+                seen = done if done is BlobTransfer.SKIPPED else BlobTransfer.PRESENT
+                self._mine.setdefault(key, seen)  # moved by this one's own worker: as it said
+                return seen
             # The first worker failed; try again ourselves rather than assume success.
         try:
             how = transfer_blob(
@@ -195,6 +209,7 @@ class Transfers:
                 foreign=self.foreign,
             )
             self.source_of[key] = how
+            self._mine[key] = how
             return how
         finally:
             event.set()
@@ -207,7 +222,7 @@ class Transfers:
         target.put_manifest(manifest)
 
     def count(self, kind: BlobTransfer) -> int:
-        return sum(1 for value in self.source_of.values() if value is kind)
+        return sum(1 for value in self._mine.values() if value is kind)
 
 
 # -- whole images ------------------------------------------------------------------------
@@ -396,6 +411,7 @@ def copy_image(
     attestations: Attestations = "keep",
     referrers: bool = False,
     trust_target: bool = True,
+    shared: Transfers | None = None,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
@@ -416,6 +432,8 @@ def copy_image(
     :param trust_target: a target whose tag is at the digest already holds all of it (a
         registry takes a manifest only then), and nothing is written; ``False`` checks and
         writes what is missing anyway (a child deleted since).
+    :param shared: the transfers of the run this copy is one of (a sync): a blob another
+        copy moves to the same target is waited for, not moved again.
     :param manifest: the manifest ``identifier`` names, when the caller has fetched it
         already (``pull`` has, to choose it): it is not fetched again.
     :param include_nondistributable: copy non-distributable layers too; by default they
@@ -444,7 +462,9 @@ def copy_image(
         return CopyResult(
             root.descriptor(), 0, dict.fromkeys(BlobTransfer, 0), 0, tag=tag, there=True
         )
-    transfers = Transfers(include_nondistributable=include_nondistributable, foreign=foreign)
+    transfers = (shared or Transfers()).sharing(
+        include_nondistributable=include_nondistributable, foreign=foreign
+    )
     copied = [0]
     lock = threading.Lock()
 

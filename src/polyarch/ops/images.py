@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops.copy import Attestations, BlobTransfer, CopyProgress, CopyResult, copy_image
+from polyarch.ops.copy import (
+    Attestations,
+    BlobTransfer,
+    CopyProgress,
+    CopyResult,
+    Transfers,
+    copy_image,
+)
 from polyarch.ops.resolve import Choice, image_for_platform
 from polyarch.ops.targets import archive_tags, check_copy_destination, copy_tag, pull_destination
 from polyarch.platform import Platform
@@ -110,6 +117,7 @@ def copy(
     jobs: int = DEFAULT_JOBS,
     progress: CopyProgress | None = None,
     trust_target: bool = True,
+    shared: Transfers | None = None,
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``destination`` (registries and
     layouts, any combination), digests kept; under the destination's tag, else the
@@ -127,6 +135,8 @@ def copy(
         manifest copied, and theirs.
     :param trust_target: ``False``: copy what is missing even when the destination's tag
         is at the digest already (see :func:`~polyarch.ops.copy.copy_image`).
+    :param shared: the transfers of a run of many copies, so that none moves a blob
+        another moves to the same place.
     :raises InvalidInputError: a destination that names a digest, or cannot be read back.
     """
     with registries_for(registries) as run:
@@ -145,6 +155,7 @@ def copy(
             attestations=attestations,
             referrers=referrers,
             trust_target=trust_target,
+            shared=shared,
         )
 
 

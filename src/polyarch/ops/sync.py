@@ -68,7 +68,7 @@ from polyarch.errors import (
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.ops import DEFAULT_JOBS
 from polyarch.ops._yaml import load_yaml, mapping_of, string_of
-from polyarch.ops.copy import Attestations, BlobTransfer, CopyProgress, CopyResult
+from polyarch.ops.copy import Attestations, BlobTransfer, CopyProgress, CopyResult, Transfers
 from polyarch.platform import Platform
 
 if TYPE_CHECKING:
@@ -651,6 +651,7 @@ def run_sync(
     from polyarch.ops import images
 
     report = progress or SyncProgress()
+    shared = Transfers()  # tags of one digest share every blob: each moves once
     lock = threading.Lock()
     outcomes: dict[int, SyncOutcome] = {}
     spent = threading.Event()
@@ -680,6 +681,7 @@ def run_sync(
                     referrers=entry.referrers,
                     jobs=jobs,
                     progress=report,
+                    shared=shared,
                 )
                 outcome = SyncOutcome(item, result)
         except PolyarchError as err:

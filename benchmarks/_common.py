@@ -1,10 +1,15 @@
-"""What the benchmarks share: finding the tools, formatting numbers, reporting progress."""
+"""What the benchmarks share: finding the tools, formatting numbers, reporting progress,
+the client state each command starts in, the options and the report's pieces."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,107 @@ def tool_version(argv: list[str]) -> str:
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def machine(load_before: float) -> str:
+    """The interpreter, the CPUs and the load before and now: what the numbers depend on."""
+    return (
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+
+
+# -- the options -----------------------------------------------------------------------
+
+
+def add_tool_arguments(parser: argparse.ArgumentParser, *peers: str) -> None:
+    """``--polyarch``, one option per peer tool (found on ``PATH``), then ``--json``: the
+    options every benchmark ends with, in the order its ``--help`` lists them."""
+    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
+    for peer in peers:
+        parser.add_argument(f"--{peer}", default=shutil.which(peer) or peer)
+    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+
+
+def write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    """The raw measurements, as ``--json`` asks."""
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+# -- running one command ---------------------------------------------------------------
+
+
+def client_env(
+    workdir: Path, state: Path, polyarch_home: Path | None = None, *, xdg: bool = True
+) -> dict[str, str]:
+    """This environment with fresh, empty client state under ``state`` (``polyarch_home``
+    keeps a given one, its cache), so no tool reuses a login, a cache or a config.
+
+    ``xdg``: also an empty ``XDG_RUNTIME_DIR`` (skopeo's ``auth.json``: none) and no
+    ``REGISTRY_AUTH_FILE``; ``bench_manifest.py`` runs no skopeo and keeps both.
+    """
+    names = ("docker", "polyarch", "xdg") if xdg else ("docker", "polyarch")
+    for name in names:
+        (state / name).mkdir(parents=True)
+    env = dict(os.environ)
+    env.update(
+        DOCKER_CONFIG=str(state / "docker"),
+        POLYARCH_HOME=str(polyarch_home or state / "polyarch"),
+    )
+    if xdg:
+        env["XDG_RUNTIME_DIR"] = str(state / "xdg")
+    env.update(
+        # The registries are on loopback: never through a proxy, whatever the host says.
+        NO_PROXY=",".join(filter(None, (env.get("NO_PROXY"), "127.0.0.1,localhost"))),
+        no_proxy=",".join(filter(None, (env.get("no_proxy"), "127.0.0.1,localhost"))),
+    )
+    if xdg:
+        env.pop("REGISTRY_AUTH_FILE", None)
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # Run polyarch as a normal installation does, with its bytecode cached (pip writes
+    # .pyc files at install time), even from an editable install in a tree where
+    # PYTHONDONTWRITEBYTECODE is set; the cache lives in our temp dir, not in src/.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
+def timed_run(
+    argv: Sequence[str], env: Mapping[str, str], timeout: float
+) -> tuple[float, int, str, str]:
+    """Wall seconds (start-up included, on purpose), exit code, stdout, stderr; a timeout
+    is exit -9 with the reason as stderr (``subprocess.run`` killed the child it started,
+    by its PID)."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        return time.perf_counter() - start, -9, "", f"timed out after {err.timeout} s"
+    return time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr
+
+
+class Outcome:
+    """What every benchmark's ``Run`` says of how its command ended."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def failure(self) -> str:
+        lines = (self.stderr or self.stdout).strip().splitlines() or ["(no output)"]
+        return f"exit {self.returncode}: {lines[-1][:160]}"
 
 
 def request_breakdown(

@@ -33,9 +33,7 @@ reports, and says whether issue 14's targets hold.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,7 +43,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
-from _common import default_polyarch, fmt, progress, ratio_of, request_breakdown, tool_version
+from _common import (
+    add_tool_arguments,
+    fmt,
+    machine,
+    progress,
+    ratio_of,
+    request_breakdown,
+    tool_version,
+    write_json,
+)
 from bench_copy import (
     LAYER_MIB,
     LAYERS,
@@ -56,10 +63,14 @@ from bench_copy import (
     Cell,
     Image,
     Run,
-    Runner,
+    TwoRegistries,
     _table,
+    cell_records,
     check_registry,
+    copy_argv,
     push_index,
+    request_columns,
+    wrong_content,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,29 +92,16 @@ def skopeo_cache_file() -> Path:
     return Path(data) / "containers" / "cache" / "blob-info-cache-v1.boltdb"
 
 
-class Bench:
+class Remembering(TwoRegistries):
+    """Between A and B, with what each tool remembers between runs: skopeo's boltdb, a
+    ``POLYARCH_HOME`` (``bench_sync.py`` too)."""
+
     def __init__(
         self, args: argparse.Namespace, a: RegistryServer, b: RegistryServer, workdir: Path
     ) -> None:
-        self.args = args
-        self.a = a
-        self.b = b
-        self.workdir = workdir
-        self.runner = Runner({"A": a, "B": b}, workdir)
-        self.cells: dict[tuple[str, str], Cell] = {}
-        self.warnings: list[str] = []
-        self.image = Image(SOURCE, "")
+        super().__init__(args, a, b, workdir)
         self.boltdb = skopeo_cache_file()
         self._homes = 0
-
-    def cell(self, scenario: str, tool: str) -> Cell:
-        return self.cells.setdefault((scenario, tool), Cell(scenario, tool))
-
-    def fresh_b(self) -> None:
-        """Restart B empty, on a new port: nothing to skip, nothing a cache knows about."""
-        self.b.stop()
-        shutil.rmtree(self.b.data_dir, ignore_errors=True)
-        self.b.start()
 
     def forget(self, tool: str) -> Path | None:
         """Clear what ``tool`` remembers: delete skopeo's boltdb, or a new empty home."""
@@ -115,19 +113,16 @@ class Bench:
         home.mkdir()
         return home
 
+
+class Bench(Remembering):
+    def __init__(
+        self, args: argparse.Namespace, a: RegistryServer, b: RegistryServer, workdir: Path
+    ) -> None:
+        super().__init__(args, a, b, workdir)
+        self.image = Image(SOURCE, "")
+
     def copy_argv(self, tool: str, dest: str) -> list[str]:
-        source = f"{self.a.host}/{self.image.repository}:{TAG}"
-        if tool == "skopeo":
-            return [
-                self.args.skopeo,
-                "copy",
-                "--all",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-                "docker://" + source,
-                "docker://" + dest,
-            ]
-        return [self.args.polyarch, "copy", "--quiet", source, dest]
+        return copy_argv(self.args, tool, f"{self.a.host}/{self.image.repository}:{TAG}", dest)
 
     def copy(self, scenario: str, tool: str, repository: str, home: Path | None) -> None:
         argv = self.copy_argv(tool, f"{self.b.host}/{repository}:{TAG}")
@@ -149,10 +144,6 @@ class Bench:
             run = self.runner.run(self.copy_argv(tool, f"{self.b.host}/bench/warmup-{tool}:{TAG}"))
             if not run.ok:
                 self.warn(f"warm-up {tool}: {run.failure()}")
-
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-        print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 # -- reporting -------------------------------------------------------------------------
@@ -206,10 +197,6 @@ def render(bench: Bench) -> str:
         if cell.runs and scenario == "sibling":
             mounts, reads = mounted(cell.runs[-1])
             notes.append(f"{mounts} blobs mounted, {reads} read from A")
-        reqs = []
-        for registry in ("A", "B"):
-            count = cell.requests(registry)
-            reqs.append(f"{count[0]:.0f} ({count[1]:.0f})" if count else "-")
         rows.append(
             (
                 scenario,
@@ -221,7 +208,7 @@ def render(bench: Bench) -> str:
                 fmt(ratio_of(cell.seconds, other.seconds), ".2f") if other else "",
                 fmt(cell.cpu, ".2f"),
                 fmt(cell.registry_cpu, ".2f"),
-                *reqs,
+                *request_columns(cell),
                 fmt(total_requests(cell)),
                 fmt(ratio_of(total_requests(cell), total_requests(other)), ".2f") if other else "",
                 "; ".join(notes),
@@ -273,11 +260,7 @@ def targets(bench: Bench) -> list[str]:
             f"  [{verdict}] sibling: every blob mounted ({mounts} of {blobs} in the worst run, "
             f"{reads} read from A)"
         )
-    wrong = [
-        f"{c.tool} {c.scenario}"
-        for c in bench.cells.values()
-        if any(n.startswith("WRONG") for n in c.notes)
-    ]
+    wrong = wrong_content(bench.cells)
     if wrong:
         lines.append(f"  [FAIL] wrong content at the destination: {', '.join(wrong)}")
     else:
@@ -295,9 +278,7 @@ def targets(bench: Bench) -> list[str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
-    parser.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -318,38 +299,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.image = push_index(a)
             progress("warm-up")
             bench.warm_up()
-            for rep in range(args.repeat):
-                order = TOOLS if rep % 2 == 0 else TOOLS[::-1]
-                for tool in order:
-                    progress(f"run {rep + 1}/{args.repeat}: {tool}")
-                    bench.measure(tool, rep)
+            bench.measure_alternately(TOOLS)
         report = render(bench)
     print(
         f"polyarch copy vs skopeo copy --all, caches kept or cleared: {len(PLATFORMS)} "
         f"platforms x {LAYERS} layers x {LAYER_MIB} MiB ({bench.image.size / MIB:.1f} MiB of "
         f"blobs), median of {args.repeat} runs; {tool_version([args.polyarch, '--version'])}, "
-        f"{tool_version([args.skopeo, '--version'])} (cache {bench.boltdb}), Python "
-        f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load_before:.2f} "
-        f"before, {os.getloadavg()[0]:.2f} after"
+        f"{tool_version([args.skopeo, '--version'])} (cache {bench.boltdb}), "
+        f"{machine(load_before)}"
     )
     print(report)
     if args.json:
-        doc = {
-            "cells": [
-                {
-                    "scenario": c.scenario,
-                    "tool": c.tool,
-                    "seconds": [r.seconds for r in c.runs],
-                    "cpu": [r.cpu for r in c.runs],
-                    "requests": [{k: len(v) for k, v in r.requests.items()} for r in c.runs],
-                    "unavailable": c.unavailable,
-                    "notes": c.notes,
-                }
-                for c in bench.cells.values()
-            ],
-            "warnings": bench.warnings,
-        }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, {"cells": cell_records(bench.cells), "warnings": bench.warnings})
     return 0
 
 

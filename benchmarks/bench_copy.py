@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -57,7 +57,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     from tests.registry_server import AccessLogEntry, RegistryServer
 
-from _common import default_polyarch, fmt, progress, ratio_of, tool_version
+from _common import (
+    Outcome,
+    add_tool_arguments,
+    client_env,
+    fmt,
+    machine,
+    progress,
+    ratio_of,
+    tool_version,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -244,7 +254,7 @@ def _put_file(server: RegistryServer, repository: str, path: Path, digest: str) 
 
 
 @dataclass
-class Run:
+class Run(Outcome):
     """One command: wall and CPU time, peak RSS, the requests it made at each registry."""
 
     seconds: float
@@ -258,14 +268,6 @@ class Run:
     """CPU seconds both registries spent meanwhile (they share the machine's CPUs)."""
     foreign_requests: int = 0
     """Requests in the window that were not the tool's (should be 0)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def failure(self) -> str:
-        lines = (self.stderr or self.stdout).strip().splitlines() or ["(no output)"]
-        return f"exit {self.returncode}: {lines[-1][:160]}"
 
     def count(self, registry: str) -> tuple[int, int]:
         """(requests, of which answered 404) at one registry."""
@@ -350,40 +352,30 @@ class Runner:
     def env(self, polyarch_home: Path | None = None) -> dict[str, str]:
         """Fresh, empty client state; ``polyarch_home`` keeps a given one (its cache)."""
         self._fresh += 1
-        state = self.workdir / f"state-{self._fresh}"
-        for name in ("docker", "polyarch", "xdg"):
-            (state / name).mkdir(parents=True)
-        env = dict(os.environ)
-        env.update(
-            DOCKER_CONFIG=str(state / "docker"),
-            POLYARCH_HOME=str(polyarch_home or state / "polyarch"),
-            XDG_RUNTIME_DIR=str(state / "xdg"),  # skopeo's auth.json: none
-            # The registries are on loopback: never through a proxy, whatever the host says.
-            NO_PROXY=",".join(filter(None, (env.get("NO_PROXY"), "127.0.0.1,localhost"))),
-            no_proxy=",".join(filter(None, (env.get("no_proxy"), "127.0.0.1,localhost"))),
-        )
-        env.pop("REGISTRY_AUTH_FILE", None)
-        env.pop("PYTHONPROFILEIMPORTTIME", None)
-        # Run polyarch as a normal installation does, with its bytecode cached (pip writes
-        # .pyc files at install time), even from an editable install in a tree where
-        # PYTHONDONTWRITEBYTECODE is set; the cache lives in our temp dir, not in src/.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
-        return env
+        return client_env(self.workdir, self.workdir / f"state-{self._fresh}", polyarch_home)
 
     def run(self, argv: Sequence[str], polyarch_home: Path | None = None) -> Run:
-        from tests.registry_server import CLIENT_USER_AGENT
-
         marks = {name: server.mark() for name, server in self.registries.items()}
         cpu = sum(_cpu_seconds(server.pid) for server in self.registries.values())
         result = execute(argv, self.env(polyarch_home))
         result.registry_cpu = sum(_cpu_seconds(s.pid) for s in self.registries.values()) - cpu
-        for name, server in self.registries.items():
-            entries = server.requests(since=marks[name])
-            mine = [e for e in entries if e.user_agent != CLIENT_USER_AGENT]
-            result.requests[name] = mine
-            result.foreign_requests += len(entries) - len(mine)
+        attribute_requests(result, self.registries, marks)
         return result
+
+
+def attribute_requests(
+    run: Any, registries: Mapping[str, RegistryServer], marks: Mapping[str, int]
+) -> None:
+    """Each registry's requests since its mark into ``run.requests`` (any benchmark's
+    ``Run``: ``requests`` by registry, ``foreign_requests``); those the harness's
+    own client made (checks, seeding) are not the tool's: counted as foreign instead."""
+    from tests.registry_server import CLIENT_USER_AGENT
+
+    for name, server in registries.items():
+        entries = server.requests(since=marks[name])
+        mine = [e for e in entries if e.user_agent != CLIENT_USER_AGENT]
+        run.requests[name] = mine
+        run.foreign_requests += len(entries) - len(mine)
 
 
 # -- checking what arrived --------------------------------------------------------------
@@ -508,7 +500,23 @@ SCENARIOS = ("reg->reg", "reg->reg again", "reg->oci", "reg->oci again")
 TOOLS = ("skopeo", "polyarch")
 
 
-class Bench:
+def copy_argv(args: argparse.Namespace, tool: str, source: str, dest: str) -> list[str]:
+    """``skopeo copy --all`` or ``polyarch copy --quiet`` (``args.skopeo``,
+    ``args.polyarch``) from ``HOST/REPO:TAG`` to ``HOST/REPO:TAG`` or ``oci:DIR:TAG``: the
+    one copy every benchmark compares."""
+    if tool == "skopeo":
+        argv = [args.skopeo, "copy", "--all", "--src-tls-verify=false"]
+        if not dest.startswith("oci:"):
+            argv.append("--dest-tls-verify=false")
+            dest = "docker://" + dest
+        return [*argv, "docker://" + source, dest]
+    return [args.polyarch, "copy", "--quiet", source, dest]
+
+
+class TwoRegistries:
+    """What a benchmark between registries A and B keeps: its runner, its cells (by
+    scenario and tool) and its warnings; ``bench_cache.py`` and ``bench_sync.py`` too."""
+
     def __init__(
         self, args: argparse.Namespace, a: RegistryServer, b: RegistryServer, workdir: Path
     ) -> None:
@@ -518,9 +526,7 @@ class Bench:
         self.workdir = workdir
         self.runner = Runner({"A": a, "B": b}, workdir)
         self.cells: dict[tuple[str, str], Cell] = {}
-        self.rss: dict[tuple[str, int], Run | str] = {}
         self.warnings: list[str] = []
-        self.image = Image(SOURCE, "")
 
     def cell(self, scenario: str, tool: str) -> Cell:
         return self.cells.setdefault((scenario, tool), Cell(scenario, tool))
@@ -531,15 +537,34 @@ class Bench:
         shutil.rmtree(self.b.data_dir, ignore_errors=True)
         self.b.start()
 
+    def measure(self, tool: str, rep: int) -> None:
+        raise NotImplementedError
+
+    def measure_alternately(self, tools: Sequence[str]) -> None:
+        """``--repeat`` rounds of :meth:`measure`, each tool in turn, the first alternating:
+        neither always has the warmer caches."""
+        for rep in range(self.args.repeat):
+            order = tools if rep % 2 == 0 else tools[::-1]
+            for tool in order:
+                progress(f"run {rep + 1}/{self.args.repeat}: {tool}")
+                self.measure(tool, rep)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+class Bench(TwoRegistries):
+    def __init__(
+        self, args: argparse.Namespace, a: RegistryServer, b: RegistryServer, workdir: Path
+    ) -> None:
+        super().__init__(args, a, b, workdir)
+        self.rss: dict[tuple[str, int], Run | str] = {}
+        self.image = Image(SOURCE, "")
+
     def copy_argv(self, tool: str, source: str, dest: str) -> list[str]:
         """``dest`` is ``HOST/REPO:TAG`` or ``oci:DIR:TAG``."""
-        if tool == "skopeo":
-            argv = [self.args.skopeo, "copy", "--all", "--src-tls-verify=false"]
-            if not dest.startswith("oci:"):
-                argv.append("--dest-tls-verify=false")
-                dest = "docker://" + dest
-            return [*argv, "docker://" + source, dest]
-        return [self.args.polyarch, "copy", "--quiet", source, dest]
+        return copy_argv(self.args, tool, source, dest)
 
     def source(self, image: Image) -> str:
         return f"{self.a.host}/{image.repository}:{TAG}"
@@ -584,10 +609,6 @@ class Bench:
                     self.warn(f"{tool} {mib} MiB: " + "; ".join(problems))
             self.fresh_b()
 
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-        print(f"warning: {text}", file=sys.stderr, flush=True)
-
 
 # -- reporting -------------------------------------------------------------------------
 
@@ -602,6 +623,40 @@ def _table(header: Sequence[str], rows: list[Sequence[str]], right: set[int]) ->
         ).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+
+
+def request_columns(cell: Cell) -> list[str]:
+    """``req A``, ``req B``: the median requests at each registry, 404s in parentheses."""
+    reqs = []
+    for registry in ("A", "B"):
+        count = cell.requests(registry)
+        reqs.append(f"{count[0]:.0f} ({count[1]:.0f})" if count else "-")
+    return reqs
+
+
+def wrong_content(cells: Mapping[tuple[str, str], Cell]) -> list[str]:
+    """``TOOL SCENARIO`` of each cell a check found a wrong result in."""
+    return [
+        f"{c.tool} {c.scenario}"
+        for c in cells.values()
+        if any(n.startswith("WRONG") for n in c.notes)
+    ]
+
+
+def cell_records(cells: Mapping[tuple[str, str], Cell]) -> list[dict[str, Any]]:
+    """The cells for ``--json``: every run's wall and CPU time and requests by registry."""
+    return [
+        {
+            "scenario": c.scenario,
+            "tool": c.tool,
+            "seconds": [r.seconds for r in c.runs],
+            "cpu": [r.cpu for r in c.runs],
+            "requests": [{k: len(v) for k, v in r.requests.items()} for r in c.runs],
+            "unavailable": c.unavailable,
+            "notes": c.notes,
+        }
+        for c in cells.values()
+    ]
 
 
 def render(bench: Bench) -> str:
@@ -626,10 +681,6 @@ def render(bench: Bench) -> str:
         other = bench.cells.get((scenario, "skopeo"))
         notes = [x for x in (cell.unavailable, cell.varied(), *cell.notes) if x]
         copies = not scenario.endswith("again")
-        reqs = []
-        for registry in ("A", "B"):
-            count = cell.requests(registry)
-            reqs.append(f"{count[0]:.0f} ({count[1]:.0f})" if count else "-")
         rows.append(
             (
                 scenario,
@@ -642,7 +693,7 @@ def render(bench: Bench) -> str:
                 fmt(cell.cpu, ".2f"),
                 fmt(cell.registry_cpu, ".2f"),
                 fmt(cell.rss_mib, ".0f"),
-                *reqs,
+                *request_columns(cell),
                 "; ".join(notes),
             )
         )
@@ -733,11 +784,7 @@ def targets(bench: Bench) -> list[str]:
             )
     if not any("requests >" in x for x in lines):
         lines.append("  [PASS] never more requests than skopeo")
-    wrong = [
-        f"{c.tool} {c.scenario}"
-        for c in bench.cells.values()
-        if any(n.startswith("WRONG") for n in c.notes)
-    ]
+    wrong = wrong_content(bench.cells)
     if wrong:
         lines.append(f"  [FAIL] wrong content at the destination: {', '.join(wrong)}")
     else:
@@ -778,9 +825,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--big-layer-mib", type=int, default=1024, help="layer size for the peak RSS run"
     )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
-    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
-    parser.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -803,11 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.image = push_index(a)
             progress("warm-up")
             bench.warm_up()
-            for rep in range(args.repeat):
-                order = TOOLS if rep % 2 == 0 else TOOLS[::-1]
-                for tool in order:
-                    progress(f"run {rep + 1}/{args.repeat}: {tool}")
-                    bench.measure(tool, rep)
+            bench.measure_alternately(TOOLS)
             if not args.no_rss:
                 bench.peak_rss(TOOLS)
         report = render(bench)
@@ -815,32 +856,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"polyarch copy vs skopeo copy --all: {len(PLATFORMS)} platforms x {LAYERS} layers "
         f"x {LAYER_MIB} MiB ({bench.image.size / MIB:.1f} MiB of blobs), median of "
         f"{args.repeat} runs; {tool_version([args.polyarch, '--version'])}, "
-        f"{tool_version([args.skopeo, '--version'])}, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before, "
-        f"{os.getloadavg()[0]:.2f} after"
+        f"{tool_version([args.skopeo, '--version'])}, {machine(load_before)}"
     )
     print(report)
     if args.json:
         doc = {
-            "cells": [
-                {
-                    "scenario": c.scenario,
-                    "tool": c.tool,
-                    "seconds": [r.seconds for r in c.runs],
-                    "cpu": [r.cpu for r in c.runs],
-                    "requests": [{k: len(v) for k, v in r.requests.items()} for r in c.runs],
-                    "unavailable": c.unavailable,
-                    "notes": c.notes,
-                }
-                for c in bench.cells.values()
-            ],
+            "cells": cell_records(bench.cells),
             "rss_mib": {
                 f"{tool} {mib}": run.rss_mib if isinstance(run, Run) else run
                 for (tool, mib), run in bench.rss.items()
             },
             "warnings": bench.warnings,
         }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, doc)
     return 0
 
 

@@ -34,11 +34,8 @@ reports, and says whether issue 15's targets hold.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +47,30 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tests.registry_server import AccessLogEntry, RegistryServer
 
-from _common import default_polyarch, fmt, progress, ratio_of, tool_version
+from _common import (
+    Outcome,
+    add_tool_arguments,
+    client_env,
+    fmt,
+    progress,
+    ratio_of,
+    timed_run,
+    tool_version,
+    write_json,
+)
 from bench_cache import skopeo_cache_file
-from bench_copy import LAYER_MIB, LAYERS, MIB, TAG, Image, _table, check_registry, push_index
+from bench_copy import (
+    LAYER_MIB,
+    LAYERS,
+    MIB,
+    TAG,
+    Image,
+    _table,
+    attribute_requests,
+    check_registry,
+    copy_argv,
+    push_index,
+)
 from bench_copy import PLATFORMS as COPY_PLATFORMS
 from bench_manifest import PLATFORMS as LIST_PLATFORMS
 from bench_manifest import SOURCE_REPOSITORY, _docker_digest, _same_json
@@ -83,7 +101,7 @@ PLATFORMS: tuple[dict[str, Any], ...] = (
 
 
 @dataclass
-class Run:
+class Run(Outcome):
     """One command (or two, summed): wall time, requests at each registry, connections."""
 
     seconds: float
@@ -95,14 +113,6 @@ class Run:
     """TCP connections the proxies accepted meanwhile."""
     foreign_requests: int = 0
     """Requests in the window that were not the tool's (should be 0)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def failure(self) -> str:
-        lines = (self.stderr or self.stdout).strip().splitlines() or ["(no output)"]
-        return f"exit {self.returncode}: {lines[-1][:160]}"
 
     def count(self, registry: str | None = None) -> int:
         if registry is not None:
@@ -122,51 +132,14 @@ class Runner:
     def env(self) -> dict[str, str]:
         """Fresh, empty client state: DOCKER_CONFIG, POLYARCH_HOME, XDG_RUNTIME_DIR."""
         self._fresh += 1
-        state = self.workdir / f"state-{self._fresh}"
-        for name in ("docker", "polyarch", "xdg"):
-            (state / name).mkdir(parents=True)
-        env = dict(os.environ)
-        env.update(
-            DOCKER_CONFIG=str(state / "docker"),
-            POLYARCH_HOME=str(state / "polyarch"),
-            XDG_RUNTIME_DIR=str(state / "xdg"),  # skopeo's auth.json: none
-            # The registries are on loopback: never through a proxy, whatever the host says.
-            NO_PROXY=",".join(filter(None, (env.get("NO_PROXY"), "127.0.0.1,localhost"))),
-            no_proxy=",".join(filter(None, (env.get("no_proxy"), "127.0.0.1,localhost"))),
-        )
-        env.pop("REGISTRY_AUTH_FILE", None)
-        env.pop("PYTHONPROFILEIMPORTTIME", None)
-        # Bytecode cached, as after pip install, in our temp dir (as bench_manifest.py).
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
-        return env
+        return client_env(self.workdir, self.workdir / f"state-{self._fresh}")
 
     def run(self, argv: Sequence[str], env: dict[str, str]) -> Run:
-        from tests.registry_server import CLIENT_USER_AGENT
-
         marks = {name: server.mark() for name, server in self.registries.items()}
         connections = sum(p.connections for p in self.proxies.values())
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT,
-                check=False,
-            )
-            result = Run(time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr)
-        except subprocess.TimeoutExpired as err:
-            # subprocess.run killed the child it started (by its PID).
-            result = Run(time.perf_counter() - start, -9, "", f"timed out after {err.timeout} s")
+        result = Run(*timed_run(argv, env, COMMAND_TIMEOUT))
         result.connections = sum(p.connections for p in self.proxies.values()) - connections
-        for name, server in self.registries.items():
-            entries = server.requests(since=marks[name])
-            mine = [e for e in entries if e.user_agent != CLIENT_USER_AGENT]
-            result.requests[name] = mine
-            result.foreign_requests += len(entries) - len(mine)
+        attribute_requests(result, self.registries, marks)
         return result
 
 
@@ -335,18 +308,7 @@ class Bench:
     def copy(self, tool: str, source: str, dest: str) -> Run:
         if tool == "skopeo":
             self.boltdb.unlink(missing_ok=True)  # nothing remembered
-            argv = [
-                self.args.skopeo,
-                "copy",
-                "--all",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-                "docker://" + source,
-                "docker://" + dest,
-            ]
-        else:
-            argv = [self.args.polyarch, "copy", "--quiet", source, dest]
-        return self.runner.run(argv, self.runner.env())
+        return self.runner.run(copy_argv(self.args, tool, source, dest), self.runner.env())
 
     # -- the rounds ----------------------------------------------------------------------
 
@@ -629,10 +591,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-handshake", action="store_true", help="new connections cost no round trip"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
-    parser.add_argument("--docker", default=shutil.which("docker") or "docker")
-    parser.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    add_tool_arguments(parser, "docker", "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -708,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             "warnings": bench.warnings,
         }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, doc)
     return 0
 
 

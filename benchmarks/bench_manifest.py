@@ -36,12 +36,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,7 +47,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
-from _common import default_polyarch, fmt, progress, ratio_of, tool_version
+from _common import (
+    Outcome,
+    add_tool_arguments,
+    client_env,
+    fmt,
+    progress,
+    ratio_of,
+    timed_run,
+    tool_version,
+    write_json,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_REPOSITORY = "bench/src"
@@ -115,7 +122,7 @@ PLATFORMS: tuple[dict[str, Any], ...] = (
 
 
 @dataclass
-class Run:
+class Run(Outcome):
     """One command: its wall time, the requests it made, its output."""
 
     seconds: float
@@ -125,14 +132,6 @@ class Run:
     requests: int = 0
     foreign_requests: int = 0
     """Requests in the window that carried neither tool's user agent (should be 0)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def failure(self) -> str:
-        lines = (self.stderr or self.stdout).strip().splitlines() or ["(no output)"]
-        return f"exit {self.returncode}: {lines[-1][:160]}"
 
 
 class Runner:
@@ -145,42 +144,11 @@ class Runner:
 
     def env(self) -> dict[str, str]:
         self._fresh += 1
-        state = self.workdir / f"state-{self._fresh}"
-        (state / "docker").mkdir(parents=True)
-        (state / "polyarch").mkdir()
-        env = dict(os.environ)
-        env.update(
-            DOCKER_CONFIG=str(state / "docker"),
-            POLYARCH_HOME=str(state / "polyarch"),
-            # The registry is on loopback: never through a proxy, whatever the host says.
-            NO_PROXY=",".join(filter(None, (env.get("NO_PROXY"), "127.0.0.1,localhost"))),
-            no_proxy=",".join(filter(None, (env.get("no_proxy"), "127.0.0.1,localhost"))),
-        )
-        env.pop("PYTHONPROFILEIMPORTTIME", None)
-        # Run polyarch as a normal installation does, with its bytecode cached (pip writes
-        # .pyc files at install time), even from an editable install in a tree where
-        # PYTHONDONTWRITEBYTECODE is set; the cache lives in our temp dir, not in src/.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
-        return env
+        return client_env(self.workdir, self.workdir / f"state-{self._fresh}", xdg=False)
 
     def run(self, argv: Sequence[str], env: dict[str, str], *, tool: str | None = None) -> Run:
         mark = self.server.mark() if self.server and tool else None
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT,
-                check=False,
-            )
-            result = Run(time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr)
-        except subprocess.TimeoutExpired as err:
-            # subprocess.run killed the child it started (by its PID).
-            result = Run(time.perf_counter() - start, -9, "", f"timed out after {err.timeout} s")
+        result = Run(*timed_run(argv, env, COMMAND_TIMEOUT))
         if self.server is not None and mark is not None and tool is not None:
             entries = self.server.requests(since=mark)
             mine = [e for e in entries if _made_by(tool, e.user_agent)]
@@ -526,9 +494,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--platforms", type=_sizes, default=[2, 8, 32], help="list sizes N")
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
-    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
-    parser.add_argument("--docker", default=shutil.which("docker") or "docker")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    add_tool_arguments(parser, "docker")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -570,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cells": [asdict(c) for c in bench.cells.values()],
             "warnings": bench.warnings,
         }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, doc)
     return 0
 
 

@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -43,9 +42,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
-from _common import default_polyarch, fmt, progress, ratio_of, request_breakdown, tool_version
-from bench_cache import skopeo_cache_file
-from bench_copy import PLATFORMS, Cell, Image, Run, Runner, _table, check_registry, push_index
+from _common import (
+    add_tool_arguments,
+    fmt,
+    machine,
+    progress,
+    ratio_of,
+    request_breakdown,
+    tool_version,
+    write_json,
+)
+from bench_cache import Remembering, total_requests
+from bench_copy import (
+    PLATFORMS,
+    Cell,
+    Image,
+    Run,
+    _table,
+    cell_records,
+    check_registry,
+    copy_argv,
+    push_index,
+    request_columns,
+    wrong_content,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 KIB = 1024
@@ -67,24 +87,13 @@ def sync_file(source: str, target: str) -> str:
     return f"version: 1\nsync:\n  - source: {source}\n    target: {target}\n    type: repository\n"
 
 
-class Bench:
+class Bench(Remembering):
     def __init__(
         self, args: argparse.Namespace, a: RegistryServer, b: RegistryServer, workdir: Path
     ) -> None:
-        self.args = args
-        self.a = a
-        self.b = b
-        self.workdir = workdir
-        self.runner = Runner({"A": a, "B": b}, workdir)
-        self.cells: dict[tuple[str, str], Cell] = {}
-        self.warnings: list[str] = []
+        super().__init__(args, a, b, workdir)
         self.images: dict[str, Image] = {}
         """tag -> what was pushed to A under it."""
-        self.boltdb = skopeo_cache_file()
-        self._homes = 0
-
-    def cell(self, scenario: str, tool: str) -> Cell:
-        return self.cells.setdefault((scenario, tool), Cell(scenario, tool))
 
     def seed(self) -> None:
         for i in range(self.args.images):
@@ -96,22 +105,6 @@ class Bench:
     @property
     def size(self) -> int:
         return sum(image.size for image in self.images.values())
-
-    def fresh_b(self) -> None:
-        """Restart B empty, on a new port: nothing to skip, nothing a cache knows about."""
-        self.b.stop()
-        shutil.rmtree(self.b.data_dir, ignore_errors=True)
-        self.b.start()
-
-    def forget(self, tool: str) -> Path | None:
-        """Clear what ``tool`` remembers: delete skopeo's boltdb, or a new empty home."""
-        if tool == "skopeo":
-            self.boltdb.unlink(missing_ok=True)
-            return None
-        self._homes += 1
-        home = self.workdir / f"home-{self._homes}"
-        home.mkdir()
-        return home
 
     def sync_argv(self, tool: str, name: str) -> list[str]:
         source = f"{self.a.host}/{SOURCE}"
@@ -179,36 +172,12 @@ class Bench:
         source = f"{self.a.host}/{SOURCE}:{tag}"
         for tool in TOOLS:
             dest = f"{self.b.host}/bench/warmup-{tool}:{tag}"
-            if tool == "skopeo":
-                argv = [
-                    self.args.skopeo,
-                    "copy",
-                    "--all",
-                    "--src-tls-verify=false",
-                    "--dest-tls-verify=false",
-                    "docker://" + source,
-                    "docker://" + dest,
-                ]
-            else:
-                argv = [self.args.polyarch, "copy", "--quiet", source, dest]
-            run = self.runner.run(argv)
+            run = self.runner.run(copy_argv(self.args, tool, source, dest))
             if not run.ok:
                 self.warn(f"warm-up {tool}: {run.failure()}")
 
-    def warn(self, text: str) -> None:
-        self.warnings.append(text)
-        print(f"warning: {text}", file=sys.stderr, flush=True)
-
 
 # -- reporting -------------------------------------------------------------------------
-
-
-def total_requests(cell: Cell | None) -> float | None:
-    """Median requests at A and B together."""
-    if cell is None or not cell.runs:
-        return None
-    counts = [cell.requests(r) for r in ("A", "B")]
-    return sum(c[0] for c in counts if c)
 
 
 def render(bench: Bench) -> str:
@@ -234,10 +203,6 @@ def render(bench: Bench) -> str:
         cell = bench.cells[scenario, tool]
         other = bench.cells.get((scenario, "skopeo")) if tool != "skopeo" else None
         notes = [x for x in (cell.unavailable, cell.varied(), *cell.notes) if x]
-        reqs = []
-        for registry in ("A", "B"):
-            count = cell.requests(registry)
-            reqs.append(f"{count[0]:.0f} ({count[1]:.0f})" if count else "-")
         rows.append(
             (
                 scenario,
@@ -250,7 +215,7 @@ def render(bench: Bench) -> str:
                 fmt(cell.cpu, ".2f"),
                 fmt(cell.registry_cpu, ".2f"),
                 fmt(cell.rss_mib, ".0f"),
-                *reqs,
+                *request_columns(cell),
                 fmt(total_requests(cell)),
                 fmt(ratio_of(total_requests(cell), total_requests(other)), ".2f") if other else "",
                 "; ".join(notes),
@@ -304,11 +269,7 @@ def checks(bench: Bench) -> list[str]:
         lines.append("  [FAIL] polyarch's own request count: " + "; ".join(miscounted))
     else:
         lines.append("  [PASS] polyarch's own request count (JSON) matches the registries' logs")
-    wrong = [
-        f"{c.tool} {c.scenario}"
-        for c in bench.cells.values()
-        if any(n.startswith("WRONG") for n in c.notes)
-    ]
+    wrong = wrong_content(bench.cells)
     if wrong:
         lines.append(f"  [FAIL] wrong content at the destination: {', '.join(wrong)}")
     else:
@@ -332,9 +293,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--parallel", type=int, help="polyarch sync --parallel (default: polyarch's own)"
     )
     parser.add_argument("--jobs", type=int, help="polyarch sync --jobs (default: polyarch's own)")
-    parser.add_argument("--polyarch", default=default_polyarch(), help="polyarch executable")
-    parser.add_argument("--skopeo", default=shutil.which("skopeo") or "skopeo")
-    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -360,11 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.seed()
             progress("warm-up")
             bench.warm_up()
-            for rep in range(args.repeat):
-                order = TOOLS if rep % 2 == 0 else TOOLS[::-1]
-                for tool in order:
-                    progress(f"run {rep + 1}/{args.repeat}: {tool}")
-                    bench.measure(tool, rep)
+            bench.measure_alternately(TOOLS)
         report = render(bench)
     blobs = sum(len(image.blobs) for image in bench.images.values())
     options = " ".join(
@@ -375,28 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.images} tags, each {len(PLATFORMS)} platforms x {LAYERS} layers x {LAYER_KIB} "
         f"KiB ({blobs} blobs, {bench.size / KIB / KIB:.1f} MiB), median of {args.repeat} runs; "
         f"{tool_version([args.polyarch, '--version'])}, "
-        f"{tool_version([args.skopeo, '--version'])}, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before, "
-        f"{os.getloadavg()[0]:.2f} after"
+        f"{tool_version([args.skopeo, '--version'])}, {machine(load_before)}"
     )
     print(report)
     if args.json:
-        doc = {
-            "cells": [
-                {
-                    "scenario": c.scenario,
-                    "tool": c.tool,
-                    "seconds": [r.seconds for r in c.runs],
-                    "cpu": [r.cpu for r in c.runs],
-                    "requests": [{k: len(v) for k, v in r.requests.items()} for r in c.runs],
-                    "unavailable": c.unavailable,
-                    "notes": c.notes,
-                }
-                for c in bench.cells.values()
-            ],
-            "warnings": bench.warnings,
-        }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, {"cells": cell_records(bench.cells), "warnings": bench.warnings})
     return 0
 
 

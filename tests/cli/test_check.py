@@ -371,14 +371,21 @@ def test_a_child_named_many_times_at_every_level_is_looked_at_once(
 ) -> None:
     layout = nested_layout(tmp_path / "nested", width=20, depth=7)  # 20**7 paths
 
-    result = polyarch(command, "--format", "json", layout, text=True, timeout=60)
+    result = polyarch(
+        command, "--format", "json", "--require", "linux/amd64,linux/arm64", layout,
+        text=True, timeout=60,
+    )  # fmt: skip
 
     report = json.loads(result.stdout)
     # Each index once, the image once, its config (and for verify its blobs) once.
     assert report["checked"] <= 7 + 1 + 4
     # The 20 entries of the lowest index name one image (a duplicate); those above name
-    # an index with no platform.
-    assert {f["code"] for f in report["findings"]} <= {"duplicate-platform", "no-platform"}
+    # an index with no platform. --require looks down each nested index once too: the
+    # amd64 image seven levels down is found, arm64 is not there.
+    codes = {f["code"] for f in report["findings"]}
+    assert codes <= {"duplicate-platform", "no-platform", "missing-platform"}
+    missing = [f["message"] for f in report["findings"] if f["code"] == "missing-platform"]
+    assert missing == ["no image for linux/arm64"]
 
 
 def test_children_and_configs_are_read_once_however_often_they_are_named(

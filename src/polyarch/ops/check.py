@@ -198,6 +198,15 @@ class _Checking:
                 future.set_exception(err)
         return future.result()
 
+    def looked_at(self, digest: Digest) -> _Child | None:
+        """What :meth:`once` found for ``digest``; ``None`` when it was not looked at or
+        could not be."""
+        with self._lock:
+            future = self._children.get(digest)
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
     def add(self, code: str, where: str, message: str) -> None:
         with self._lock:
             self.findings.append(Finding(code, where, message))
@@ -297,13 +306,19 @@ def _check(checking: _Checking, manifest: Manifest, require: Sequence[Platform],
 
 
 def _offered(
-    checking: _Checking, manifest: Manifest, own: Platform | None, depth: int
+    checking: _Checking,
+    manifest: Manifest,
+    own: Platform | None,
+    depth: int,
+    known: dict[Digest, list[Platform]] | None = None,
 ) -> list[Platform]:
     """The platforms ``manifest`` has an image for: an image's own (``own``, its
     config's), an index's entries' (a platform-less entry by its config, as containerd
-    reads it; a nested index by its entries), attestations left out."""
+    reads it; a nested index by its entries, each nested index once however often it is
+    named), attestations left out."""
     if isinstance(manifest, ImageManifest):
         return [own] if own is not None else []
+    known = {} if known is None else known
     found: list[Platform] = []
     for entry in manifest.manifests:
         if entry.is_attestation:
@@ -311,21 +326,22 @@ def _offered(
         if entry.platform is not None and not mt.is_index(entry.media_type):
             found.append(entry.platform)
             continue
-        future = checking._children.get(entry.digest)
-        if future is None or future.exception() is not None:
+        seen = checking.looked_at(entry.digest)
+        if seen is None or seen.problem is not None:
             continue
-        seen = future.result()
-        if seen.problem is not None:
-            continue
-        if seen.is_index and depth < MAX_INDEX_DEPTH:
+        if not seen.is_index:
+            found += [seen.platform] if seen.platform is not None else []
+        elif entry.digest in known:
+            found += known[entry.digest]
+        elif depth < MAX_INDEX_DEPTH:
+            known[entry.digest] = []  # while it is walked: no index names itself
             try:
                 child = checking.walk.child(manifest, entry, depth=depth)
             except ContentError:
                 continue
-            found += _offered(checking, child, None, depth + 1)
-        elif seen.platform is not None:
-            found.append(seen.platform)
-    return found
+            known[entry.digest] = _offered(checking, child, None, depth + 1, known)
+            found += known[entry.digest]
+    return list(dict.fromkeys(found))  # each once: nested lists must not multiply
 
 
 def _index(checking: _Checking, index: ImageIndex, depth: int, pool: ThreadPoolExecutor) -> None:

@@ -537,9 +537,7 @@ class SyncProgress(CopyProgress):
 def repository_of(text: str) -> str:
     """What a shard is chosen by: a location's repository (registry and path), or its
     layout directory, without tag or digest."""
-    from polyarch.schemes import parse_location
-
-    location = parse_location(text, default_tag=None)
+    location = _parsed(text)
     if isinstance(location, RegistryLocation):
         return location.reference.name
     if isinstance(location, LayoutLocation):

@@ -49,7 +49,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -134,6 +134,8 @@ class Seen:
     bytes_sent: int = 0
     """Body bytes written to the client (what it was sent, whether or not it read them)."""
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    """When the proxy was done answering (``time.monotonic``); None until then."""
 
     @property
     def path(self) -> str:
@@ -641,6 +643,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy: FaultProxy = self.server.owner  # type: ignore[attr-defined]
         seen = Seen(self.command, self.path, _redacted(self.headers))
         proxy._record(seen)
+        with proxy._answering():
+            try:
+                self._answer(proxy, seen)
+            finally:
+                seen.finished = time.monotonic()
+
+    def _answer(self, proxy: FaultProxy, seen: Seen) -> None:
         exchange = _Exchange(self, seen, self._read_body())
         try:
             rule = proxy._take(self.command, self.path, "before")
@@ -736,6 +745,9 @@ class FaultProxy:
         self.upstream = upstream
         self.stopping = threading.Event()
         self.seen: list[Seen] = []
+        #: Requests being answered now, and the most there were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._threads = _Threads(_Server((LOOPBACK, 0), _ProxyHandler, self), "fault-proxy")
@@ -771,10 +783,11 @@ class FaultProxy:
         return rule
 
     def clear(self) -> None:
-        """Forget the rules and the requests seen."""
+        """Forget the rules, the requests seen and the peak in flight."""
         with self._lock:
             self._rules.clear()
             self.seen.clear()
+            self.peak_in_flight = self.in_flight
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[Seen]:
         """The requests seen, of ``method`` and with ``path`` in their path, in order."""
@@ -795,6 +808,17 @@ class FaultProxy:
     def _record(self, seen: Seen) -> None:
         with self._lock:
             self.seen.append(seen)
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _take(self, method: str, target: str, phase: str) -> Rule | None:
         with self._lock:

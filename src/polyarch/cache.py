@@ -16,6 +16,11 @@ with no lock held across requests, so any number of processes share one cache:
     The digest a tag named when last read (the key is the SHA-256 of
     ``registry/repository:tag``). A hint too: it only tells a read that a HEAD may be
     enough, and the HEAD's answer is what counts.
+``schemes/HEX``
+    ``http`` for a registry host (the key is the SHA-256 of ``host:port``) that refused
+    HTTPS where plain HTTP is allowed (this machine, ``--insecure``): its next run asks
+    over HTTP first instead of probing HTTPS again (two round trips), and probes again
+    when the answer says HTTPS is wanted. Never read where plain HTTP is not allowed.
 
 Entries are bounded in size (:data:`MAX_ENTRY`), and the cache as a whole
 (``max_bytes``): the first write of a process that finds the cache over its bound deletes
@@ -54,7 +59,7 @@ _PRUNED_SHARE: Final = 0.75
 _NO_FOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 #: The names of polyarch's own files: nothing else under the cache is ever deleted.
-_KINDS: Final = ("content", "places", "tags")
+_KINDS: Final = ("content", "places", "tags", "schemes")
 _ENTRY_NAME: Final = re.compile(r"[0-9a-f]{32,128}")
 
 
@@ -170,7 +175,26 @@ class Cache:
         if self.tag_hint(where) != digest:
             self._write(self._tag_path(where), digest.encode())
 
+    # -- scheme hints ----------------------------------------------------------------------
+
+    def speaks_plain_http(self, host: str) -> bool:
+        """Whether ``host`` (``name:port``) answered over plain HTTP when last probed."""
+        return self._read(self._scheme_path(host), 16) == b"http"
+
+    def hint_plain_http(self, host: str, plain: bool) -> None:
+        """``host`` answered over plain HTTP (``plain``), or over HTTPS."""
+        if plain == self.speaks_plain_http(host):
+            return
+        if plain:
+            self._write(self._scheme_path(host), b"http")
+        else:
+            with contextlib.suppress(OSError):
+                self._scheme_path(host).unlink()
+
     # -- files -----------------------------------------------------------------------------
+
+    def _scheme_path(self, host: str) -> Path:
+        return self.root / "schemes" / hashlib.sha256(host.encode()).hexdigest()
 
     def _content_path(self, digest: str) -> Path | None:
         return self._digest_path("content", digest)

@@ -595,3 +595,70 @@ def all_at_once(threads: int, work: Callable[[], object]) -> None:
         thread.join(timeout=60)
     if errors:
         raise errors[0]
+
+
+# -- the scheme remembered ---------------------------------------------------------------
+
+
+def _cache(tmp_path: Path) -> Path:
+    return tmp_path / "home" / "cache"
+
+
+def test_a_plain_http_registry_is_asked_over_http_first_the_next_run(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    """The HTTPS probe (a connection and a refused handshake: two round trips) once."""
+    image = make_image(AMD64, seed=91)
+    registry.push_image("tls/hinted", image, tag="v1")
+    env = {"POLYARCH_HOME": str(tmp_path / "home")}
+    ref = f"{registry.host}/tls/hinted:v1"
+    first = run_polyarch("--debug", "inspect", "--no-cache", ref, env=env, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "plain HTTP then" in first.stderr
+    # --no-cache reads and writes no content, but the scheme is remembered with a cache
+    # only: this run had none.
+    second = run_polyarch("--debug", "inspect", ref, env=env, text=True)
+    assert "plain HTTP then" in second.stderr
+    third = run_polyarch("--debug", "inspect", ref, env=env, text=True)
+    assert third.returncode == 0, third.stderr
+    assert "plain HTTP then" not in third.stderr
+    assert "Starting new HTTPS connection" not in third.stderr
+    assert third.stdout == second.stdout
+
+
+def test_a_remembered_plain_http_that_is_https_now_is_probed_again(
+    tls_registry: RegistryServer, seeded: Seeded, pki: PkiFiles, tmp_path: Path
+) -> None:
+    from polyarch.cache import Cache
+
+    cache = Cache(_cache(tmp_path))
+    cache.hint_plain_http(tls_registry.host, True)  # say the registry spoke plain HTTP
+    result = run_polyarch(
+        "--debug",
+        "inspect",
+        "--ca-file",
+        str(pki.ca_cert),
+        "--certs-dir",
+        str(tmp_path / "no-certs.d"),
+        f"{tls_registry.host}/{seeded.repository}:{seeded.tag}",
+        env={"POLYARCH_HOME": str(tmp_path / "home")},
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.encode() == seeded.image.manifest
+    assert "probing HTTPS again" in result.stderr
+    assert not cache.speaks_plain_http(tls_registry.host)
+
+
+def test_a_remembered_plain_http_is_never_used_where_plain_http_is_not_allowed(
+    tmp_path: Path,
+) -> None:
+    from polyarch.cache import Cache
+
+    cache = Cache(_cache(tmp_path))
+    for host in ("registry.example:5000", "203.0.113.9:5000"):
+        cache.hint_plain_http(host, True)
+        client = RegistryClient(
+            host, options=RegistryOptions(certs_dir=tmp_path / "certs.d"), cache=cache
+        )
+        assert client.scheme == "https"  # decided without a request: HTTPS only

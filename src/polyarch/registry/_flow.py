@@ -9,7 +9,7 @@ attached only to requests to the registry's own origin.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 from polyarch.registry._auth import AuthSession, TokenRenewedError
 from polyarch.registry._http import Request, Response, TransportError
@@ -116,7 +116,16 @@ class Authenticated:
         self._session = session
         self._origin = origin
 
-    def send(self, request: Request, scopes: frozenset[str] = frozenset()) -> Response:
+    def send(
+        self,
+        request: Request,
+        scopes: frozenset[str] = frozenset(),
+        *,
+        taught: Callable[[], None] | None = None,
+    ) -> Response:
+        """:param taught: called once the first answer was learnt from (a challenge, and
+        this request's token exchange begun; or none needed): what other requests
+        wait for before their first, so that they spend no 401 of their own."""
         flow = RegistryAuth(self._session, scopes, origin=self._origin).auth_flow(request)
         outgoing = next(flow)
         while True:
@@ -128,6 +137,10 @@ class Authenticated:
             except BaseException:
                 response.close()
                 raise
+            finally:
+                if taught is not None:
+                    taught()
+                    taught = None
             _discard(response)
 
 

@@ -22,6 +22,7 @@ from urllib3.util import Url
 from urllib3.util import parse_url as _urllib3_parse_url
 
 from polyarch.errors import InvalidInputError
+from polyarch.registry._flight import InFlight
 from polyarch.registry._http import Request, Response, TransportError
 from polyarch.registry._meter import RequestMeter
 from polyarch.registry._url import Origin, is_loopback
@@ -30,6 +31,8 @@ __all__ = ["Proxy", "Transport"]
 
 #: Retries and redirects are the client's business (client.py), never urllib3's.
 _NO_RETRIES: Final = urllib3.Retry(total=False, redirect=False, raise_on_redirect=False)
+#: A request body up to this long adds no measurable time to its round trip.
+_SMALL_BODY: Final = 64 * 1024
 
 
 class _Body:
@@ -201,6 +204,11 @@ class Transport:
         spoken to unverified unless ``insecure``.
     :param meter: counts each request before it goes (and may refuse it), and reads the
         rate limit of each answer.
+    :param max_in_flight: the most requests in flight to one host at once (``--jobs``);
+        below it, each host's bound fits its distance (:mod:`._flight`). A request is in
+        flight until its status line and headers are in: a body streamed after that holds
+        no place, so a blob streamed from one host into an upload to another (or the same)
+        never waits for a place it holds.
     """
 
     def __init__(
@@ -215,8 +223,11 @@ class Transport:
         unverified: Origin | None = None,
         unverified_context: Any = None,
         meter: RequestMeter | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self._meter = meter
+        self._max_in_flight = max_in_flight
+        self._flights: dict[str, InFlight] = {}
         if insecure or unverified is not None:
             # Verification is off where the user (--insecure) or docker's loopback rule
             # said so: urllib3's warning about every such request would only repeat it.
@@ -251,28 +262,39 @@ class Transport:
         if "User-Agent" not in headers:
             headers["User-Agent"] = self._user_agent
         host = request.target.netloc or ""
-        if self._meter is not None:
-            self._meter.before(host)
+        pool = self._pool_for(request)
         body = request.body
         source = _Body(body) if body is not None and not isinstance(body, bytes) else None
+        timed = body is None or (isinstance(body, bytes) and len(body) <= _SMALL_BODY)
+        flight = self.flight(host)
+        flight.enter()
+        status: int | None = None
+        started = time.monotonic()
         try:
-            raw = self._pool_for(request).urlopen(
-                request.method,
-                request.url,
-                body=source if source is not None else body,
-                headers=headers,
-                redirect=False,
-                preload_content=False,
-                decode_content=False,
-            )
-        except BaseException as err:
             if self._meter is not None:
-                self._meter.failed()
-            if not isinstance(err, urllib3.exceptions.HTTPError):
-                raise
-            if source is not None and source.error is not None:
-                raise source.error from None
-            raise TransportError(err, request) from err
+                self._meter.before(host)
+            try:
+                raw = pool.urlopen(
+                    request.method,
+                    request.url,
+                    body=source if source is not None else body,
+                    headers=headers,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,
+                )
+            except BaseException as err:
+                if self._meter is not None:
+                    self._meter.failed()
+                if not isinstance(err, urllib3.exceptions.HTTPError):
+                    raise
+                if source is not None and source.error is not None:
+                    raise source.error from None
+                raise TransportError(err, request) from err
+            status = raw.status
+        finally:
+            elapsed = time.monotonic() - started
+            flight.leave(status=status, rtt=elapsed if timed and status is not None else None)
         if self._meter is not None:
             self._meter.after(host, raw.headers)
         return Response(
@@ -283,6 +305,14 @@ class Transport:
             reason_phrase=getattr(raw, "reason", None) or "",
             stall_window=self._read_timeout,
         )
+
+    def flight(self, host: str) -> InFlight:
+        """The requests in flight to ``host`` (``name:port`` as the URL has it)."""
+        with self._lock:
+            flight = self._flights.get(host)
+            if flight is None:
+                flight = self._flights[host] = InFlight(cap=self._max_in_flight)
+            return flight
 
     def proxy_for(self, target: Url) -> Proxy | None:
         """The proxy a request to ``target`` goes through, ``None`` when it goes direct.

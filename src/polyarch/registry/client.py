@@ -82,6 +82,9 @@ class RegistryClient:
         self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
         self._transport: Transport | None = None
         self._scheme: str | None = None
+        #: Plain HTTP on the cache's word, until the first answer confirms or refutes it.
+        self._trying_hint = False
+        self._hint_read = False
         self._deciding = threading.Lock()
         self._lock = threading.Lock()
         # Until one answer has taught us how the registry authenticates, concurrent
@@ -127,12 +130,16 @@ class RegistryClient:
                     # urllib3 also waits this long for a body to be taken while sending
                     # it: shorter, a registry that stores a chunk slowly would be dropped.
                     connect_timeout=self.options.timeout,
-                    max_connections=self.options.max_connections,
+                    # A connection for every request in flight, kept alive between them.
+                    max_connections=max(
+                        self.options.max_connections, self.options.max_in_flight or 0
+                    ),
                     user_agent=USER_AGENT,
                     insecure=self.options.insecure,
                     unverified=unverified,
                     unverified_context=None if unverified is None else unverified_context(),
                     meter=self.meter,
+                    max_in_flight=self.options.max_in_flight,
                 )
             return self._transport
 
@@ -182,14 +189,43 @@ class RegistryClient:
         schemes = self._reach.schemes
         if len(schemes) == 1:
             return schemes[0]
+        if self.cache is not None and not self._hint_read:
+            self._hint_read = True
+            if self.cache.speaks_plain_http(self.api_host):
+                # Where plain HTTP is allowed anyway: asked first, on the last probe's word.
+                self._trying_hint = True
+                return "http"
         try:
             self.transport.send(Request("GET", self._api_root)).close()
         except TransportError as err:
             if not self._reach.falls_back(err):
                 raise
             log.debug("https://%s: %s; plain HTTP then", self.api_host, err)
-            return "http"
-        return "https"
+            scheme = "http"
+        else:
+            scheme = "https"
+        if self.cache is not None:
+            self.cache.hint_plain_http(self.api_host, scheme == "http")
+        return scheme
+
+    def _hint_tested(self, failure: str | None) -> bool:
+        """Whether plain HTTP, taken on the cache's word, was refuted by the first answer
+        over it (``failure``: no answer, or an HTTP 400, what a TLS server says to plain
+        HTTP): then the scheme is probed again, once. Any other answer confirms it."""
+        with self._deciding:
+            if not self._trying_hint:
+                return False
+            self._trying_hint = False
+            if failure is None:
+                return False
+            log.debug("http://%s: %s; probing HTTPS again", self.api_host, failure)
+            self._scheme = None
+            # Made of the scheme: the origin credentials go to, and the sender bound to it.
+            self.__dict__.pop("origin", None)
+            self.__dict__.pop("_sender", None)
+            if self.cache is not None:
+                self.cache.hint_plain_http(self.api_host, False)
+            return True
 
     @property
     def base_url(self) -> str:
@@ -278,7 +314,18 @@ class RegistryClient:
                 try:
                     request = Request(method, target, headers=headers, body=content)
                     # Nothing is read before we decide how much to read.
-                    response = sender.send(request, wanted)
+                    # The first lets the others go once its first answer taught how the
+                    # registry authenticates, not after its token exchange and retry too.
+                    # (Not while plain HTTP is on trial: the others wait for its verdict.)
+                    taught = self._contacted.set if first and not self._trying_hint else None
+                    response = sender.send(request, wanted, taught=taught)
+                    if self._trying_hint:
+                        refuted = self._hint_tested(
+                            "HTTP 400" if response.status_code == 400 else None
+                        )
+                        if refuted and replayable:
+                            response.close()
+                            continue
                     if expect(response) if expect is not None else response.is_success:
                         # Buffering reads the body: a break there is a transport error too.
                         return response if stream else self._buffered(response, label)
@@ -289,6 +336,8 @@ class RegistryClient:
                         continue
                     raise
                 except TransportError as err:
+                    if self._trying_hint and self._hint_tested(str(err)) and replayable:
+                        continue
                     # A token service that failed is named as such (_auth.py).
                     error = self.auth.transport_error(err) or self._failure(err, label)
                     if may_send_again(method, replayable=replayable, kind=err.kind) and (

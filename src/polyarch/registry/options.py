@@ -46,6 +46,8 @@ class RegistryOptions:
     :param backoff: seconds before the first retry; each further one waits twice as long,
         a random part of it (jitter) so that parallel transfers do not retry in step.
     :param max_wait: the longest wait before one retry, ``Retry-After`` included.
+    :param max_in_flight: the most requests in flight to one host at once (``--jobs``);
+        ``None``: a bound that fits each host's distance, 8 near to 32 far.
     """
 
     insecure: bool = False
@@ -58,8 +60,11 @@ class RegistryOptions:
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
     max_wait: float = 30.0
+    max_in_flight: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise InvalidInputError(f"max_in_flight ({self.max_in_flight}) must be at least 1")
         if self.retries < 0 or self.backoff < 0 or self.max_wait < 0:
             raise InvalidInputError(
                 f"retries ({self.retries}), backoff ({self.backoff}) and max_wait "

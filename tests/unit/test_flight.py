@@ -1,0 +1,103 @@
+"""The bound on requests in flight to one host: it fits the distance, and backs off."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from polyarch.registry._flight import FAR, FAR_RTT, NEAR, NEAR_RTT, InFlight, bound_for
+
+
+@pytest.mark.parametrize(
+    ("rtt", "bound"),
+    [
+        (None, NEAR),
+        (0.0001, NEAR),
+        (NEAR_RTT, NEAR),
+        ((NEAR_RTT + FAR_RTT) / 2, (NEAR + FAR) // 2),
+        (FAR_RTT, FAR),
+        (0.2, FAR),
+    ],
+)
+def test_the_bound_grows_with_the_round_trip(rtt: float | None, bound: int) -> None:
+    assert bound_for(rtt) == bound
+
+
+def test_the_cap_is_never_passed() -> None:
+    assert bound_for(0.1, cap=4) == 4
+    assert bound_for(None, cap=2) == 2
+    assert bound_for(None, cap=64) == NEAR
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_quickest_answer_is_the_round_trip() -> None:
+    flight = InFlight()
+    for rtt in (0.05, 0.021, 0.3):  # a handshake, a slow server: the quickest counts
+        flight.enter()
+        flight.leave(status=200, rtt=rtt)
+    assert flight.rtt == 0.021
+    assert flight.bound == FAR
+    flight.enter()
+    flight.leave(status=None, rtt=None)  # no answer: nothing learnt
+    assert flight.rtt == 0.021
+
+
+def test_429_halves_the_bound_once_a_round_trip_and_it_grows_back() -> None:
+    clock = Clock()
+    flight = InFlight(clock=clock)
+    flight.enter()
+    flight.leave(status=200, rtt=FAR_RTT)
+    assert flight.bound == FAR
+    for _ in range(5):  # one burst's answers arrive together: one cut
+        flight.enter()
+        flight.leave(status=429)
+    assert flight.bound == FAR // 2
+    clock.now += 2 * FAR_RTT  # a round trip later, still refused: cut again
+    flight.enter()
+    flight.leave(status=503)
+    assert flight.bound == FAR // 4
+    answers = 0
+    while flight.bound < FAR:
+        flight.enter()
+        flight.leave(status=200)
+        answers += 1
+    # One more for each bound's worth of answers: 8 + 9 + ... + 31.
+    assert answers == pytest.approx(sum(range(FAR // 4, FAR)), abs=FAR)
+
+
+def test_the_bound_never_falls_below_one() -> None:
+    clock = Clock()
+    flight = InFlight(cap=1, clock=clock)
+    for _ in range(4):
+        clock.now += 1
+        flight.enter()
+        flight.leave(status=429)
+    assert flight.bound == 1
+
+
+def test_a_request_beyond_the_bound_waits_for_a_place() -> None:
+    flight = InFlight(cap=2)
+    flight.enter()
+    flight.enter()
+    entered = threading.Event()
+
+    def third() -> None:
+        flight.enter()
+        entered.set()
+
+    thread = threading.Thread(target=third)
+    thread.start()
+    assert not entered.wait(0.1)
+    flight.leave(status=200)
+    assert entered.wait(5)
+    thread.join()
+    assert flight.peak == 2
+    assert flight.active == 2

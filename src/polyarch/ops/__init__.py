@@ -16,6 +16,7 @@
 
 __all__ = ["DEFAULT_JOBS"]
 
-#: Transfers and requests in flight at once, for every operation that fans out. A registry
-#: client pools its connections, so more mostly adds contention on a small machine.
-DEFAULT_JOBS = 8
+#: Steps at once, for every operation that fans out: threads, each with at most one
+#: request in flight. Each registry host bounds its own requests below this, by its
+#: distance (8 near, up to 32 far: :mod:`polyarch.registry._flight`).
+DEFAULT_JOBS = 32

@@ -12,13 +12,14 @@ them, a copy takes them from the source, or, when it lacks them, from those URLs
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
@@ -30,6 +31,8 @@ from polyarch.models import (
     Manifest,
 )
 from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops._flow import Flow
+from polyarch.ops._flow import Step as FlowStep
 from polyarch.ops.resolve import choose, image_for_platform, learner
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
@@ -65,8 +68,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class BlobTransfer(Enum):
@@ -214,12 +215,16 @@ class Transfers:
         finally:
             event.set()
 
-    def manifest(self, source: Store, target: Store, manifest: Manifest) -> None:
-        """Copy one image manifest: its blobs, then the manifest itself (by digest)."""
-        if isinstance(manifest, ImageManifest):
-            for blob in manifest.blobs:
-                self.blob(source, target, blob)
-        target.put_manifest(manifest)
+    def manifest(
+        self, source: Store, target: Store, manifest: Manifest, flow: Flow
+    ) -> FlowStep[Descriptor]:
+        """Copy one image manifest on ``flow``: its blobs at once, then the manifest
+        itself (by digest) as soon as they are there; the step that puts it."""
+        blobs = [
+            flow.run(functools.partial(self.blob, source, target, blob))
+            for blob in (manifest.blobs if isinstance(manifest, ImageManifest) else ())
+        ]
+        return flow.run(functools.partial(target.put_manifest, manifest), after=blobs)
 
     def count(self, kind: BlobTransfer) -> int:
         return sum(1 for value in self._mine.values() if value is kind)
@@ -415,9 +420,11 @@ def copy_image(
 ) -> CopyResult:
     """Copy an image or a whole index from ``source`` to ``target``.
 
-    Blobs go first (all of them, on ``jobs`` threads), then the image manifests, the
-    index last, so the target never holds a manifest whose content is missing. Blobs the
-    target has are skipped, so an interrupted copy resumes where it stopped.
+    Each image goes on its own as soon as it is fetched: its blobs (on up to ``jobs``
+    threads, shared by all), then its manifest; the nested indexes after all their
+    images, the root last, so the target never holds a manifest whose content is
+    missing. Blobs the target has are skipped, so an interrupted copy resumes where it
+    stopped.
 
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy the plain image instead of an index.
@@ -476,23 +483,6 @@ def copy_image(
 
         return advanced
 
-    failed = threading.Event()
-
-    def failing_fast(work: Callable[[T], object]) -> Callable[[T], None]:
-        """Once one transfer failed, those not begun yet are skipped: the copy has failed,
-        and the target gets nothing more from it (the pool would run them all)."""
-
-        def run(item: T) -> None:
-            if failed.is_set():
-                return
-            try:
-                work(item)
-            except BaseException:
-                failed.set()
-                raise
-
-        return run
-
     def copy_blob(blob: Descriptor) -> None:
         report.blob_started(blob)
         how = transfers.blob(source, target, blob, on_bytes=count(blob))
@@ -503,12 +493,19 @@ def copy_image(
         report.manifest_finished(descriptor)
         return descriptor
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        images, indexes = gather(Walk(source, root, known=made), root, pool)
-        if not there:
-            blobs = {blob.digest: blob for image in images for blob in image.blobs}
-            list(pool.map(failing_fast(copy_blob), blobs.values()))
-            list(pool.map(failing_fast(put), [image for image in images if image is not root]))
+    with Flow(jobs) as flow:
+
+        def write(image: ImageManifest) -> None:
+            # Each image on its own: its blobs, then it, whatever the others are at.
+            blobs = [flow.run(functools.partial(copy_blob, blob)) for blob in image.blobs]
+            if image is not root:
+                flow.run(functools.partial(put, image), after=blobs)
+
+        collected = gather(
+            Walk(source, root, known=made), root, flow, each_image=None if there else write
+        )
+        flow.wait()
+    images, indexes = collected()
     for index in indexes[:-1] if not there else ():
         put(index)  # nested indexes, innermost first
     # Referrers before the tag: a copy that fails over them leaves the tag as it was.
@@ -636,27 +633,65 @@ class _Referrers:
 
 
 def gather(
-    walk: Walk, root: Manifest, pool: ThreadPoolExecutor, *, depth: int = 0
-) -> tuple[list[ImageManifest], list[ImageIndex]]:
-    """Every image under ``root`` (children fetched concurrently) and every index, the
-    innermost first and ``root`` last.
+    walk: Walk,
+    root: Manifest,
+    flow: Flow,
+    *,
+    each_image: Callable[[ImageManifest], None] | None = None,
+) -> Callable[[], tuple[list[ImageManifest], list[ImageIndex]]]:
+    """Every image under ``root`` and every index, fetched as steps of ``flow``: each
+    child as soon as its index is in, ``each_image`` told each image (``root`` too, when
+    it is one) on the step that fetched it, so what is done with it need not wait for the
+    others. Returns what to call once the flow is done: the images in index order, each
+    once, and the indexes, the innermost first and ``root`` last.
 
-    :raises InvalidManifestError: indexes nested deeper than ``MAX_INDEX_DEPTH``.
+    :raises InvalidManifestError: (from the flow) indexes nested deeper than
+        ``MAX_INDEX_DEPTH``.
     """
-    if isinstance(root, ImageManifest):
-        return [root], []
-    images: list[ImageManifest] = []
-    indexes: list[ImageIndex] = []
-    seen: set[str] = set()
-    for child in walk.children(root, depth=depth, pool=pool):
-        if child.digest in seen:
-            continue
-        seen.add(child.digest)
-        if isinstance(child, ImageIndex):
-            nested_images, nested_indexes = gather(walk, child, pool, depth=depth + 1)
-            images.extend(nested_images)
-            indexes.extend(nested_indexes)
-        else:
-            images.append(child)
-    indexes.append(root)
-    return images, indexes
+    children: dict[Digest, list[FlowStep[Manifest]]] = {}
+    seen: set[Digest] = {root.digest}
+    lock = threading.Lock()
+
+    def visit(manifest: Manifest, depth: int) -> None:
+        if isinstance(manifest, ImageManifest):
+            if each_image is not None:
+                each_image(manifest)
+            return
+        steps = [
+            flow.run(functools.partial(fetch, manifest, entry, depth))
+            for entry in manifest.manifests
+        ]
+        with lock:
+            children[manifest.digest] = steps
+
+    def fetch(index: ImageIndex, entry: Descriptor, depth: int) -> Manifest:
+        child = walk.child(index, entry, depth=depth)
+        with lock:
+            first = child.digest not in seen
+            seen.add(child.digest)
+        if first:
+            visit(child, depth + 1)
+        return child
+
+    visit(root, 0)
+
+    def collected() -> tuple[list[ImageManifest], list[ImageIndex]]:
+        images: list[ImageManifest] = []
+        indexes: list[ImageIndex] = []
+        listed: set[Digest] = set()
+
+        def down(manifest: Manifest) -> None:
+            if isinstance(manifest, ImageManifest):
+                images.append(manifest)
+                return
+            for step in children[manifest.digest]:
+                child = step.result()
+                if child.digest not in listed:
+                    listed.add(child.digest)
+                    down(child)
+            indexes.append(manifest)
+
+        down(root)
+        return images, indexes
+
+    return collected

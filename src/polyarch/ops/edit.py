@@ -10,6 +10,7 @@ the tag is read once more: if it moved since (someone else pushed), the edit is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,9 +22,10 @@ from polyarch.index import edited_index, entry_json, index_document
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageIndex
 from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops._flow import Flow
 from polyarch.ops.copy import Transfers, copy_image
 from polyarch.ops.images import registries_for, store_opener
-from polyarch.ops.lists import check_duplicates, fetch_member
+from polyarch.ops.lists import check_duplicates, fetch_members
 from polyarch.ops.pending import ListName, PendingEntry, parse_list_name, same_repository
 from polyarch.platform import Platform, matches_strict
 from polyarch.schemes import open_store, parse_location
@@ -178,16 +180,19 @@ def add_entries(
         edit = _Edit(location, to, run)
         opener = store_opener(run)
         target = open_store(edit.target, registries=run)
-        transfers = Transfers()
-        added: list[PendingEntry] = []
-        for image in images:
-            name = parse_list_name(str(image))
-            source = opener(name)
-            fetched = fetch_member(opener, name)
-            for entry in fetched:  # into the index's repository first, the index last
-                if not dry_run and not _has(target, entry.descriptor):
-                    transfers.manifest(source, target, entry.manifest)
-            added.extend(fetched)
+        names = [parse_list_name(str(image)) for image in images]
+        added = [entry for entries in fetch_members(opener, names, jobs=jobs) for entry in entries]
+        if not dry_run:
+            transfers = Transfers()
+            with Flow(jobs) as flow:  # into the index's repository first, the index last
+
+                def place(entry: PendingEntry) -> None:
+                    if not _has(target, entry.descriptor):
+                        transfers.manifest(opener(entry.source), target, entry.manifest, flow)
+
+                for entry in added:
+                    flow.run(functools.partial(place, entry))
+                flow.wait()
         return _with_added(edit, added, jobs=jobs, dry_run=dry_run)
 
 

@@ -13,9 +13,9 @@ push of an unchanged list is recognized and skipped.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,9 @@ from polyarch.errors import (
     PolyarchError,
 )
 from polyarch.location import LayoutLocation
-from polyarch.models import ImageManifest
+from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
+from polyarch.ops._flow import Flow
 from polyarch.ops.pending import (
     ListName,
     PendingEntry,
@@ -55,6 +56,7 @@ __all__ = [
     "check_duplicates",
     "create_list",
     "fetch_member",
+    "fetch_members",
     "push_list",
     "push_pending",
     "validate_platform",
@@ -71,6 +73,25 @@ StoreOpener = Callable[[ListName], Store]
 
 def fetch_member(open_store: StoreOpener, member: ListName) -> list[PendingEntry]:
     """The entries one member contributes: one image, or every entry of an index."""
+    return fetch_members(open_store, [member])[0]
+
+
+def fetch_members(
+    open_store: StoreOpener, members: Sequence[ListName], *, jobs: int = DEFAULT_JOBS
+) -> list[list[PendingEntry]]:
+    """The entries each member contributes (:func:`fetch_member`), every member and every
+    child of a member that is an index fetched at once: each image's config as soon as
+    the image is in."""
+    with Flow(jobs) as flow:
+        steps = [flow.run(functools.partial(_member, open_store, m, flow)) for m in members]
+        flow.wait()
+    return [entries() for entries in (step.result() for step in steps)]
+
+
+def _member(
+    open_store: StoreOpener, member: ListName, flow: Flow
+) -> Callable[[], list[PendingEntry]]:
+    """Fetch ``member`` on ``flow``: its entries, to be asked for once the flow is done."""
     store = open_store(member)
     identifier = member.identifier
     if identifier is None:  # oci:PATH alone: the layout's only image
@@ -83,20 +104,24 @@ def fetch_member(open_store: StoreOpener, member: ListName) -> list[PendingEntry
                 f"{member} is not a container image (config type {manifest.config.media_type})"
             )
         config = walk.config(manifest)
-        return [PendingEntry(member, manifest.descriptor(platform=config.platform), manifest.raw)]
-    entries: list[PendingEntry] = []
-    children = [d for d in manifest.manifests if mt.is_manifest(d.media_type)]
-    skipped = len(manifest.manifests) - len(children)
+        entry = PendingEntry(member, manifest.descriptor(platform=config.platform), manifest.raw)
+        return lambda: [entry]
+    index = manifest
+    children = [d for d in index.manifests if mt.is_manifest(d.media_type)]
+    skipped = len(index.manifests) - len(children)
     if skipped:
         log.warning("%s: skipping %d nested entries that are not image manifests", member, skipped)
-    for child in children:
-        image = walk.child(manifest, child, depth=0)
+
+    def child_entry(child: Descriptor) -> PendingEntry:
+        image = walk.child(index, child, depth=0)
         platform = child.platform
         if platform is None and not child.is_attestation and isinstance(image, ImageManifest):
             # An index entry without a platform: the image's config says what it is.
             platform = walk.config(image).platform
-        entries.append(PendingEntry(member, replace(child, platform=platform), image.raw))
-    return entries
+        return PendingEntry(member, replace(child, platform=platform), image.raw)
+
+    steps = [flow.run(functools.partial(child_entry, child)) for child in children]
+    return lambda: [step.result() for step in steps]
 
 
 def _platform_key(platform: Platform | None) -> tuple[str, ...]:
@@ -180,8 +205,7 @@ def build_list(
             f"{reference} names no tag for the list to be pushed under",
             hint=f"name one: {reference.familiar_name}:TAG",
         )
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(members)))) as pool:
-        fetched = list(pool.map(lambda m: fetch_member(open_store, m), members))
+    fetched = fetch_members(open_store, members, jobs=jobs)
     new = [entry for entries in fetched for entry in entries]
     if attestations == "drop":
         new = [entry for entry in new if not entry.is_attestation]
@@ -389,20 +413,29 @@ def push_pending(
 
     transfers = Transfers()
 
-    def push_entry(entry: PendingEntry) -> ListName:
-        source = open_store(entry.source)
-        transfers.manifest(source, target, entry.manifest)
-        pushed = reference.with_tag(None).with_digest(entry.descriptor.digest)
+    def pushed(entry: PendingEntry) -> ListName:
+        name = reference.with_tag(None).with_digest(entry.descriptor.digest)
         if on_manifest is not None:
-            on_manifest(pushed)
-        return pushed
+            on_manifest(name)
+        return name
 
     copied: list[ListName] = []
     # A tag already at the list's digest: the target holds all it names (a registry
     # takes a manifest only then), and only the other tags need it.
     if foreign and len(missing) == len(every):
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(foreign)))) as pool:
-            copied = list(pool.map(push_entry, foreign))
+        # Each member on its own: its blobs, then its manifest, whatever the others are at.
+        with Flow(jobs) as flow:
+            steps = [
+                flow.run(
+                    functools.partial(pushed, entry),
+                    after=[
+                        transfers.manifest(open_store(entry.source), target, entry.manifest, flow)
+                    ],
+                )
+                for entry in foreign
+            ]
+            flow.wait()
+        copied = [step.result() for step in steps]
     # Even when the list is there: the same index without attestations may have been
     # pushed by a push that dropped them.
     attached = _push_referrers(pending, target, open_store, transfers, jobs=jobs)

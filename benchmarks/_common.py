@@ -172,3 +172,71 @@ def request_breakdown(
                 text = ", ".join(f"{n}x {k}" for k, n in sorted(counts.items()))
                 lines.append(f"  {scenario:<{width}} {tool:<8} {registry}: {text or 'none'}")
     return lines
+
+
+# -- at a distance -----------------------------------------------------------------------
+
+
+def add_delay_argument(parser: argparse.ArgumentParser) -> None:
+    """``--delay MS``: every tool reaches each registry through a latency proxy."""
+    parser.add_argument(
+        "--delay",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="reach each registry through a latency proxy adding MS each way (0: a proxy "
+        "adding nothing; default: no proxy); bench_all.py runs every benchmark at several",
+    )
+
+
+class Distant:
+    """A registry as the tools see it through a latency proxy: ``host`` (what references
+    are made of) is the proxy's; everything else, seeding and the access log's marks
+    included, is the registry's own."""
+
+    def __init__(self, server: Any, proxy: Any) -> None:
+        self._server = server
+        self.proxy = proxy
+
+    @property
+    def host(self) -> str:
+        return str(self.proxy.host)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._server, name)
+
+
+class AtDistance:
+    """``with AtDistance(delay_ms, RegistryServer(...), ...) as (a, ...):`` the registries
+    started, and behind latency proxies (``delay_ms`` ``None``: as they are, no proxy);
+    all stopped on the way out."""
+
+    def __init__(self, delay_ms: int | None, *servers: Any) -> None:
+        import contextlib
+
+        self.delay_ms = delay_ms
+        self.servers = servers
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> list[Any]:
+        with self._stack as stack:
+            started = [stack.enter_context(server) for server in self.servers]
+            if self.delay_ms is not None:
+                from latency_proxy import LatencyProxy
+
+                delay = self.delay_ms / 1000
+                started = [
+                    Distant(server, stack.enter_context(LatencyProxy(server.port, delay)))
+                    for server in started
+                ]
+            self._stack = stack.pop_all()
+        return started
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def describe(self) -> str:
+        """For the report's first line."""
+        if self.delay_ms is None:
+            return "registries on this machine, no proxy"
+        return f"through latency proxies adding {self.delay_ms} ms each way"

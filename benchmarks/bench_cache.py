@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
 from _common import (
+    AtDistance,
+    add_delay_argument,
     add_tool_arguments,
     fmt,
     machine,
@@ -278,6 +280,7 @@ def targets(bench: Bench) -> list[str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    add_delay_argument(parser)
     add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -293,7 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="polyarch-bench-cache-") as tmp:
         workdir = Path(tmp)
-        with RegistryServer(workdir / "a") as a, RegistryServer(workdir / "b") as b:
+        distance = AtDistance(
+            args.delay, RegistryServer(workdir / "a"), RegistryServer(workdir / "b")
+        )
+        with distance as (a, b):
             bench = Bench(args, a, b, workdir)
             progress(f"registries A {a.url} (pid {a.pid}), B {b.url} (pid {b.pid}); seeding")
             bench.image = push_index(a)
@@ -302,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.measure_alternately(TOOLS)
         report = render(bench)
     print(
-        f"polyarch copy vs skopeo copy --all, caches kept or cleared: {len(PLATFORMS)} "
+        f"polyarch copy vs skopeo copy --all, caches kept or cleared, {distance.describe()}: "
+        f"{len(PLATFORMS)} "
         f"platforms x {LAYERS} layers x {LAYER_MIB} MiB ({bench.image.size / MIB:.1f} MiB of "
         f"blobs), median of {args.repeat} runs; {tool_version([args.polyarch, '--version'])}, "
         f"{tool_version([args.skopeo, '--version'])} (cache {bench.boltdb}), "

@@ -58,7 +58,9 @@ if TYPE_CHECKING:
     from tests.registry_server import AccessLogEntry, RegistryServer
 
 from _common import (
+    AtDistance,
     Outcome,
+    add_delay_argument,
     add_tool_arguments,
     client_env,
     fmt,
@@ -825,6 +827,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--big-layer-mib", type=int, default=1024, help="layer size for the peak RSS run"
     )
     parser.add_argument("--no-rss", action="store_true", help="skip the peak RSS runs")
+    add_delay_argument(parser)
     add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -842,7 +845,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="polyarch-bench-copy-") as tmp:
         workdir = Path(tmp)
-        with RegistryServer(workdir / "a") as a, RegistryServer(workdir / "b") as b:
+        distance = AtDistance(
+            args.delay, RegistryServer(workdir / "a"), RegistryServer(workdir / "b")
+        )
+        with distance as (a, b):
             bench = Bench(args, a, b, workdir)
             progress(f"registries A {a.url} (pid {a.pid}), B {b.url} (pid {b.pid}); seeding")
             bench.image = push_index(a)
@@ -853,7 +859,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.peak_rss(TOOLS)
         report = render(bench)
     print(
-        f"polyarch copy vs skopeo copy --all: {len(PLATFORMS)} platforms x {LAYERS} layers "
+        f"polyarch copy vs skopeo copy --all, {distance.describe()}: {len(PLATFORMS)} "
+        f"platforms x {LAYERS} layers "
         f"x {LAYER_MIB} MiB ({bench.image.size / MIB:.1f} MiB of blobs), median of "
         f"{args.repeat} runs; {tool_version([args.polyarch, '--version'])}, "
         f"{tool_version([args.skopeo, '--version'])}, {machine(load_before)}"

@@ -80,6 +80,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT = 600.0
 STEPS = ("create+push", "inspect --verbose", "copy")
 PEER = {"create+push": "docker", "inspect --verbose": "docker", "copy": "skopeo"}
+#: The ``--baseline`` build of polyarch, run beside the current one: before and after.
+BEFORE = "before"
 #: Issue 15's targets: wall time polyarch/peer at 10 ms each way, for N = 32 and for the
 #: copy of bench_copy's index (5 layers of 8 MiB per platform).
 TARGET_DELAY_MS = 10
@@ -293,39 +295,52 @@ class Bench:
                 "create": create,
                 "push": run([self.args.docker, "manifest", "push", "--insecure", ref], env),
             }
-        create = run([self.args.polyarch, "create", ref, *members], env)
+        polyarch = self.executable(tool)
+        create = run([polyarch, "create", ref, *members], env)
         if not create.ok:
             return {"create": create}
-        return {"create": create, "push": run([self.args.polyarch, "push", ref], env)}
+        return {"create": create, "push": run([polyarch, "push", ref], env)}
 
     def inspect(self, tool: str, ref: str) -> Run:
         if tool == "docker":
             argv = [self.args.docker, "manifest", "inspect", "--verbose", "--insecure", ref]
         else:
-            argv = [self.args.polyarch, "inspect", "--verbose", ref]
+            argv = [self.executable(tool), "inspect", "--verbose", ref]
         return self.runner.run(argv, self.runner.env())
 
     def copy(self, tool: str, source: str, dest: str) -> Run:
         if tool == "skopeo":
             self.boltdb.unlink(missing_ok=True)  # nothing remembered
-        return self.runner.run(copy_argv(self.args, tool, source, dest), self.runner.env())
+            argv = copy_argv(self.args, tool, source, dest)
+        else:
+            argv = [self.executable(tool), "copy", "--quiet", source, dest]
+        return self.runner.run(argv, self.runner.env())
+
+    def executable(self, tool: str) -> str:
+        """polyarch's, or the ``--baseline`` build's (the tool ``before``)."""
+        return str(self.args.baseline if tool == BEFORE else self.args.polyarch)
+
+    def tools(self, peer: str, peer_first: bool) -> tuple[str, ...]:
+        """The peer and polyarch, in turns first; the baseline build last, when given."""
+        pair = (peer, "polyarch") if peer_first else ("polyarch", peer)
+        return (*pair, BEFORE) if self.args.baseline else pair
 
     # -- the rounds ----------------------------------------------------------------------
 
     def lists(self, delay_ms: int, n: int, rep: int, peer_first: bool) -> None:
         """create+push of N members by each tool, then inspect --verbose of docker's list."""
         members = [f"{self.host_a}/{SOURCE_REPOSITORY}:{tag}" for tag in self.members[:n]]
-        order = ("docker", "polyarch") if peer_first else ("polyarch", "docker")
+        order = self.tools("docker", peer_first)
         digests: dict[str, str] = {}
         for tool in order:
             ref = f"{self.host_a}/bench/{tool}-d{delay_ms}-n{n}-r{rep}:list"
             runs = self.create_push(tool, ref, members)
             ok = self.cell(delay_ms, "create+push", n, tool).add(runs)
             digests[tool] = _docker_digest(runs["push"].stdout) if ok else ""
-        if all(digests.values()) and digests["docker"] != digests["polyarch"]:
+        if all(digests.values()) and len(set(digests.values())) > 1:
             self.warn(
-                f"{delay_ms} ms N={n} run {rep}: docker pushed {digests['docker']}, "
-                f"polyarch {digests['polyarch']}"
+                f"{delay_ms} ms N={n} run {rep}: "
+                + ", ".join(f"{tool} pushed {digest}" for tool, digest in digests.items())
             )
             for tool in order:
                 self.cell(delay_ms, "create+push", n, tool).note("digests differ")
@@ -337,16 +352,17 @@ class Bench:
             result = self.inspect(tool, ref)
             if self.cell(delay_ms, "inspect --verbose", n, tool).add({"inspect": result}):
                 outputs[tool] = result.stdout
-        if len(outputs) == 2 and not _same_json(outputs["docker"], outputs["polyarch"]):
-            self.cell(delay_ms, "inspect --verbose", n, "polyarch").note(
-                "output differs from docker's"
-            )
+        docker = outputs.get("docker")
+        for tool, output in outputs.items():
+            if docker is not None and tool != "docker" and not _same_json(docker, output):
+                cell = self.cell(delay_ms, "inspect --verbose", n, tool)
+                cell.note("output differs from docker's")
 
     def copies(self, delay_ms: int, layers: int, rep: int, peer_first: bool) -> None:
         """The index with ``layers`` layers per platform, A to a new repository of B."""
         image = self.images[layers]
         source = f"{self.host_a}/{image.repository}:{TAG}"
-        for tool in ("skopeo", "polyarch") if peer_first else ("polyarch", "skopeo"):
+        for tool in self.tools("skopeo", peer_first):
             repository = f"bench/{tool}-d{delay_ms}-l{layers}-r{rep}"
             run = self.copy(tool, source, f"{self.host_b}/{repository}:{TAG}")
             problems = check_registry(self.b, repository, image) if run.ok else []
@@ -383,7 +399,7 @@ class Bench:
             LatencyProxy(self.b.port, 0.0) as self.proxy_b,
         ):
             members = [f"{self.host_a}/{SOURCE_REPOSITORY}:{tag}" for tag in self.members[:2]]
-            for tool in ("docker", "polyarch"):
+            for tool in self.tools("docker", True):
                 ref = f"{self.host_a}/bench/warmup-{tool}:list"
                 runs = self.create_push(tool, ref, members)
                 failed = [f"{tool} {k}: {r.failure()}" for k, r in runs.items() if not r.ok]
@@ -394,7 +410,7 @@ class Bench:
                     if not run.ok:
                         self.warn(f"warm-up {tool} inspect --verbose: {run.failure()}")
             image = self.images[min(self.images)]
-            for tool in ("skopeo", "polyarch"):
+            for tool in self.tools("skopeo", True):
                 run = self.copy(
                     tool,
                     f"{self.host_a}/{image.repository}:{TAG}",
@@ -426,7 +442,7 @@ def size_label(step: str, n: int) -> str:
 def ordered(bench: Bench) -> list[tuple[int, str, int, str]]:
     return sorted(
         bench.cells,
-        key=lambda k: (k[0], STEPS.index(k[1]), k[2], k[3] != PEER[k[1]]),
+        key=lambda k: (k[0], STEPS.index(k[1]), k[2], (PEER[k[1]], "polyarch", BEFORE).index(k[3])),
     )
 
 
@@ -448,7 +464,7 @@ def render(bench: Bench) -> str:
     for key in ordered(bench):
         delay_ms, step, n, tool = key
         cell = bench.cells[key]
-        peer = bench.cells.get((delay_ms, step, n, PEER[step])) if tool == "polyarch" else None
+        peer = bench.cells.get((delay_ms, step, n, PEER[step])) if tool != PEER[step] else None
         notes = [x for x in (cell.unavailable, cell.detail(), *cell.notes) if x]
         rows.append(
             (
@@ -467,7 +483,8 @@ def render(bench: Bench) -> str:
         )
     out = _table(header, rows, {4, 5, 6, 7, 8, 9})
     out.append(
-        "(delay: added each way, a round trip is twice it; x wall, x req: polyarch/peer; req:\n"
+        "(delay: added each way, a round trip is twice it; x wall, x req: polyarch/peer (before:\n"
+        " the --baseline build); req:\n"
         " requests served at both registries; conns: TCP connections the proxies accepted;\n"
         " RTs: (wall at this delay - wall at 0 ms) / round trip, the round trips waited for in\n"
         " a row; copy N: platforms x layers; notes: create + push s, spread, requests varied)"
@@ -524,6 +541,14 @@ def targets(bench: Bench) -> list[str]:
             f"{PEER[step]} (target <= {target}x"
             + (f", set for {LAYER_MIB} MiB layers)" if other_size else ")")
         )
+    for step, n in TARGETS:
+        before = bench.cells.get((TARGET_DELAY_MS, step, n, BEFORE))
+        peer = bench.cells.get((TARGET_DELAY_MS, step, n, PEER[step]))
+        if before and peer:
+            lines.append(
+                f"  [info] {step} N={size_label(step, n)} at {TARGET_DELAY_MS} ms, the baseline "
+                f"build: wall {fmt(ratio_of(before.seconds, peer.seconds), '.3f')}x {PEER[step]}"
+            )
     for step, n in TARGETS:
         poly = bench.cells.get((0, step, n, "polyarch"))
         peer = bench.cells.get((0, step, n, PEER[step]))
@@ -591,6 +616,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-handshake", action="store_true", help="new connections cost no round trip"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument(
+        "--baseline",
+        help="another polyarch build, run beside (as 'before'): figures before and after",
+    )
     add_tool_arguments(parser, "docker", "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:

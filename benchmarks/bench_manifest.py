@@ -48,7 +48,9 @@ if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
 from _common import (
+    AtDistance,
     Outcome,
+    add_delay_argument,
     add_tool_arguments,
     client_env,
     fmt,
@@ -494,6 +496,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--platforms", type=_sizes, default=[2, 8, 32], help="list sizes N")
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (median)")
+    add_delay_argument(parser)
     add_tool_arguments(parser, "docker")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -508,7 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="polyarch-bench-") as tmp:
         workdir = Path(tmp)
-        with RegistryServer(workdir / "registry") as server:
+        distance = AtDistance(args.delay, RegistryServer(workdir / "registry"))
+        with distance as (server,):
             bench = Bench(args, server, workdir)
             progress(
                 f"registry {server.url} (pid {server.pid}); seeding {max(args.platforms)} images"
@@ -524,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bench.scenario(scenario, n)
         report = render(bench, startup)
     print(
-        f"polyarch vs docker manifest: median of {args.repeat} runs; "
+        f"polyarch vs docker manifest, {distance.describe()}: median of {args.repeat} runs; "
         f"{tool_version([args.polyarch, '--version'])} ({args.polyarch}), "
         f"{tool_version([args.docker, '--version'])}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs"

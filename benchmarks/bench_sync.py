@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from tests.registry_server import RegistryServer
 
 from _common import (
+    AtDistance,
+    add_delay_argument,
     add_tool_arguments,
     fmt,
     machine,
@@ -293,6 +295,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--parallel", type=int, help="polyarch sync --parallel (default: polyarch's own)"
     )
     parser.add_argument("--jobs", type=int, help="polyarch sync --jobs (default: polyarch's own)")
+    add_delay_argument(parser)
     add_tool_arguments(parser, "skopeo")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -310,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="polyarch-bench-sync-") as tmp:
         workdir = Path(tmp)
-        with RegistryServer(workdir / "a") as a, RegistryServer(workdir / "b") as b:
+        distance = AtDistance(
+            args.delay, RegistryServer(workdir / "a"), RegistryServer(workdir / "b")
+        )
+        with distance as (a, b):
             bench = Bench(args, a, b, workdir)
             progress(
                 f"registries A {a.url} (pid {a.pid}), B {b.url} (pid {b.pid}); "
@@ -330,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.images} tags, each {len(PLATFORMS)} platforms x {LAYERS} layers x {LAYER_KIB} "
         f"KiB ({blobs} blobs, {bench.size / KIB / KIB:.1f} MiB), median of {args.repeat} runs; "
         f"{tool_version([args.polyarch, '--version'])}, "
-        f"{tool_version([args.skopeo, '--version'])}, {machine(load_before)}"
+        f"{tool_version([args.skopeo, '--version'])}, {distance.describe()}, "
+        f"{machine(load_before)}"
     )
     print(report)
     if args.json:

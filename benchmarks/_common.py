@@ -192,15 +192,37 @@ def add_delay_argument(parser: argparse.ArgumentParser) -> None:
 class Distant:
     """A registry as the tools see it through a latency proxy: ``host`` (what references
     are made of) is the proxy's; everything else, seeding and the access log's marks
-    included, is the registry's own."""
+    included, is the registry's own. Restarted (``stop``, ``start``: empty, on a new
+    port), it gets a new proxy too, so that no client state knows it."""
 
-    def __init__(self, server: Any, proxy: Any) -> None:
+    def __init__(self, server: Any, delay_s: float) -> None:
         self._server = server
-        self.proxy = proxy
+        self._delay_s = delay_s
+        self.proxy: Any = None
+        self._proxy_started()
+
+    def _proxy_started(self) -> None:
+        from latency_proxy import LatencyProxy
+
+        self.proxy = LatencyProxy(self._server.port, self._delay_s).start()
 
     @property
     def host(self) -> str:
         return str(self.proxy.host)
+
+    def stop_proxy(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+
+    def stop(self) -> None:
+        self.stop_proxy()
+        self._server.stop()
+
+    def start(self) -> Any:
+        self._server.start()
+        self._proxy_started()
+        return self
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)
@@ -222,13 +244,10 @@ class AtDistance:
         with self._stack as stack:
             started = [stack.enter_context(server) for server in self.servers]
             if self.delay_ms is not None:
-                from latency_proxy import LatencyProxy
-
-                delay = self.delay_ms / 1000
-                started = [
-                    Distant(server, stack.enter_context(LatencyProxy(server.port, delay)))
-                    for server in started
-                ]
+                distant = [Distant(server, self.delay_ms / 1000) for server in started]
+                for reached in distant:
+                    stack.callback(reached.stop_proxy)
+                started = distant
             self._stack = stack.pop_all()
         return started
 

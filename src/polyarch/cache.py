@@ -181,7 +181,7 @@ class Cache:
         """Whether ``host`` (``name:port``) answered over plain HTTP when last probed."""
         return self._read(self._scheme_path(host), 16) == b"http"
 
-    def hint_plain_http(self, host: str, plain: bool) -> None:
+    def hint_plain_http(self, host: str, *, plain: bool) -> None:
         """``host`` answered over plain HTTP (``plain``), or over HTTPS."""
         if plain == self.speaks_plain_http(host):
             return

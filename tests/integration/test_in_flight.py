@@ -15,6 +15,7 @@ import pytest
 import polyarch
 from polyarch.registry import Registries, RegistryOptions
 from polyarch.registry._flight import FAR, NEAR, InFlight
+from polyarch.registry._url import parse_url
 from tests.content import Content, multi, unique
 from tests.fault_proxy import Delay, FaultProxy, Seen, Status
 from tests.imagegen import SyntheticImage, make_image
@@ -49,8 +50,22 @@ def _pushed(registry: RegistryServer, content: Content) -> str:
     return repository
 
 
-def _flight(registries: Registries, host: str) -> InFlight:
-    return registries.client(host).transport.flight(host)
+def _copied_through(
+    proxy: FaultProxy,
+    registry: RegistryServer,
+    count: int,
+    options: RegistryOptions | None = None,
+) -> InFlight:
+    """An index of ``count`` images copied from the registry through ``proxy`` to the
+    registry direct: the requests in flight to the proxy, as the client counted them."""
+    repository = _pushed(registry, multi(_images(count)))
+    with Registries(options) as registries:
+        polyarch.copy(
+            f"{proxy.host}/{repository}:v1",
+            f"{registry.host}/{repository}-copy:v1",
+            registries=registries,
+        )
+        return registries.client(proxy.host).transport.flight(parse_url(f"http://{proxy.host}/"))
 
 
 def _one(proxy: FaultProxy, method: str, path: str) -> Seen:
@@ -73,15 +88,8 @@ def test_slow_answers_from_a_near_registry_do_not_raise_the_bound(
     """Slow children, quick everything else: the round trip is loopback's, the bound near
     (a busy machine answers loopback in a few milliseconds: a little above 8, far below
     the 40 wanted at once)."""
-    repository = _pushed(registry, multi(_images(40)))
     proxy.add(Delay(0.2), method="GET", path=r"/manifests/sha256:")
-    with Registries() as registries:
-        polyarch.copy(
-            f"{proxy.host}/{repository}:v1",
-            f"{registry.host}/{repository}-copy:v1",
-            registries=registries,
-        )
-        flight = _flight(registries, proxy.host)
+    flight = _copied_through(proxy, registry, 40)
     assert flight.rtt is not None
     assert flight.rtt < 0.2
     assert flight.peak < FAR
@@ -89,15 +97,8 @@ def test_slow_answers_from_a_near_registry_do_not_raise_the_bound(
 
 
 def test_a_far_registry_gets_more_in_flight(registry: RegistryServer, proxy: FaultProxy) -> None:
-    repository = _pushed(registry, multi(_images(40)))
     proxy.add(Delay(0.03))  # every request: 30 ms away
-    with Registries() as registries:
-        polyarch.copy(
-            f"{proxy.host}/{repository}:v1",
-            f"{registry.host}/{repository}-copy:v1",
-            registries=registries,
-        )
-        flight = _flight(registries, proxy.host)
+    flight = _copied_through(proxy, registry, 40)
     assert flight.rtt is not None
     assert flight.rtt >= 0.03
     assert flight.bound == FAR
@@ -109,33 +110,18 @@ def test_a_far_registry_gets_more_in_flight(registry: RegistryServer, proxy: Fau
 def test_jobs_caps_the_requests_in_flight_to_each_registry(
     registry: RegistryServer, proxy: FaultProxy
 ) -> None:
-    repository = _pushed(registry, multi(_images(12)))
     proxy.add(Delay(0.03))
-    # The cap holds however many threads the operation runs on.
-    with Registries(RegistryOptions(max_in_flight=2)) as registries:
-        polyarch.copy(
-            f"{proxy.host}/{repository}:v1",
-            f"{registry.host}/{repository}-copy:v1",
-            registries=registries,
-            jobs=32,
-        )
-        flight = _flight(registries, proxy.host)
+    # The cap holds however many threads the operation runs on (32 by default).
+    flight = _copied_through(proxy, registry, 12, RegistryOptions(max_in_flight=2))
     assert flight.peak == 2
     assert flight.bound == 2
 
 
 def test_429_and_503_halve_the_bound(registry: RegistryServer, proxy: FaultProxy) -> None:
-    repository = _pushed(registry, multi(_images(16)))
     proxy.add(Status(429, retry_after="0"), method="GET", path=r"/manifests/sha256:", count=1)
     proxy.add(Status(503, retry_after="0"), method="GET", path=r"/blobs/sha256:", count=1)
     proxy.add(Delay(0.03))
-    with Registries(RegistryOptions(backoff=0.01)) as registries:
-        polyarch.copy(
-            f"{proxy.host}/{repository}:v1",
-            f"{registry.host}/{repository}-copy:v1",
-            registries=registries,
-        )
-        flight = _flight(registries, proxy.host)
+    flight = _copied_through(proxy, registry, 16, RegistryOptions(backoff=0.01))
     # Halved (once per round trip), then growing back by one a bound's worth of answers:
     # some 50 answers after it, far from the 32 it was.
     assert flight.bound <= FAR * 3 // 4
@@ -254,3 +240,48 @@ def test_push_mounts_an_images_blobs_at_once(registry: RegistryServer) -> None:
         assert all(m.started < _finished(slow) for m in mounts)
         child = _one(proxy, "PUT", f"/manifests/{image.manifest_digest}")
         assert child.started >= max(_finished(m) for m in mounts)
+
+
+def test_an_upload_streamed_from_the_same_registry_never_waits_for_its_own_place(
+    registry: RegistryServer,
+) -> None:
+    """A blob uploaded to one repository as it is read from another of the same registry
+    (a mount declined): the upload's body opens the download while the upload is sent.
+    With one place for the registry, the upload must not hold it while its body is read."""
+    import threading
+
+    from polyarch.digest import Digest
+    from polyarch.models import Descriptor
+    from polyarch.registry import RegistryStore
+
+    data = bytes(range(256)) * 4096
+    repository = unique("flight")
+    digest = registry.push_blob(repository, data)
+    descriptor = Descriptor("application/octet-stream", Digest.parse(digest), len(data))
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    class FromSource:
+        def __iter__(self) -> Iterator[bytes]:
+            with source.open_blob(descriptor) as chunks:
+                yield from chunks
+
+    with Registries(RegistryOptions(max_in_flight=1, timeout=10)) as registries:
+        client = registries.client(registry.host)
+        source = RegistryStore(client, repository)
+        target = RegistryStore(client, f"{repository}-copy")
+
+        def upload() -> None:
+            try:
+                target.put_verified_blob(descriptor, FromSource())
+            except BaseException as err:
+                errors.append(err)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=upload, daemon=True)
+        thread.start()
+        assert done.wait(20), "the upload waited for the place it held"
+        thread.join()
+    assert errors == []
+    assert target.has_blob(descriptor)

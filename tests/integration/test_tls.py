@@ -632,7 +632,7 @@ def test_a_remembered_plain_http_that_is_https_now_is_probed_again(
     from polyarch.cache import Cache
 
     cache = Cache(_cache(tmp_path))
-    cache.hint_plain_http(tls_registry.host, True)  # say the registry spoke plain HTTP
+    cache.hint_plain_http(tls_registry.host, plain=True)  # say the registry spoke plain HTTP
     result = run_polyarch(
         "--debug",
         "inspect",
@@ -657,7 +657,7 @@ def test_a_remembered_plain_http_is_never_used_where_plain_http_is_not_allowed(
 
     cache = Cache(_cache(tmp_path))
     for host in ("registry.example:5000", "203.0.113.9:5000"):
-        cache.hint_plain_http(host, True)
+        cache.hint_plain_http(host, plain=True)
         client = RegistryClient(
             host, options=RegistryOptions(certs_dir=tmp_path / "certs.d"), cache=cache
         )

@@ -41,33 +41,29 @@ class Clock:
 def test_the_quickest_answer_is_the_round_trip() -> None:
     flight = InFlight()
     for rtt in (0.05, 0.021, 0.3):  # a handshake, a slow server: the quickest counts
-        flight.enter()
-        flight.leave(status=200, rtt=rtt)
+        flight.leave(flight.enter(), status=200, rtt=rtt)
     assert flight.rtt == 0.021
     assert flight.bound == FAR
-    flight.enter()
-    flight.leave(status=None, rtt=None)  # no answer: nothing learnt
+    flight.leave(flight.enter(), status=None, rtt=None)  # no answer: nothing learnt
     assert flight.rtt == 0.021
 
 
-def test_429_halves_the_bound_once_a_round_trip_and_it_grows_back() -> None:
+def test_429_halves_the_bound_once_for_what_was_sent_before_and_it_grows_back() -> None:
     clock = Clock()
     flight = InFlight(clock=clock)
-    flight.enter()
-    flight.leave(status=200, rtt=FAR_RTT)
+    flight.leave(flight.enter(), status=200, rtt=FAR_RTT)
     assert flight.bound == FAR
-    for _ in range(5):  # one burst's answers arrive together: one cut
-        flight.enter()
-        flight.leave(status=429)
+    burst = [flight.enter() for _ in range(20)]
+    clock.now += 0.5  # answers of one burst, however long they take to come: one cut
+    for entered in burst:
+        flight.leave(entered, status=429)
     assert flight.bound == FAR // 2
-    clock.now += 2 * FAR_RTT  # a round trip later, still refused: cut again
-    flight.enter()
-    flight.leave(status=503)
+    clock.now += 0.1
+    flight.leave(flight.enter(), status=503)  # sent after the cut, refused: cut again
     assert flight.bound == FAR // 4
     answers = 0
     while flight.bound < FAR:
-        flight.enter()
-        flight.leave(status=200)
+        flight.leave(flight.enter(), status=200)
         answers += 1
     # One more for each bound's worth of answers: 8 + 9 + ... + 31.
     assert answers == pytest.approx(sum(range(FAR // 4, FAR)), abs=FAR)
@@ -78,14 +74,13 @@ def test_the_bound_never_falls_below_one() -> None:
     flight = InFlight(cap=1, clock=clock)
     for _ in range(4):
         clock.now += 1
-        flight.enter()
-        flight.leave(status=429)
+        flight.leave(flight.enter(), status=429)
     assert flight.bound == 1
 
 
 def test_a_request_beyond_the_bound_waits_for_a_place() -> None:
     flight = InFlight(cap=2)
-    flight.enter()
+    first = flight.enter()
     flight.enter()
     entered = threading.Event()
 
@@ -96,7 +91,7 @@ def test_a_request_beyond_the_bound_waits_for_a_place() -> None:
     thread = threading.Thread(target=third)
     thread.start()
     assert not entered.wait(0.1)
-    flight.leave(status=200)
+    flight.leave(first, status=200)
     assert entered.wait(5)
     thread.join()
     assert flight.peak == 2

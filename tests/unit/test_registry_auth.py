@@ -865,3 +865,37 @@ def test_a_streamed_body_is_notredirected() -> None:
     request = Request("PUT", "http://registry.example/v2/u", body=iter([b"layer"]))
     with pytest.raises(RegistryError, match="cannot be sent again"):
         redirected(request, Response(request, 307, {"Location": "/v2/other"}))
+
+
+def test_mocked_token_exchange_that_failed_lets_go_of_its_scope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request whose token exchange got no answer holds no lock after: not while its
+    error is kept (a pipeline keeps the first failure until it is raised)."""
+    import threading
+
+    exchanges: list[Request] = []
+
+    def handler(request: Request) -> urllib3.HTTPResponse:
+        if request.host == "auth.example":
+            exchanges.append(request)
+            if len(exchanges) == 1:
+                raise urllib3.exceptions.NewConnectionError(
+                    None,  # type: ignore[arg-type]
+                    "Failed to establish a new connection: [Errno 111] Connection refused",
+                )
+            return token_answer()
+        if authorized(request):
+            return answer(200, data={"name": "me/app", "tags": ["v1"]})
+        return challenge("https://auth.example:8443/token")
+
+    with mocked_registry(monkeypatch, handler) as (client, _):
+        store = RegistryStore(client, "me/app")
+        with pytest.raises(NetworkError) as kept:
+            store.list_tags()
+        listed: list[list[str]] = []
+        other = threading.Thread(target=lambda: listed.append(store.list_tags()), daemon=True)
+        other.start()
+        other.join(10)
+        assert listed == [["v1"]], "the failed exchange still held its scope's lock"
+        assert kept.value.exit_code == 5

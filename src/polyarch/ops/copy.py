@@ -31,8 +31,7 @@ from polyarch.models import (
     Manifest,
 )
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._flow import Flow
-from polyarch.ops._flow import Step as FlowStep
+from polyarch.ops._pipeline import Pipeline, Step
 from polyarch.ops.resolve import choose, image_for_platform, learner
 from polyarch.ops.walk import Walk
 from polyarch.platform import Platform
@@ -216,15 +215,15 @@ class Transfers:
             event.set()
 
     def manifest(
-        self, source: Store, target: Store, manifest: Manifest, flow: Flow
-    ) -> FlowStep[Descriptor]:
-        """Copy one image manifest on ``flow``: its blobs at once, then the manifest
+        self, source: Store, target: Store, manifest: Manifest, pipeline: Pipeline
+    ) -> Step[Descriptor]:
+        """Copy one image manifest on ``pipeline``: its blobs at once, then the manifest
         itself (by digest) as soon as they are there; the step that puts it."""
         blobs = [
-            flow.run(functools.partial(self.blob, source, target, blob))
+            pipeline.run(functools.partial(self.blob, source, target, blob))
             for blob in (manifest.blobs if isinstance(manifest, ImageManifest) else ())
         ]
-        return flow.run(functools.partial(target.put_manifest, manifest), after=blobs)
+        return pipeline.run(functools.partial(target.put_manifest, manifest), after=blobs)
 
     def count(self, kind: BlobTransfer) -> int:
         return sum(1 for value in self._mine.values() if value is kind)
@@ -423,8 +422,10 @@ def copy_image(
     Each image goes on its own as soon as it is fetched: its blobs (on up to ``jobs``
     threads, shared by all), then its manifest; the nested indexes after all their
     images, the root last, so the target never holds a manifest whose content is
-    missing. Blobs the target has are skipped, so an interrupted copy resumes where it
-    stopped.
+    missing, and the tag is written only when all is there. A copy that fails (a child
+    missing) may leave what it wrote by digest, whole: blobs and image manifests, which
+    no tag names. Blobs the target has are skipped, so an interrupted copy resumes where
+    it stopped.
 
     :param platforms: keep only these platforms of an index (a new, valid index).
     :param single: with exactly one platform, copy the plain image instead of an index.
@@ -493,18 +494,27 @@ def copy_image(
         report.manifest_finished(descriptor)
         return descriptor
 
-    with Flow(jobs) as flow:
+    with Pipeline(jobs) as pipeline:
+        # One step a blob, however many images share it: theirs all wait for that one.
+        blob_steps: dict[Digest, Step[None]] = {}
 
         def write(image: ImageManifest) -> None:
             # Each image on its own: its blobs, then it, whatever the others are at.
-            blobs = [flow.run(functools.partial(copy_blob, blob)) for blob in image.blobs]
+            blobs: list[Step[None]] = []
+            with lock:
+                for blob in image.blobs:
+                    step = blob_steps.get(blob.digest)
+                    if step is None:
+                        step = pipeline.run(functools.partial(copy_blob, blob))
+                        blob_steps[blob.digest] = step
+                    blobs.append(step)
             if image is not root:
-                flow.run(functools.partial(put, image), after=blobs)
+                pipeline.run(functools.partial(put, image), after=blobs)
 
         collected = gather(
-            Walk(source, root, known=made), root, flow, each_image=None if there else write
+            Walk(source, root, known=made), root, pipeline, each_image=None if there else write
         )
-        flow.wait()
+        pipeline.wait()
     images, indexes = collected()
     for index in indexes[:-1] if not there else ():
         put(index)  # nested indexes, innermost first
@@ -601,7 +611,14 @@ class _Referrers:
         for referrer in tree:
             manifest = referrer.manifest
             if isinstance(manifest, ImageIndex):
-                copy_image(self.source, manifest.digest, self.target, tag=None, manifest=manifest)
+                copy_image(
+                    self.source,
+                    manifest.digest,
+                    self.target,
+                    tag=None,
+                    manifest=manifest,
+                    jobs=self.jobs,
+                )
             else:
                 for blob in manifest.blobs:
                     self.transfers.blob(self.source, self.target, blob)
@@ -635,20 +652,20 @@ class _Referrers:
 def gather(
     walk: Walk,
     root: Manifest,
-    flow: Flow,
+    pipeline: Pipeline,
     *,
     each_image: Callable[[ImageManifest], None] | None = None,
 ) -> Callable[[], tuple[list[ImageManifest], list[ImageIndex]]]:
-    """Every image under ``root`` and every index, fetched as steps of ``flow``: each
+    """Every image under ``root`` and every index, fetched as steps of ``pipeline``: each
     child as soon as its index is in, ``each_image`` told each image (``root`` too, when
     it is one) on the step that fetched it, so what is done with it need not wait for the
-    others. Returns what to call once the flow is done: the images in index order, each
+    others. Returns what to call once the pipeline is done: the images in index order, each
     once, and the indexes, the innermost first and ``root`` last.
 
-    :raises InvalidManifestError: (from the flow) indexes nested deeper than
+    :raises InvalidManifestError: (from the pipeline) indexes nested deeper than
         ``MAX_INDEX_DEPTH``.
     """
-    children: dict[Digest, list[FlowStep[Manifest]]] = {}
+    children: dict[Digest, list[Step[Manifest]]] = {}
     seen: set[Digest] = {root.digest}
     lock = threading.Lock()
 
@@ -658,7 +675,7 @@ def gather(
                 each_image(manifest)
             return
         steps = [
-            flow.run(functools.partial(fetch, manifest, entry, depth))
+            pipeline.run(functools.partial(fetch, manifest, entry, depth))
             for entry in manifest.manifests
         ]
         with lock:

@@ -22,7 +22,7 @@ from polyarch.index import edited_index, entry_json, index_document
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageIndex
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._flow import Flow
+from polyarch.ops._pipeline import Pipeline
 from polyarch.ops.copy import Transfers, copy_image
 from polyarch.ops.images import registries_for, store_opener
 from polyarch.ops.lists import check_duplicates, fetch_members
@@ -184,15 +184,15 @@ def add_entries(
         added = [entry for entries in fetch_members(opener, names, jobs=jobs) for entry in entries]
         if not dry_run:
             transfers = Transfers()
-            with Flow(jobs) as flow:  # into the index's repository first, the index last
+            with Pipeline(jobs) as pipeline:  # into the index's repository first, the index last
 
                 def place(entry: PendingEntry) -> None:
                     if not _has(target, entry.descriptor):
-                        transfers.manifest(opener(entry.source), target, entry.manifest, flow)
+                        transfers.manifest(opener(entry.source), target, entry.manifest, pipeline)
 
                 for entry in added:
-                    flow.run(functools.partial(place, entry))
-                flow.wait()
+                    pipeline.run(functools.partial(place, entry))
+                pipeline.wait()
         return _with_added(edit, added, jobs=jobs, dry_run=dry_run)
 
 

@@ -30,7 +30,7 @@ from polyarch.errors import (
 from polyarch.location import LayoutLocation
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._flow import Flow
+from polyarch.ops._pipeline import Pipeline
 from polyarch.ops.pending import (
     ListName,
     PendingEntry,
@@ -82,16 +82,16 @@ def fetch_members(
     """The entries each member contributes (:func:`fetch_member`), every member and every
     child of a member that is an index fetched at once: each image's config as soon as
     the image is in."""
-    with Flow(jobs) as flow:
-        steps = [flow.run(functools.partial(_member, open_store, m, flow)) for m in members]
-        flow.wait()
+    with Pipeline(jobs) as pipeline:
+        steps = [pipeline.run(functools.partial(_member, open_store, m, pipeline)) for m in members]
+        pipeline.wait()
     return [entries() for entries in (step.result() for step in steps)]
 
 
 def _member(
-    open_store: StoreOpener, member: ListName, flow: Flow
+    open_store: StoreOpener, member: ListName, pipeline: Pipeline
 ) -> Callable[[], list[PendingEntry]]:
-    """Fetch ``member`` on ``flow``: its entries, to be asked for once the flow is done."""
+    """Fetch ``member`` on ``pipeline``: its entries, to be asked for once the pipeline is done."""
     store = open_store(member)
     identifier = member.identifier
     if identifier is None:  # oci:PATH alone: the layout's only image
@@ -120,7 +120,7 @@ def _member(
             platform = walk.config(image).platform
         return PendingEntry(member, replace(child, platform=platform), image.raw)
 
-    steps = [flow.run(functools.partial(child_entry, child)) for child in children]
+    steps = [pipeline.run(functools.partial(child_entry, child)) for child in children]
     return lambda: [step.result() for step in steps]
 
 
@@ -424,17 +424,19 @@ def push_pending(
     # takes a manifest only then), and only the other tags need it.
     if foreign and len(missing) == len(every):
         # Each member on its own: its blobs, then its manifest, whatever the others are at.
-        with Flow(jobs) as flow:
+        with Pipeline(jobs) as pipeline:
             steps = [
-                flow.run(
+                pipeline.run(
                     functools.partial(pushed, entry),
                     after=[
-                        transfers.manifest(open_store(entry.source), target, entry.manifest, flow)
+                        transfers.manifest(
+                            open_store(entry.source), target, entry.manifest, pipeline
+                        )
                     ],
                 )
                 for entry in foreign
             ]
-            flow.wait()
+            pipeline.wait()
         copied = [step.result() for step in steps]
     # Even when the list is there: the same index without attestations may have been
     # pushed by a push that dropped them.

@@ -22,7 +22,7 @@ from polyarch.digest import Digest
 from polyarch.errors import NotFoundError
 from polyarch.models import Descriptor, ImageManifest, Manifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._flow import Flow
+from polyarch.ops._pipeline import Pipeline
 from polyarch.ops.copy import Attestations, gather, prepare_copy
 from polyarch.ops.diff import Difference, diff_manifests
 from polyarch.ops.pending import PendingList, same_repository
@@ -163,9 +163,9 @@ def plan_copy(
             None,
             requests_sent(source, target) - before,
         )
-    with Flow(jobs) as flow:
-        collected = gather(Walk(source, root, known=prepared.made), root, flow)
-        flow.wait()
+    with Pipeline(jobs) as pipeline:
+        collected = gather(Walk(source, root, known=prepared.made), root, pipeline)
+        pipeline.wait()
     images, indexes = collected()
     # What the copy reads before it writes, as this plan read it: with the same cache.
     reads = requests_sent(source, target) - before

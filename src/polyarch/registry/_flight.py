@@ -7,10 +7,10 @@ after another. So the bound starts at :data:`NEAR` and grows with the round trip
 (the quickest answer yet to a request without a body: no upload time in it, and a new
 connection's handshake is not the quickest), up to :data:`FAR` at :data:`FAR_RTT`.
 
-A host that answers 429 or 503 is asked less: the bound is halved (at most once per round
-trip, as the answers of one burst arrive together), then grows back by one for each bound's
-worth of answers that were not (TCP's congestion avoidance). The user's ``--jobs`` caps it
-all.
+A host that answers 429 or 503 is asked less: the bound is halved, once for the requests
+sent before that answer (a burst of them is refused together: one cut, not one each), then
+grows back by one for each bound's worth of answers that were not refused (TCP's congestion
+avoidance). The user's ``--jobs`` caps it all.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class InFlight:
         #: After a 429/503: what the bound is held to while it grows back (``None``: no
         #: such answer yet, or grown back).
         self._window: float | None = None
+        #: When the bound was last cut: a refusal of a request sent before then cut it.
         self._last_cut = float("-inf")
         self.active = 0
         #: The most that were in flight at once (what the tests and ``--debug`` look at).
@@ -79,27 +80,28 @@ class InFlight:
             bound = min(bound, max(1, int(self._window)))
         return bound
 
-    def enter(self) -> None:
-        """Wait for a place among the requests in flight, and take it."""
+    def enter(self) -> float:
+        """Wait for a place among the requests in flight, and take it; when it went, for
+        :meth:`leave`."""
         with self._ready:
             while self.active >= self._bound():
                 self._ready.wait()
             self.active += 1
             self.peak = max(self.peak, self.active)
+            return self._clock()
 
-    def leave(self, *, status: int | None = None, rtt: float | None = None) -> None:
-        """The request that :meth:`enter` let go has its answer (``status``; ``None``:
-        none came) after ``rtt`` seconds, when that is a round trip's measure."""
+    def leave(self, entered: float, *, status: int | None = None, rtt: float | None = None) -> None:
+        """The request that :meth:`enter` let go at ``entered`` has its answer
+        (``status``; ``None``: none came) after ``rtt`` seconds, when that is a round
+        trip's measure."""
         with self._ready:
             self.active -= 1
             if rtt is not None and (self.rtt is None or rtt < self.rtt):
                 self.rtt = rtt
             if status in OVERLOADED:
-                now = self._clock()
-                if now - self._last_cut >= (self.rtt or 0.0):
-                    self._last_cut = now
-                    current = self._bound()
-                    self._window = float(max(1, current // 2))
+                if entered > self._last_cut:
+                    self._last_cut = self._clock()
+                    self._window = float(max(1, self._bound() // 2))
             elif status is not None and self._window is not None:
                 self._window += 1 / self._window
                 if self._window >= bound_for(self.rtt, cap=self.cap):

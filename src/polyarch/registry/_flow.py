@@ -9,6 +9,7 @@ attached only to requests to the registry's own origin.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator
 
 from polyarch.registry._auth import AuthSession, TokenRenewedError
@@ -127,21 +128,24 @@ class Authenticated:
         this request's token exchange begun; or none needed): what other requests
         wait for before their first, so that they spend no 401 of their own."""
         flow = RegistryAuth(self._session, scopes, origin=self._origin).auth_flow(request)
-        outgoing = next(flow)
-        while True:
-            response = self._inner.send(outgoing)
-            try:
-                outgoing = flow.send(response)
-            except StopIteration:
-                return response
-            except BaseException:
-                response.close()
-                raise
-            finally:
-                if taught is not None:
-                    taught()
-                    taught = None
-            _discard(response)
+        # Closed however this ends: a flow left suspended in a token exchange would hold
+        # its scope's lock for as long as the error that ended it is kept.
+        with contextlib.closing(flow):
+            outgoing = next(flow)
+            while True:
+                response = self._inner.send(outgoing)
+                try:
+                    outgoing = flow.send(response)
+                except StopIteration:
+                    return response
+                except BaseException:
+                    response.close()
+                    raise
+                finally:
+                    if taught is not None:
+                        taught()
+                        taught = None
+                _discard(response)
 
 
 def _discard(response: Response) -> None:

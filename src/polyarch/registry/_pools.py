@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import unquote
 
@@ -38,15 +38,21 @@ _SMALL_BODY: Final = 64 * 1024
 class _Body:
     """A streamed request body that remembers what its source raised: urllib3 reports an
     ``OSError`` from the body as a broken connection, but a source that failed (a layout
-    file that cannot be read) is the source's failure, and is raised as it is."""
+    file that cannot be read) is the source's failure, and is raised as it is.
 
-    __slots__ = ("_chunks", "error")
+    ``started`` is called before the first chunk is asked for: the source may open a
+    request of its own (a blob streamed from the same registry), which must not wait for
+    the place this one holds."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    __slots__ = ("_chunks", "_started", "error")
+
+    def __init__(self, chunks: Iterable[bytes], started: Callable[[], None]) -> None:
         self._chunks = chunks
+        self._started = started
         self.error: BaseException | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        self._started()
         try:
             yield from self._chunks
         except BaseException as err:
@@ -207,8 +213,9 @@ class Transport:
     :param max_in_flight: the most requests in flight to one host at once (``--jobs``);
         below it, each host's bound fits its distance (:mod:`._flight`). A request is in
         flight until its status line and headers are in: a body streamed after that holds
-        no place, so a blob streamed from one host into an upload to another (or the same)
-        never waits for a place it holds.
+        no place, nor does an upload once its body is being sent, so a blob streamed from
+        one host into an upload to another (or the same) never waits for a place it
+        holds.
     """
 
     def __init__(
@@ -227,7 +234,7 @@ class Transport:
     ) -> None:
         self._meter = meter
         self._max_in_flight = max_in_flight
-        self._flights: dict[str, InFlight] = {}
+        self._flights: dict[Origin, InFlight] = {}
         if insecure or unverified is not None:
             # Verification is off where the user (--insecure) or docker's loopback rule
             # said so: urllib3's warning about every such request would only repeat it.
@@ -264,10 +271,18 @@ class Transport:
         host = request.target.netloc or ""
         pool = self._pool_for(request)
         body = request.body
-        source = _Body(body) if body is not None and not isinstance(body, bytes) else None
+        flight = self.flight(request.target)
+        entered = flight.enter()
+        left = False
+
+        def leave(status: int | None = None, rtt: float | None = None) -> None:
+            nonlocal left
+            if not left:
+                left = True
+                flight.leave(entered, status=status, rtt=rtt)
+
+        source = _Body(body, leave) if body is not None and not isinstance(body, bytes) else None
         timed = body is None or (isinstance(body, bytes) and len(body) <= _SMALL_BODY)
-        flight = self.flight(host)
-        flight.enter()
         status: int | None = None
         started = time.monotonic()
         try:
@@ -294,7 +309,7 @@ class Transport:
             status = raw.status
         finally:
             elapsed = time.monotonic() - started
-            flight.leave(status=status, rtt=elapsed if timed and status is not None else None)
+            leave(status, elapsed if timed and status is not None else None)
         if self._meter is not None:
             self._meter.after(host, raw.headers)
         return Response(
@@ -306,12 +321,13 @@ class Transport:
             stall_window=self._read_timeout,
         )
 
-    def flight(self, host: str) -> InFlight:
-        """The requests in flight to ``host`` (``name:port`` as the URL has it)."""
+    def flight(self, target: Url) -> InFlight:
+        """The requests in flight to the host ``target`` names (its port spelt or not)."""
+        key = Origin.of(target)
         with self._lock:
-            flight = self._flights.get(host)
+            flight = self._flights.get(key)
             if flight is None:
-                flight = self._flights[host] = InFlight(cap=self._max_in_flight)
+                flight = self._flights[key] = InFlight(cap=self._max_in_flight)
             return flight
 
     def proxy_for(self, target: Url) -> Proxy | None:

@@ -82,8 +82,9 @@ class RegistryClient:
         self.auth = AuthSession(registry, self._load_credentials, insecure=self.options.insecure)
         self._transport: Transport | None = None
         self._scheme: str | None = None
-        #: Plain HTTP on the cache's word, until the first answer confirms or refutes it.
-        self._trying_hint = False
+        #: Plain HTTP decided, on the cache's word ("hinted") or a probe's ("probed"), and
+        #: no answer over it yet (see _plain_http_answered).
+        self._plain_trial: str | None = None
         self._hint_read = False
         self._deciding = threading.Lock()
         self._lock = threading.Lock()
@@ -182,7 +183,9 @@ class RegistryClient:
     def _probe(self) -> str:
         """HTTPS if the registry answers on it, else plain HTTP where ``_reach`` allows that
         (docker's fallback); asked through the transport, so proxies apply as to every
-        other request.
+        other request. Where plain HTTP is allowed, a registry the cache says answered
+        over it is asked over it first, with no probe: its first answer decides
+        (:meth:`_plain_http_answered`).
 
         :raises TransportError: the failure says nothing about the scheme (no connection).
         """
@@ -192,8 +195,7 @@ class RegistryClient:
         if self.cache is not None and not self._hint_read:
             self._hint_read = True
             if self.cache.speaks_plain_http(self.api_host):
-                # Where plain HTTP is allowed anyway: asked first, on the last probe's word.
-                self._trying_hint = True
+                self._plain_trial = "hinted"
                 return "http"
         try:
             self.transport.send(Request("GET", self._api_root)).close()
@@ -201,30 +203,35 @@ class RegistryClient:
             if not self._reach.falls_back(err):
                 raise
             log.debug("https://%s: %s; plain HTTP then", self.api_host, err)
-            scheme = "http"
-        else:
-            scheme = "https"
+            self._plain_trial = "probed"
+            return "http"
         if self.cache is not None:
-            self.cache.hint_plain_http(self.api_host, scheme == "http")
-        return scheme
+            self.cache.hint_plain_http(self.api_host, plain=False)
+        return "https"
 
-    def _hint_tested(self, failure: str | None) -> bool:
-        """Whether plain HTTP, taken on the cache's word, was refuted by the first answer
-        over it (``failure``: no answer, or an HTTP 400, what a TLS server says to plain
-        HTTP): then the scheme is probed again, once. Any other answer confirms it."""
+    def _plain_http_answered(self, *, status: int | None = None, failure: str = "") -> bool:
+        """The first answer over plain HTTP (``status``, or no answer: ``failure``) after
+        the scheme was decided: an answer confirms it (the cache remembers it), and refutes
+        it when plain HTTP was taken on the cache's word and the answer is none, or an
+        HTTP 400 (what a TLS server says to plain HTTP). Whether it was refuted: then the
+        scheme is probed again, once."""
         with self._deciding:
-            if not self._trying_hint:
+            trial, self._plain_trial = self._plain_trial, None
+            if trial is None:
                 return False
-            self._trying_hint = False
-            if failure is None:
+            if status is not None and (status != 400 or trial == "probed"):
+                if self.cache is not None:
+                    self.cache.hint_plain_http(self.api_host, plain=True)
                 return False
-            log.debug("http://%s: %s; probing HTTPS again", self.api_host, failure)
+            if trial == "probed":
+                return False  # no answer from a registry just probed: no verdict
+            log.debug("http://%s: %s; probing HTTPS again", self.api_host, failure or status)
             self._scheme = None
             # Made of the scheme: the origin credentials go to, and the sender bound to it.
             self.__dict__.pop("origin", None)
             self.__dict__.pop("_sender", None)
             if self.cache is not None:
-                self.cache.hint_plain_http(self.api_host, False)
+                self.cache.hint_plain_http(self.api_host, plain=False)
             return True
 
     @property
@@ -316,16 +323,16 @@ class RegistryClient:
                     # Nothing is read before we decide how much to read.
                     # The first lets the others go once its first answer taught how the
                     # registry authenticates, not after its token exchange and retry too.
-                    # (Not while plain HTTP is on trial: the others wait for its verdict.)
-                    taught = self._contacted.set if first and not self._trying_hint else None
+                    # (Not while plain HTTP taken on the cache's word is on trial: the
+                    # others wait for its verdict.)
+                    trial = self._plain_trial is not None
+                    hinted = self._plain_trial == "hinted"
+                    taught = self._contacted.set if first and not hinted else None
                     response = sender.send(request, wanted, taught=taught)
-                    if self._trying_hint:
-                        refuted = self._hint_tested(
-                            "HTTP 400" if response.status_code == 400 else None
-                        )
-                        if refuted and replayable:
-                            response.close()
-                            continue
+                    refuted = trial and self._plain_http_answered(status=response.status_code)
+                    if refuted and replayable:
+                        response.close()
+                        continue
                     if expect(response) if expect is not None else response.is_success:
                         # Buffering reads the body: a break there is a transport error too.
                         return response if stream else self._buffered(response, label)
@@ -336,7 +343,12 @@ class RegistryClient:
                         continue
                     raise
                 except TransportError as err:
-                    if self._trying_hint and self._hint_tested(str(err)) and replayable:
+                    if (
+                        self._plain_trial is not None
+                        and err.request.origin == self.origin  # not a token service's
+                        and self._plain_http_answered(failure=str(err))
+                        and replayable
+                    ):
                         continue
                     # A token service that failed is named as such (_auth.py).
                     error = self.auth.transport_error(err) or self._failure(err, label)

@@ -2,9 +2,9 @@
 
 A copy of an index fetched all its children, then moved all their blobs, then put all
 their manifests: every phase waited for the slowest member of the one before, and each
-wait cost round trips. In a :class:`Flow` each member flows on its own (its manifest
+wait cost round trips. In a :class:`Pipeline` each member flows on its own (its manifest
 fetched, then its blobs, then its manifest put) while the others do the same, on one pool
-of threads. No thread ever waits for another step: a step that needs others is started
+of threads. No step waits for another on its thread: a step that needs others is started
 only once they are done, so a small pool cannot deadlock however the steps nest.
 """
 
@@ -15,17 +15,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Flow", "Step"]
+__all__ = ["Pipeline", "Step"]
 
 T = TypeVar("T")
 
 
 class _Skipped(Exception):
-    """A step not run: the flow failed before its turn."""
+    """A step not run: the pipeline failed before its turn."""
 
 
 class Step(Generic[T]):
-    """One piece of work in a :class:`Flow`: its result once the flow is done."""
+    """One piece of work in a :class:`Pipeline`: its result once the pipeline is done."""
 
     __slots__ = ("_done", "_error", "_then", "_value")
 
@@ -36,7 +36,7 @@ class Step(Generic[T]):
         self._then: list[Callable[[Step[Any]], None]] = []
 
     def result(self) -> T:
-        """What the step returned; only after :meth:`Flow.wait` returned.
+        """What the step returned; only after :meth:`Pipeline.wait` returned.
 
         :raises RuntimeError: the step did not run to its end.
         """
@@ -45,8 +45,8 @@ class Step(Generic[T]):
         return self._value  # type: ignore[return-value]
 
 
-class Flow:
-    """Steps on up to ``jobs`` threads. The first step that fails stops the flow: steps
+class Pipeline:
+    """Steps on up to ``jobs`` threads. The first step that fails stops the pipeline: steps
     not begun are skipped (the target gets nothing more from a failed copy), and
     :meth:`wait` raises its error once the steps running have ended."""
 
@@ -55,10 +55,7 @@ class Flow:
         self._lock = threading.Condition(threading.Lock())
         self._open = 0
         self._error: BaseException | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self._error is not None
+        self._raised = False
 
     def run(self, work: Callable[[], T], *, after: Sequence[Step[Any]] = ()) -> Step[T]:
         """``work`` as a step, started once every step of ``after`` is done (at once
@@ -86,7 +83,7 @@ class Flow:
     def _start(self, step: Step[T], work: Callable[[], T]) -> None:
         try:
             self._pool.submit(self._execute, step, work)
-        except RuntimeError as err:  # the pool was shut down: a step after wait() ended
+        except BaseException as err:  # shut down (a step after wait()), or interrupted
             self._finish(step, None, err)
 
     def _execute(self, step: Step[T], work: Callable[[], T]) -> None:
@@ -116,6 +113,7 @@ class Flow:
         """Until no step is left to run; then the first failure, if one failed."""
         error = self._drained()
         if error is not None:
+            self._raised = True
             raise error
 
     def _drained(self) -> BaseException | None:
@@ -124,7 +122,7 @@ class Flow:
                 self._lock.wait()
             return self._error
 
-    def __enter__(self) -> Flow:
+    def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,5 +131,7 @@ class Flow:
             with self._lock:
                 if self._error is None:
                     self._error = _Skipped()
-        self._drained()
+        error = self._drained()
         self._pool.shutdown(wait=True)
+        if exc[0] is None and error is not None and not self._raised:
+            raise error  # a failure never goes unsaid, wait() or not

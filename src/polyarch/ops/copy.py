@@ -215,15 +215,29 @@ class Transfers:
             event.set()
 
     def manifest(
-        self, source: Store, target: Store, manifest: Manifest, pipeline: Pipeline
+        self,
+        source: Store,
+        target: Store,
+        manifest: Manifest,
+        pipeline: Pipeline,
+        *,
+        blob_steps: dict[Digest, Step[BlobTransfer]] | None = None,
     ) -> Step[Descriptor]:
         """Copy one image manifest on ``pipeline``: its blobs at once, then the manifest
-        itself (by digest) as soon as they are there; the step that puts it."""
-        blobs = [
-            pipeline.run(functools.partial(self.blob, source, target, blob))
-            for blob in (manifest.blobs if isinstance(manifest, ImageManifest) else ())
-        ]
-        return pipeline.run(functools.partial(target.put_manifest, manifest), after=blobs)
+        itself (by digest) as soon as they are there; the step that puts it.
+
+        :param blob_steps: the blob steps of the other manifests put into ``target`` on
+            ``pipeline``: a blob they share is one step, which all of them wait for."""
+        steps = {} if blob_steps is None else blob_steps
+        needed: list[Step[BlobTransfer]] = []
+        with self._lock:
+            for blob in manifest.blobs if isinstance(manifest, ImageManifest) else ():
+                step = steps.get(blob.digest)
+                if step is None:
+                    step = pipeline.run(functools.partial(self.blob, source, target, blob))
+                    steps[blob.digest] = step
+                needed.append(step)
+        return pipeline.run(functools.partial(target.put_manifest, manifest), after=needed)
 
     def count(self, kind: BlobTransfer) -> int:
         return sum(1 for value in self._mine.values() if value is kind)

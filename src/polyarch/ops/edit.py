@@ -22,8 +22,8 @@ from polyarch.index import edited_index, entry_json, index_document
 from polyarch.location import LayoutLocation, Location, RegistryLocation
 from polyarch.models import Descriptor, ImageIndex
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._pipeline import Pipeline
-from polyarch.ops.copy import Transfers, copy_image
+from polyarch.ops._pipeline import Pipeline, Step
+from polyarch.ops.copy import BlobTransfer, Transfers, copy_image
 from polyarch.ops.images import registries_for, store_opener
 from polyarch.ops.lists import check_duplicates, fetch_members
 from polyarch.ops.pending import ListName, PendingEntry, parse_list_name, same_repository
@@ -184,11 +184,15 @@ def add_entries(
         added = [entry for entries in fetch_members(opener, names, jobs=jobs) for entry in entries]
         if not dry_run:
             transfers = Transfers()
+            shared: dict[Digest, Step[BlobTransfer]] = {}
             with Pipeline(jobs) as pipeline:  # into the index's repository first, the index last
 
                 def place(entry: PendingEntry) -> None:
                     if not _has(target, entry.descriptor):
-                        transfers.manifest(opener(entry.source), target, entry.manifest, pipeline)
+                        source = opener(entry.source)
+                        transfers.manifest(
+                            source, target, entry.manifest, pipeline, blob_steps=shared
+                        )
 
                 for entry in added:
                     pipeline.run(functools.partial(place, entry))

@@ -30,7 +30,7 @@ from polyarch.errors import (
 from polyarch.location import LayoutLocation
 from polyarch.models import Descriptor, ImageManifest
 from polyarch.ops import DEFAULT_JOBS
-from polyarch.ops._pipeline import Pipeline
+from polyarch.ops._pipeline import Pipeline, Step
 from polyarch.ops.pending import (
     ListName,
     PendingEntry,
@@ -46,7 +46,7 @@ from polyarch.store import SoleImage, Store, digest_at
 
 if TYPE_CHECKING:
     from polyarch.index import ListFormat
-    from polyarch.ops.copy import Attestations, Transfers
+    from polyarch.ops.copy import Attestations, BlobTransfer, Transfers
 
 __all__ = [
     "PushResult",
@@ -425,12 +425,17 @@ def push_pending(
     if foreign and len(missing) == len(every):
         # Each member on its own: its blobs, then its manifest, whatever the others are at.
         with Pipeline(jobs) as pipeline:
+            shared: dict[Digest, Step[BlobTransfer]] = {}
             steps = [
                 pipeline.run(
                     functools.partial(pushed, entry),
                     after=[
                         transfers.manifest(
-                            open_store(entry.source), target, entry.manifest, pipeline
+                            open_store(entry.source),
+                            target,
+                            entry.manifest,
+                            pipeline,
+                            blob_steps=shared,
                         )
                     ],
                 )

@@ -7,6 +7,12 @@ after another. So the bound starts at :data:`NEAR` and grows with the round trip
 (the quickest answer yet to a request without a body: no upload time in it, and a new
 connection's handshake is not the quickest), up to :data:`FAR` at :data:`FAR_RTT`.
 
+A request is in flight from when it goes until its status line and headers are in. An
+upload streaming its body counts apart, among the bodies in flight, under the same bound:
+its body may be a download from the same host (a blob copied within a registry whose mount
+was declined), which needs a request's place, and a thread never waits for a place while
+it holds one of the same kind, so no upload waits for a place it holds itself.
+
 A host that answers 429 or 503 is asked less: the bound is halved, once for the requests
 sent before that answer (a burst of them is refused together: one cut, not one each), then
 grows back by one for each bound's worth of answers that were not refused (TCP's congestion
@@ -64,8 +70,10 @@ class InFlight:
         self._window: float | None = None
         #: When the bound was last cut: a refusal of a request sent before then cut it.
         self._last_cut = float("-inf")
+        #: Requests waiting for their answer's head, and upload bodies being sent.
         self.active = 0
-        #: The most that were in flight at once (what the tests and ``--debug`` look at).
+        self.bodies = 0
+        #: The most requests that were in flight at once (what the tests look at).
         self.peak = 0
         self._ready = threading.Condition(threading.Lock())
 
@@ -90,12 +98,32 @@ class InFlight:
             self.peak = max(self.peak, self.active)
             return self._clock()
 
-    def leave(self, entered: float, *, status: int | None = None, rtt: float | None = None) -> None:
-        """The request that :meth:`enter` let go at ``entered`` has its answer
-        (``status``; ``None``: none came) after ``rtt`` seconds, when that is a round
-        trip's measure."""
+    def streaming(self) -> None:
+        """The request that :meth:`enter` let go starts sending its body: its place goes
+        back, and it waits for one among the bodies in flight."""
         with self._ready:
             self.active -= 1
+            self._ready.notify_all()
+            while self.bodies >= self._bound():
+                self._ready.wait()
+            self.bodies += 1
+
+    def leave(
+        self,
+        entered: float,
+        *,
+        status: int | None = None,
+        rtt: float | None = None,
+        streamed: bool = False,
+    ) -> None:
+        """The request that :meth:`enter` let go at ``entered`` has its answer
+        (``status``; ``None``: none came) after ``rtt`` seconds, when that is a round
+        trip's measure; ``streamed``: it had called :meth:`streaming`."""
+        with self._ready:
+            if streamed:
+                self.bodies -= 1
+            else:
+                self.active -= 1
             if rtt is not None and (self.rtt is None or rtt < self.rtt):
                 self.rtt = rtt
             if status in OVERLOADED:

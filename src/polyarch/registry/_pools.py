@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import unquote
 
@@ -40,19 +40,22 @@ class _Body:
     ``OSError`` from the body as a broken connection, but a source that failed (a layout
     file that cannot be read) is the source's failure, and is raised as it is.
 
-    ``started`` is called before the first chunk is asked for: the source may open a
-    request of its own (a blob streamed from the same registry), which must not wait for
-    the place this one holds."""
+    Before its first chunk is asked for, its request moves from the requests in flight to
+    the bodies (``flight``): the source may send a request of its own to the same host (a
+    blob streamed from the same registry), which must not wait for this one's place."""
 
-    __slots__ = ("_chunks", "_started", "error")
+    __slots__ = ("_chunks", "_flight", "error", "streamed")
 
-    def __init__(self, chunks: Iterable[bytes], started: Callable[[], None]) -> None:
+    def __init__(self, chunks: Iterable[bytes], flight: InFlight | None) -> None:
         self._chunks = chunks
-        self._started = started
+        self._flight = flight
+        self.streamed = False
         self.error: BaseException | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        self._started()
+        if self._flight is not None and not self.streamed:
+            self._flight.streaming()
+            self.streamed = True
         try:
             yield from self._chunks
         except BaseException as err:
@@ -212,10 +215,10 @@ class Transport:
         rate limit of each answer.
     :param max_in_flight: the most requests in flight to one host at once (``--jobs``);
         below it, each host's bound fits its distance (:mod:`._flight`). A request is in
-        flight until its status line and headers are in: a body streamed after that holds
-        no place, nor does an upload once its body is being sent, so a blob streamed from
-        one host into an upload to another (or the same) never waits for a place it
-        holds.
+        flight until its status line and headers are in (an upload's body sent included);
+        an upload's body, as it is sent, counts among the bodies in flight, under the
+        same bound, and a body read after the head holds no place. A token exchange
+        holds none: requests wait for it, it must never wait for them.
     """
 
     def __init__(
@@ -271,17 +274,9 @@ class Transport:
         host = request.target.netloc or ""
         pool = self._pool_for(request)
         body = request.body
-        flight = self.flight(request.target)
-        entered = flight.enter()
-        left = False
-
-        def leave(status: int | None = None, rtt: float | None = None) -> None:
-            nonlocal left
-            if not left:
-                left = True
-                flight.leave(entered, status=status, rtt=rtt)
-
-        source = _Body(body, leave) if body is not None and not isinstance(body, bytes) else None
+        flight = None if request.token_request else self.flight(request.target)
+        entered = flight.enter() if flight is not None else 0.0
+        source = None if body is None or isinstance(body, bytes) else _Body(body, flight)
         timed = body is None or (isinstance(body, bytes) and len(body) <= _SMALL_BODY)
         status: int | None = None
         started = time.monotonic()
@@ -308,8 +303,11 @@ class Transport:
                 raise TransportError(err, request) from err
             status = raw.status
         finally:
-            elapsed = time.monotonic() - started
-            leave(status, elapsed if timed and status is not None else None)
+            if flight is not None:
+                elapsed = time.monotonic() - started
+                rtt = elapsed if timed and status is not None else None
+                streamed = source is not None and source.streamed
+                flight.leave(entered, status=status, rtt=rtt, streamed=streamed)
         if self._meter is not None:
             self._meter.after(host, raw.headers)
         return Response(

@@ -318,6 +318,8 @@ class RegistryClient:
                     raise self._failure(err, label) from err
                 target = self._target(base, path, params, label)
                 sender = self._sender
+                # Taken with the sender: a refuted scheme hint may drop both meanwhile.
+                origin = self.origin
                 try:
                     request = Request(method, target, headers=headers, body=content)
                     # Nothing is read before we decide how much to read.
@@ -329,7 +331,12 @@ class RegistryClient:
                     hinted = self._plain_trial == "hinted"
                     taught = self._contacted.set if first and not hinted else None
                     response = sender.send(request, wanted, taught=taught)
-                    refuted = trial and self._plain_http_answered(status=response.status_code)
+                    # Judged by the registry's own answer, not a token service's or storage's.
+                    refuted = (
+                        trial
+                        and response.request.origin == origin
+                        and self._plain_http_answered(status=response.status_code)
+                    )
                     if refuted and replayable:
                         response.close()
                         continue
@@ -345,7 +352,7 @@ class RegistryClient:
                 except TransportError as err:
                     if (
                         self._plain_trial is not None
-                        and err.request.origin == self.origin  # not a token service's
+                        and err.request.origin == origin  # not a token service's
                         and self._plain_http_answered(failure=str(err))
                         and replayable
                     ):

@@ -96,3 +96,25 @@ def test_a_request_beyond_the_bound_waits_for_a_place() -> None:
     thread.join()
     assert flight.peak == 2
     assert flight.active == 2
+
+
+def test_an_upload_streaming_its_body_gives_its_place_to_the_requests() -> None:
+    """A body that is a download from the same host takes a request's place while its
+    upload counts among the bodies: it never waits for the place its upload holds."""
+    flight = InFlight(cap=1)
+    upload = flight.enter()
+    flight.streaming()
+    download = flight.enter()  # would wait for ever if the upload kept its place
+    assert (flight.active, flight.bodies) == (1, 1)
+    flight.leave(download, status=200)
+    flight.leave(upload, status=200, streamed=True)
+    assert (flight.active, flight.bodies) == (0, 0)
+
+
+def test_an_upload_refused_cuts_the_bound_like_any_request() -> None:
+    flight = InFlight()
+    flight.leave(flight.enter(), status=200, rtt=FAR_RTT)
+    upload = flight.enter()
+    flight.streaming()
+    flight.leave(upload, status=429, streamed=True)
+    assert flight.bound == FAR // 2

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
@@ -228,19 +228,41 @@ class Transfers:
 
         :param blob_steps: the blob steps of the other manifests put into ``target`` on
             ``pipeline``: a blob they share is one step, which all of them wait for."""
-        steps = {} if blob_steps is None else blob_steps
-        needed: list[Step[BlobTransfer]] = []
-        with self._lock:
-            for blob in manifest.blobs if isinstance(manifest, ImageManifest) else ():
-                step = steps.get(blob.digest)
-                if step is None:
-                    step = pipeline.run(functools.partial(self.blob, source, target, blob))
-                    steps[blob.digest] = step
-                needed.append(step)
+        blobs = manifest.blobs if isinstance(manifest, ImageManifest) else ()
+        needed = _blob_steps(
+            pipeline,
+            blobs,
+            {} if blob_steps is None else blob_steps,
+            self._lock,
+            lambda blob: self.blob(source, target, blob),
+        )
         return pipeline.run(functools.partial(target.put_manifest, manifest), after=needed)
 
     def count(self, kind: BlobTransfer) -> int:
         return sum(1 for value in self._mine.values() if value is kind)
+
+
+R = TypeVar("R")
+
+
+def _blob_steps(
+    pipeline: Pipeline,
+    blobs: Sequence[Descriptor],
+    table: dict[Digest, Step[R]],
+    lock: threading.Lock,
+    work: Callable[[Descriptor], R],
+) -> list[Step[R]]:
+    """The steps that move ``blobs`` on ``pipeline``: one step a digest, the one ``table``
+    (guarded by ``lock``) has when another manifest shares the blob, else a new one
+    running ``work``, kept there."""
+    steps: list[Step[R]] = []
+    with lock:
+        for blob in blobs:
+            step = table.get(blob.digest)
+            if step is None:
+                step = table[blob.digest] = pipeline.run(functools.partial(work, blob))
+            steps.append(step)
+    return steps
 
 
 # -- whole images ------------------------------------------------------------------------
@@ -509,19 +531,11 @@ def copy_image(
         return descriptor
 
     with Pipeline(jobs) as pipeline:
-        # One step a blob, however many images share it: theirs all wait for that one.
         blob_steps: dict[Digest, Step[None]] = {}
 
         def write(image: ImageManifest) -> None:
             # Each image on its own: its blobs, then it, whatever the others are at.
-            blobs: list[Step[None]] = []
-            with lock:
-                for blob in image.blobs:
-                    step = blob_steps.get(blob.digest)
-                    if step is None:
-                        step = pipeline.run(functools.partial(copy_blob, blob))
-                        blob_steps[blob.digest] = step
-                    blobs.append(step)
+            blobs = _blob_steps(pipeline, image.blobs, blob_steps, lock, copy_blob)
             if image is not root:
                 pipeline.run(functools.partial(put, image), after=blobs)
 

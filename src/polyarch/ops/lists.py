@@ -424,23 +424,15 @@ def push_pending(
     # takes a manifest only then), and only the other tags need it.
     if foreign and len(missing) == len(every):
         # Each member on its own: its blobs, then its manifest, whatever the others are at.
+        shared: dict[Digest, Step[BlobTransfer]] = {}
+        steps: list[Step[ListName]] = []
         with Pipeline(jobs) as pipeline:
-            shared: dict[Digest, Step[BlobTransfer]] = {}
-            steps = [
-                pipeline.run(
-                    functools.partial(pushed, entry),
-                    after=[
-                        transfers.manifest(
-                            open_store(entry.source),
-                            target,
-                            entry.manifest,
-                            pipeline,
-                            blob_steps=shared,
-                        )
-                    ],
+            for entry in foreign:
+                source = open_store(entry.source)
+                put = transfers.manifest(
+                    source, target, entry.manifest, pipeline, blob_steps=shared
                 )
-                for entry in foreign
-            ]
+                steps.append(pipeline.run(functools.partial(pushed, entry), after=[put]))
             pipeline.wait()
         copied = [step.result() for step in steps]
     # Even when the list is there: the same index without attestations may have been
